@@ -1,0 +1,158 @@
+/**
+ * `stylestudio generate` options → a validated GenerateRequest plus the files to read and write.
+ * Semantics follow the references (issue 4 §5): no --style = plain SDXL; no --negative-prompt = zero
+ * negative embeddings, except with a style and cross-modal AdaIN, which encode "" as StyleStudio does.
+ */
+import {
+  DEFAULTS, defaultTeacherSteps, randomSeed, validateSettings,
+  type DropPreset, type RequestSettings, type StyleLayers, type StyleResize,
+} from './request';
+
+/** The raw option values commander hands over (all strings or flags, exactly as typed). */
+export interface GenerateCliOptions {
+  model?: string;
+  prompt?: string;
+  out?: string;
+  adapter?: string;
+  imageEncoder?: string;
+  style?: string;
+  negativePrompt?: string;
+  negativeStyle?: string;
+  drop?: string;
+  steps?: string;
+  guidance?: string;
+  seed?: string;
+  variations?: string;
+  width?: string;
+  height?: string;
+  adain?: boolean;            // --no-adain sets false
+  adainStrength?: string;
+  scale?: string;
+  styleLayers?: string;
+  styleResize?: string;
+  teacherSteps?: string;
+  teacher?: boolean;          // --no-teacher sets false
+  scheduler?: string;
+  provider?: string;
+  fp16?: boolean;
+  latents?: string;
+  saveLatents?: string;
+}
+
+export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface GeneratePlan {
+  readonly model: string;
+  readonly out: string;
+  readonly adapter?: string;
+  readonly imageEncoder?: string;
+  readonly stylePath?: string;
+  readonly negativeStylePath?: string;
+  readonly latentsPath?: string;
+  readonly saveLatentsPath?: string;
+  readonly provider: Provider;
+  readonly fp16: boolean;
+  /** The request without pixels or latents (the command reads those files next). */
+  readonly request: RequestSettings;
+}
+
+/** A usage error: one line, names the option, exits non-zero. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function integer(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${flag} must be an integer, got ${JSON.stringify(text)}`);
+  const v = Number(text);
+  if (!Number.isSafeInteger(v)) throw new UsageError(`${flag} ${text} is too large`);
+  return v;
+}
+
+function decimal(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${flag} must be a number, got ${JSON.stringify(text)}`);
+  return v;
+}
+
+function oneOf<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T | undefined {
+  if (text === undefined) return undefined;
+  const t = text.toLowerCase() === 'color' ? 'colour' : text.toLowerCase(); // accept the US spelling too
+  if (!(allowed as readonly string[]).includes(t)) {
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(text)}`);
+  }
+  return t as T;
+}
+
+export function parseStyleLayers(text: string | undefined): StyleLayers {
+  if (text === undefined) return { kind: 'adapter-default' };
+  if (text === 'all') return { kind: 'all' };
+  const names = text.split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!/^(down_blocks|mid_block|up_blocks)(\.\d+)?(\.attentions\.\d+)?(\.transformer_blocks\.\d+)?$/.test(n)) {
+      throw new UsageError(`--style-layers: ${JSON.stringify(n)} is not a UNet block path ` +
+        '(e.g. up_blocks, up_blocks.0.attentions.1, or all)');
+    }
+  }
+  return { kind: 'prefixes', prefixes: names };
+}
+
+export function planGenerate(o: GenerateCliOptions): GeneratePlan {
+  const need = (flag: string, v: string | undefined): string => {
+    if (v === undefined || v === '') throw new UsageError(`${flag} is required`);
+    return v;
+  };
+  const model = need('--model', o.model);
+  const prompt = need('--prompt', o.prompt);
+  const out = need('--out', o.out);
+  if (o.style !== undefined && (o.adapter === undefined || o.imageEncoder === undefined)) {
+    throw new UsageError('--style needs --adapter FILE and --image-encoder DIR');
+  }
+  if (o.style === undefined) {
+    for (const [flag, v] of [['--negative-style', o.negativeStyle], ['--drop', o.drop], ['--teacher-steps', o.teacherSteps]] as const) {
+      if (v !== undefined) throw new UsageError(`${flag} needs --style`);
+    }
+  }
+  if (o.negativeStyle !== undefined && o.drop !== undefined) throw new UsageError('--negative-style and --drop exclude each other');
+  if (o.teacher === false && o.teacherSteps !== undefined) throw new UsageError('--teacher-steps and --no-teacher exclude each other');
+
+  const steps = integer('--steps', o.steps) ?? DEFAULTS.steps;
+  const hasStyle = o.style !== undefined;
+  const teacherSteps = !hasStyle || o.teacher === false ? null : (integer('--teacher-steps', o.teacherSteps) ?? defaultTeacherSteps(steps));
+  const drop = oneOf<DropPreset>('--drop', o.drop, ['colour', 'texture']);
+  const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']) ?? DEFAULTS.styleResize;
+  const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml']) ?? 'cpu';
+  const request: GeneratePlan['request'] = {
+    prompt,
+    ...(o.negativePrompt !== undefined ? { negativePrompt: o.negativePrompt } : {}),
+    ...(drop !== undefined ? { drop } : {}),
+    steps,
+    guidance: decimal('--guidance', o.guidance) ?? DEFAULTS.guidance,
+    seed: integer('--seed', o.seed) ?? randomSeed(),
+    variations: integer('--variations', o.variations) ?? DEFAULTS.variations,
+    width: integer('--width', o.width) ?? DEFAULTS.width,
+    height: integer('--height', o.height) ?? DEFAULTS.height,
+    crossModalAdain: hasStyle && o.adain !== false,
+    adainStrength: decimal('--adain-strength', o.adainStrength) ?? DEFAULTS.adainStrength,
+    scale: decimal('--scale', o.scale) ?? DEFAULTS.scale,
+    styleLayers: parseStyleLayers(o.styleLayers),
+    styleResize,
+    teacherSteps,
+    ...(o.scheduler !== undefined ? { scheduler: o.scheduler } : {}),
+  };
+  try {
+    validateSettings(request, { style: hasStyle, negativeStyle: o.negativeStyle !== undefined });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  return {
+    model, out, provider, fp16: o.fp16 === true, request,
+    ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
+    ...(o.imageEncoder !== undefined ? { imageEncoder: o.imageEncoder } : {}),
+    ...(o.style !== undefined ? { stylePath: o.style } : {}),
+    ...(o.negativeStyle !== undefined ? { negativeStylePath: o.negativeStyle } : {}),
+    ...(o.latents !== undefined ? { latentsPath: o.latents } : {}),
+    ...(o.saveLatents !== undefined ? { saveLatentsPath: o.saveLatents } : {}),
+  };
+}
