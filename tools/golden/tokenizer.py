@@ -225,6 +225,7 @@ PROMPTS: list[str] = [
     "<|endoftext|>",
     "<|startoftext|>",
     "!<|endoftext|>|<|",
+    "<|STARTOFTEXT|> <|startoftext|> <|EndOfText|> hi!!",
     # accents, case, normalisation
     "Cafe\u0301 nai\u0308ve re\u0301sume\u0301",
     "\u0301abc \u0308",
@@ -268,7 +269,44 @@ VARIANTS = {
     "tiny/tokenizer_2": ("tiny", "tokenizer_2"),
     "real/tokenizer": ("real", "tokenizer"),
     "real/tokenizer_2": ("real", "tokenizer_2"),
+    # Config layouts other than SDXL's, on the tiny tokenizer_2 vocabulary (see write_config_variants).
+    "variant/added_tokens_decoder": ("variant", "added-tokens-decoder"),
+    "variant/no_config": ("variant", "no-config"),
 }
+VARIANT_DIR = FIXTURES / "text" / "tokenizer-variants"
+
+# tokenizer_config.json as newer transformers versions save it: an added_tokens_decoder whose flags win over the
+# plain-string special tokens. The flags are flipped against SDXL's so that normalized/raw matching is exercised:
+# "<|STARTOFTEXT|>" must stay text and "<|EndOfText|>" must become EOS.
+ADDED_TOKENS_DECODER_CONFIG = {
+    "added_tokens_decoder": {
+        "721": {"content": "<|startoftext|>", "lstrip": False, "normalized": False, "rstrip": False,
+                "single_word": False, "special": True},
+        "722": {"content": "<|endoftext|>", "lstrip": False, "normalized": True, "rstrip": False,
+                "single_word": False, "special": True},
+    },
+    "bos_token": "<|startoftext|>",
+    "clean_up_tokenization_spaces": True,
+    "do_lower_case": True,
+    "eos_token": "<|endoftext|>",
+    "errors": "replace",
+    "model_max_length": 77,
+    "pad_token": "!",
+    "tokenizer_class": "CLIPTokenizer",
+    "unk_token": "<|endoftext|>",
+}
+
+
+def write_config_variants() -> None:
+    """Two folders with the tiny tokenizer_2 vocabulary: one with an added_tokens_decoder config, one with no config
+    files at all (CLIPTokenizer's defaults: every special token "<|...|>" as a plain string, no length limit)."""
+    for name, config in (("added-tokens-decoder", ADDED_TOKENS_DECODER_CONFIG), ("no-config", None)):
+        dst = VARIANT_DIR / name
+        dst.mkdir(parents=True, exist_ok=True)
+        for file in ("vocab.json", "merges.txt"):
+            shutil.copyfile(TINY_DIR / "tokenizer_2" / file, dst / file)
+        if config is not None:
+            (dst / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 def copy_tiny(golden: Path) -> None:
@@ -301,22 +339,28 @@ def cmd_goldens(args: argparse.Namespace) -> None:
     from transformers import CLIPTokenizer
 
     copy_tiny(Path(args.golden_dir))
+    write_config_variants()
     if len(PROMPTS) < 50 or len(set(PROMPTS)) != len(PROMPTS):
         raise SystemExit("need at least 50 distinct prompts")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cases = {}
         for key, (kind, sub) in VARIANTS.items():
-            folder = TINY_DIR / sub if kind == "tiny" else real_tokenizer_dir(tmp, sub)
+            folder = {
+                "tiny": lambda: TINY_DIR / sub,
+                "real": lambda: real_tokenizer_dir(tmp, sub),
+                "variant": lambda: VARIANT_DIR / sub,
+            }[kind]()
             tok = CLIPTokenizer.from_pretrained(str(folder))
             cases[key] = {
-                "folder": f"test/fixtures/sdxl-tiny/{sub}" if kind == "tiny" else f"test/fixtures/clip-vocab (+{sub}/)",
+                "folder": str(folder.relative_to(REPO)) if kind != "real" else f"test/fixtures/clip-vocab (+{sub}/)",
                 "class": f"{type(tok).__module__}.{type(tok).__name__}",
                 "bos_id": tok.bos_token_id,
                 "eos_id": tok.eos_token_id,
                 "pad_id": tok.pad_token_id,
                 "pad_token": str(tok.pad_token),
-                "model_max_length": tok.model_max_length,
+                # transformers' "no limit" (int(1e30)) is stored as null
+                "model_max_length": tok.model_max_length if tok.model_max_length < 1e29 else None,
                 "vocab_size": tok.vocab_size,
                 "added_tokens": [
                     {"id": i, "content": t.content, "normalized": t.normalized}
