@@ -54,6 +54,13 @@ describe.each(Object.keys(goldens.cases))('%s', (key) => {
   });
 });
 
+test('the rebuilt vocabulary gives the widely published CLIP ids of "a photo of a cat"', async () => {
+  // Independent of our goldens: these ids appear in countless CLIP examples made with the hub's real vocab.json.
+  const tokenizer = await ClipTokenizer.fromFolder(real.folder('tokenizer'));
+  expect(tokenizer.encode('a photo of a cat')).toEqual([49406, 320, 1125, 539, 320, 2368, 49407]);
+  expect(tokenizer.vocabSize).toBe(49408);
+});
+
 describe('lengths', () => {
   test('without a length argument encodePadded uses model_max_length (77 in SDXL)', async () => {
     const tokenizer = await ClipTokenizer.fromFolder(caseFolder('tiny/tokenizer_2', real.root));
