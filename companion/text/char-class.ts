@@ -2,7 +2,7 @@
  * Character classes exactly as the reference CLIPTokenizer's regex engine sees them (see unicode-classes.ts for why
  * we do not use JavaScript's own \s / \p{L} / \p{N}).
  */
-import { LETTER_RANGES, NUMBER_RANGES, WHITESPACE_RANGES } from './unicode-classes';
+import { LETTER_RANGES, NFC_ACTIVE_RANGES, NUMBER_RANGES, WHITESPACE_RANGES } from './unicode-classes';
 
 /** Membership test over flattened inclusive [first, last, first, last, ...] ranges, by binary search. */
 function rangeSet(flat: readonly number[]): (cp: number) => boolean {
@@ -28,6 +28,7 @@ function rangeSet(flat: readonly number[]): (cp: number) => boolean {
 const inWhitespace = rangeSet(WHITESPACE_RANGES);
 const inLetter = rangeSet(LETTER_RANGES);
 const inNumber = rangeSet(NUMBER_RANGES);
+const inNfcActive = rangeSet(NFC_ACTIVE_RANGES);
 
 /** ASCII answers precomputed from the same tables: prompts are mostly ASCII. */
 const ASCII_CLASS = new Uint8Array(128);
@@ -51,4 +52,9 @@ export function isLetter(cp: number): boolean {
 /** \p{N} of the reference regex engine. */
 export function isNumber(cp: number): boolean {
   return cp < 128 ? ASCII_CLASS[cp] === NUMBER : inNumber(cp);
+}
+
+/** Whether the reference's NFC can decompose or reorder this code point (its Unicode tables are older than Node's). */
+export function isNfcActiveInReference(cp: number): boolean {
+  return inNfcActive(cp);
 }

@@ -1,7 +1,7 @@
 /**
  * CLIP text normalisation and word splitting, as transformers 5's CLIPTokenizer configures its `tokenizers`
  * backend (models/clip/tokenization_clip.py):
- *   normalizer:    NFC, then every \s+ run -> " ", then Lowercase (per code point, no final-sigma rule);
+ *   normalizer:    NFC (with the reference's Unicode tables, see reference-nfc.ts), then every \s+ run -> " ", then Lowercase (per code point, no final-sigma rule);
  *   pre-tokenizer: keep only the matches of
  *     <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
  *   then ByteLevel(add_prefix_space=false, use_regex=true), whose GPT-2 regex leaves every piece above whole
@@ -9,12 +9,13 @@
  * No ftfy, no HTML unescaping, no accent stripping (those belong to other CLIP tokenizers, not this reference).
  */
 import { isLetter, isNumber, isWhitespace } from './char-class';
+import { referenceNfc } from './reference-nfc';
 
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /** The reference normalizer: NFC, whitespace runs collapsed to one space, then lowercase. */
 export function normalizeClipText(text: string): string {
-  const nfc = text.normalize('NFC');
+  const nfc = referenceNfc(text);
   let out = '';
   let inSpace = false;
   for (const ch of nfc) {

@@ -2,6 +2,7 @@
 import { BYTE_SYMBOLS, toByteSymbols } from '../../../companion/text/byte-level';
 import { isLetter, isNumber, isWhitespace } from '../../../companion/text/char-class';
 import { normalizeClipText, splitClipWords } from '../../../companion/text/clip-pretokenizer';
+import { referenceNfc } from '../../../companion/text/reference-nfc';
 
 describe('byte-level alphabet', () => {
   test('256 distinct one-character symbols; printable Latin-1 maps to itself', () => {
@@ -56,6 +57,25 @@ describe('normalisation', () => {
 
   test('no ftfy, no HTML unescaping, no NFKC', () => {
     expect(normalizeClipText('&amp; ﬁ ＡＢ cafÃ©')).toBe('&amp; ﬁ ａｂ cafã©');
+  });
+});
+
+describe('NFC with the reference\'s (older) Unicode tables', () => {
+  test('marks and letters the reference knows are normalized as usual', () => {
+    expect(referenceNfc('Cafe\u0301 \u1112\u1161\u11ab a\u0323\u0302')).toBe('Café 한 ậ');
+  });
+
+  test('a mark newer than the reference is an inert starter: not reordered, and it blocks composition', () => {
+    // Node alone would move U+09CD (ccc 9) before U+1ACF (ccc 220 since Unicode 15)
+    expect('\u1acf\u09cd'.normalize('NFC')).toBe('\u09cd\u1acf');
+    expect(referenceNfc('\u1acf\u09cd')).toBe('\u1acf\u09cd');
+    expect(referenceNfc('e\u0301\u1acf\u0301')).toBe('é\u1acf\u0301');
+  });
+
+  test('letters newer than the reference neither decompose nor get composed', () => {
+    expect(referenceNfc('\u{11935}\u{11930}')).toBe('\u{11935}\u{11930}'); // Node: U+11938
+    expect(referenceNfc('\u{105c9}')).toBe('\u{105c9}');
+    expect(referenceNfc('\u{105d2}\u0307')).toBe('\u{105d2}\u0307'); // Node: U+105C9
   });
 });
 
