@@ -178,6 +178,9 @@ function parseOffsets(v: JsonValue | undefined, bad: (p: string) => never): [num
     return bad(`"data_offsets" must be [begin, end], found ${JSON.stringify(v)}`);
   }
   for (const o of v) {
+    if (typeof o === 'number' && Number.isInteger(o) && o > Number.MAX_SAFE_INTEGER) {
+      bad(`"data_offsets" value ${o} is beyond the largest supported offset (2^53 - 1)`);
+    }
     if (typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0) {
       bad(`"data_offsets" must be non-negative integers, found ${JSON.stringify(v)}`);
     }
