@@ -71,6 +71,19 @@ describe('torch.save checkpoints (tools/golden/weights.py)', () => {
     check(saturated);
   });
 
+  test('an IP-Adapter .bin in h94\'s layout gives the keys and bytes of the .safetensors it was made from', () => {
+    const fromBin = WeightStore.open(bin('ip-adapter_sdxl.bin'));
+    const fromSt = WeightStore.open(fixture('ip-adapter-tiny', 'sdxl_models', 'ip-adapter_sdxl.safetensors'));
+    expect(fromBin.keys().sort()).toEqual(fromSt.keys().sort());
+    expect(fromBin.keys()).toContain('ip_adapter.1.to_k_ip.weight');
+    for (const key of fromSt.keys()) {
+      const a = fromBin.get(key)!;
+      const b = fromSt.get(key)!;
+      expect([a.dtype, a.shape]).toEqual([b.dtype, b.shape]);
+      expect(bytesAt(a).equals(bytesAt(b))).toBe(true);
+    }
+  });
+
   test('views into one storage point into the same zip entry at their storage offsets', () => {
     const pt = readTorchBin(bin('nested.bin'));
     const normBias = pt.tensors.get('image_proj.norm.bias')!; // shared[3:7]
