@@ -11,6 +11,8 @@ const ORT_PROVIDER = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' } 
 let session: ort.InferenceSession | null = null;
 
 async function create(req: CreateRequest): Promise<{ inputNames: string[]; outputNames: string[] }> {
+  // One session per worker, so the environment's log level can follow this session's wish.
+  ort.env.logLevel = req.logLevel;
   const epName = ORT_PROVIDER[req.provider];
   const provider: ort.InferenceSession.ExecutionProviderConfig =
     req.provider === 'cpu' ? 'cpu' : ({ name: epName, deviceId: req.deviceId } as ort.InferenceSession.ExecutionProviderConfig);
