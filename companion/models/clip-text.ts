@@ -3,19 +3,18 @@
  * from the folder's config.json and safetensors. SDXL uses hidden_states[-2] of both encoders and the projected
  * pooled embedding (text_embeds) of the second.
  *
- *   parseClipTextConfig(json, file)            zod-checked config (keys keep transformers' spelling)
- *   openClipTextFolder(dir, variant?)          { config, store } from config.json + model[.fp16].safetensors
+ *   ClipTextConfig                             zod schema of config.json (keys keep transformers' spelling)
+ *   openClipText(component, { variant })       { config, store } from a diffusers component folder
  *   clipTextModel(root, config, inputIds, o)   emits the network into inputIds' graph; returns the values asked for
  *   buildClipTextGraph(folder, o)              a complete Graph with inputs/outputs, ready to serialise
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { z } from 'zod';
 import { Graph, GraphBuildError, type Value } from '../onnx/graph';
 import type { Lowering } from '../onnx/lowering';
 import { add, argMax, cast, equal, gather, matmul, squeeze, unsqueeze } from '../onnx/ops/basic';
 import { type Activation, activation, attention, finfoMin, layerNorm, linear } from '../onnx/ops/nn';
 import type { WeightScope } from '../weights/tensor';
+import { type DiffusersComponent, parseConfig, type WeightOptions } from '../weights/diffusers';
 import { type IgnoredKeys, WeightStore } from '../weights/weight-store';
 
 const HIDDEN_ACT = {
@@ -47,37 +46,20 @@ export const ClipTextConfig = z
   });
 export type ClipTextConfig = z.infer<typeof ClipTextConfig>;
 
-export class ModelConfigError extends Error {
-  override readonly name = 'ModelConfigError';
-}
-
-export function parseClipTextConfig(json: unknown, file: string): ClipTextConfig {
-  const r = ClipTextConfig.safeParse(json);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ModelConfigError(`${file}: not a CLIP text config: ${issues}`);
-  }
-  return r.data;
-}
-
 export interface ClipTextFolder {
-  readonly dir: string;
+  /** Component name, e.g. "text_encoder_2" (names the graph). */
+  readonly name: string;
   readonly config: ClipTextConfig;
   readonly store: WeightStore;
+  /** Set when the weight choice differs from what was asked (fp16 variant missing). */
+  readonly note: string | null;
 }
 
-/** Reads `dir/config.json` and `dir/model.safetensors` (or `model.fp16.safetensors` for variant 'fp16'). */
-export function openClipTextFolder(dir: string, variant?: 'fp16'): ClipTextFolder {
-  const configFile = path.join(dir, 'config.json');
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-  } catch (e) {
-    throw new ModelConfigError(`${configFile}: ${(e as Error).message}`);
-  }
-  const config = parseClipTextConfig(json, configFile);
-  const weights = path.join(dir, variant === 'fp16' ? 'model.fp16.safetensors' : 'model.safetensors');
-  return { dir, config, store: WeightStore.open(weights) };
+/** config.json (zod-checked, errors name the file) + the weight file diffusers would pick for `options`. */
+export function openClipText(component: DiffusersComponent, options: WeightOptions = {}): ClipTextFolder {
+  const config = parseConfig(ClipTextConfig, component.config(), component.configFile);
+  const choice = component.weights(options);
+  return { name: component.name, config, store: choice.open(), note: choice.note };
 }
 
 export interface ClipTextOptions {
@@ -219,7 +201,7 @@ export const CLIP_TEXT_IGNORED: IgnoredKeys = [/(^|\.)embeddings\.position_ids$/
  */
 export function buildClipTextGraph(folder: ClipTextFolder, o: ClipTextGraphOptions): ClipTextGraph {
   const c = folder.config;
-  const g = new Graph({ lowering: o.lowering, name: path.basename(folder.dir) || 'clip_text' });
+  const g = new Graph({ lowering: o.lowering, name: folder.name });
   const ids = g.input('input_ids', 'int64', ['batch', o.sequenceLength ?? c.max_position_embeddings]);
   const v = clipTextModel(folder.store, c, ids, o);
   const outputs: string[] = [];
