@@ -6,7 +6,7 @@
  */
 import type { TensorRef, WeightScope } from '../../weights/tensor';
 import { type ElemType, type Value, GraphBuildError, shapeToString } from '../graph';
-import { add, cast, div, erf, mul, reshape, sigmoid, softmax, staticDim, tanh, transpose } from './basic';
+import { add, cast, erf, mul, reshape, sigmoid, softmax, staticDim, tanh, transpose } from './basic';
 
 const MS = { domain: 'com.microsoft' } as const;
 
@@ -211,6 +211,3 @@ export function attention(q: Value, k: Value, v: Value, o: AttentionOptions): Va
   const out = g.op('MatMul', [probs, vh]);
   return reshape(transpose(out, [0, 2, 1, 3]), [0, 0, vHidden]);
 }
-
-/** Numerically friendly x / y for statistics (kept for networks that normalise by hand). */
-export const divide = div;

@@ -7,7 +7,17 @@ import { linear, linearRef } from '../../../companion/onnx/ops/nn';
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { decodeModel } from '../../helpers/proto-decode';
 import { compare, f32, pseudoRandom, runGraph } from '../../helpers/onnx-run';
-import { buildSafetensors, tempDir } from '../weights/safetensors-writer';
+import { buildSafetensors, tempDir as makeTempDir } from '../weights/safetensors-writer';
+
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function bytesOf(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
