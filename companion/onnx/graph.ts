@@ -1,24 +1,56 @@
 /**
  * The ONNX graph builder: typed values with static shapes, scoped node names, constants, and initializers that
- * are external-data references into the user's own weight files.
+ * are external-data references into the user's own weight files (nothing is copied, nothing written to disk).
  *
- * API (what the networks use):
- *   const g = new Graph({ lowering: { kind: 'portable', precision: 'fp32' } });
- *   const ids = g.input('input_ids', 'int64', ['batch', 77]);     // string dims are symbolic
- *   g.scoped('text_model.encoder.layers.0', () => ...);            // node names become "<scope>/<op>"
- *   const w = g.param(ref);          // TensorRef → initializer in the compute dtype (BF16/F16/F32 Cast as needed)
- *   const raw = g.weight(ref);       // TensorRef → initializer in the file's dtype (no Cast)
- *   const c = g.constant('float32', [2], [1, 2]);   g.scalar(0.5)   g.ints([0, 0, 4, 8])   (deduplicated)
- *   const y = g.op('Add', [a, b]);   // shape/dtype inferred (see shape-inference.ts); throws GraphBuildError on
- *                                   // mismatch, naming the node. Unknown ops need { shape, dtype } in options.
- *   g.opN('Split', [x, sizes], { axis: -1 }, { outputs: 2 });
- *   attributes: integer → INT, { f } → FLOAT, string → STRING, number[] → INTS, { fs } → FLOATS, { t } → TENSOR
- *   g.cast(x, 'float32'); g.output('hidden_states', y);
- *   const { bytes, folder } = g.serialize();   // folder = common real ancestor of all weight files
- *   g.usedWeights()                            // every TensorRef key the graph references (leftover checks)
- * Higher-level helpers (linear, conv2d, layerNorm, groupNorm, attention, activations) live in ops/nn.ts and
- * elementwise/shape helpers in ops/basic.ts; the lowering (portable | fused, fp32 | fp16) in lowering.ts.
- * Sessions (worker thread, providers) are in session.ts.
+ * ── graph.ts ────────────────────────────────────────────────────────────────────────────────────────────────
+ *   const g = new Graph({ lowering: loweringFor('cpu') , name? })   // lowering.ts: {kind: portable|fused, precision: fp32|fp16}
+ *   g.computeType                          'float32' | 'float16' (from lowering.precision)
+ *   g.input(name, dtype, shape)            shape dims: number (fixed) | string (symbolic, e.g. 'batch')
+ *   g.output(name, value)                  public output (an Identity carries the name); returns the output Value
+ *   g.scoped(path, fn) / g.at(path, fn)    nested (joined with '.') / absolute module scope for node names:
+ *                                          nodes are named "<scope>/<Op>" ("down_blocks.1.attentions.0/Add_2")
+ *   g.weight(ref, expect?)                 TensorRef → initializer in the FILE's dtype (F32/F16/BF16/…); deduped by file+key;
+ *                                          the initializer is named by the checkpoint key
+ *   g.param(ref, expect?, dtype?)          same, cast to `dtype` (default computeType) when the file stores another
+ *                                          float type (BF16 → Cast; fp16 files in fp16 graphs are used as stored)
+ *   g.constant(dtype, dims, values)        raw-data initializer, deduplicated by content; g.scalar(v, dtype?) g.ints([...])
+ *   g.op(type, inputs, attrs?, opts?)      one node, one output; `null` input = omitted optional input
+ *   g.opN(type, inputs, attrs, {outputs})  several outputs
+ *       attrs: integer → INT, {f} → FLOAT, string → STRING, number[] → INTS, {fs} → FLOATS, {t} → TENSOR
+ *              (a non-integer plain number is refused, so 1e-5 can never silently become an INT)
+ *       opts: {domain: 'com.microsoft', label, shape, dtype}: shape/dtype are required only for ops that
+ *             shape-inference.ts does not know, and are checked against inference when both exist
+ *   g.cast(x, dtype)                       no-op when x already has dtype (use it for fp32 statistics in fp16 graphs)
+ *   g.serialize() → {bytes, folder, files} ModelProto (IR 8, opset 17 + com.microsoft 1 when used); external-data
+ *                                          locations are relative POSIX paths under `folder` = the common real
+ *                                          ancestor of all weight files (symlinks resolved, ranges checked)
+ *   g.usedWeights(), g.opTypes(), g.nodeCount
+ *   Value: {graph, name, dtype, shape, rank, dim(axis)}; errors are GraphBuildError naming node/weight/key.
+ *
+ * ── ops/basic.ts ── one node each, numbers lift to scalars of the other operand's dtype:
+ *   add sub mul div pow equal where sqrt exp sin cos sigmoid erf tanh neg cast matmul reshape(0 = copy dim,
+ *   -1 = infer) transpose concat slice gather unsqueeze squeeze split softmax reduceMean argMax expand staticDim
+ *
+ * ── ops/nn.ts ── torch modules at a WeightScope (nodes named after the scope path, shapes checked at build):
+ *   linear(w, x, out, {bias?})           FusedMatMul(transB=1) on the [out,in] weight (+ Add bias); linearRef(x, W, b?)
+ *   conv2d(w, x, {outChannels, kernel, stride?, padding?, groups?, bias?})   NCHW Conv
+ *   layerNorm(w, x, eps)                  LayerNormalization-17 over the last dim
+ *   groupNorm(w, x, {groups, eps, silu?}) portable: Reshape→InstanceNormalization (fp32)→Reshape→affine;
+ *                                         fused: Transpose→com.microsoft.GroupNorm(NHWC, activation)→Transpose (CUDA/DML only)
+ *   attention(q, k, v, {heads, bias?, scale?})  [B,S,H·D] in/out; portable: per-head MatMul/Softmax (softmax in fp32);
+ *                                         fused: com.microsoft.MultiHeadAttention (bias = attention_bias [B|1,H|1,Sq,Sk])
+ *   activation(x, 'gelu'|'gelu_tanh'|'quick_gelu'|'silu'), gelu, geluTanh, quickGelu, silu, finfoMin(dtype)
+ *
+ * ── lowering.ts ── Lowering {kind, precision}; loweringFor(provider, precision?): cpu → portable fp32,
+ *   cuda/dml → fused fp16, coreml → portable fp16; EXECUTION_PROVIDERS; PORTABLE_FP32.
+ *
+ * ── session.ts ── (the only importers of onnxruntime-node are session-worker.ts and providers.ts)
+ *   const s = await Session.create(g.serialize(), {provider?, deviceId?, optimization?, intraOpThreads?, logLevel?})
+ *   s.inputNames, s.outputNames; await s.run({name: {dtype, dims, data}}) → {name: TensorData};
+ *   await s.release()   — each session lives in its own worker thread; run() never blocks the caller's loop.
+ *   TensorData.data: Float32Array | Uint16Array (float16 bits) | BigInt64Array | Int32Array | Uint8Array (bool) …
+ *   Errors: ProviderUnavailableError (provider not offered here / failed to start), SessionError (ORT's message).
+ *   availableProviders() → [{provider, available, reason?}] by creating a tiny session per provider (for `doctor`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
