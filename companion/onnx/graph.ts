@@ -565,11 +565,9 @@ export function commonAncestor(dirs: readonly string[]): string {
     while (i < n && i < parts.length && parts[i] === first[i]) i++;
     n = i;
   }
-  const common = first.slice(0, n).join(path.sep);
-  if (n === 0 || (n === 1 && first[0] !== '')) {
-    throw new GraphBuildError(`weight files have no common folder: ${dirs.join(', ')}`);
-  }
-  return common === '' ? path.sep : common;
+  if (n === 0) throw new GraphBuildError(`weight files have no common folder: ${dirs.join(', ')}`);
+  // n === 1: the common part is the filesystem root ('' on POSIX, a drive like 'C:' on Windows).
+  return n === 1 ? (first[0] === '' ? path.sep : `${first[0]}${path.sep}`) : first.slice(0, n).join(path.sep);
 }
 
 /** Relative POSIX location of `file` inside `folder`, refusing anything that would escape it. */
