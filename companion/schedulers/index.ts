@@ -19,6 +19,11 @@ import type { TorchCpuGenerator } from '../rng/torch-generator';
 
 export { SchedulerConfigError } from './config';
 export type { EulerSchedule, EulerAncestralSchedule, DpmSolverSchedule, DpmSolverState, DdimSchedule };
+// the per-scheduler pure functions, for callers that know which one they want
+export { eulerSchedule, eulerScaleModelInput, eulerStep, parseEulerConfig } from './euler';
+export { eulerAncestralSchedule, eulerAncestralScaleModelInput, eulerAncestralStep, parseEulerAncestralConfig } from './euler-ancestral';
+export { DPM_INITIAL_STATE, dpmSolverSchedule, dpmSolverScaleModelInput, dpmSolverStep, parseDpmSolverConfig } from './dpmpp-2m';
+export { ddimSchedule, ddimScaleModelInput, ddimStep, parseDdimConfig } from './ddim';
 
 /** Our scheduler names (CLI `--scheduler`). */
 export const SCHEDULER_NAMES = ['euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'ddim'] as const;
