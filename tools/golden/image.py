@@ -100,6 +100,9 @@ def main() -> None:
         ("exact_half_area", 64, 48, "noise", 32, 24),
         ("mixed", 40, 100, "noise", 64, 64),
         ("wide_rows", 30, 20, "noise", 101, 13),
+        ("narrow_rows", 20, 20, "noise", 3, 7),  # 9 bytes per row: shorter than one SIMD register
+        ("rows_15", 21, 19, "noise", 5, 9),
+        ("rows_27", 19, 23, "noise", 9, 30),
     ]
     for name, w, h, kind, ow, oh in cv_cases:
         src = source(rng, w, h, 3, kind)
