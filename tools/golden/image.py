@@ -158,6 +158,8 @@ def main() -> None:
     pre = vp.preprocess(Image.open(OUT / "vae_pre.png"))
     tensors["pre.image"] = pre.numpy().astype(np.float32)
 
+    # permuted torch/numpy views are not C-contiguous; safetensors would store their memory order
+    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     save_file(tensors, str(OUT / "image_goldens.safetensors"), metadata={"tool": "tools/golden/image.py"})
     meta = {
         "tool": "tools/golden/image.py",
