@@ -80,6 +80,20 @@ describe('decode / encode', () => {
     }
   });
 
+  test('EXIF orientation is applied and embedded ICC profiles are not (as PIL + exif_transpose see it)', async () => {
+    const raw = Buffer.alloc(4 * 2 * 3);
+    raw[0] = 255; // red top-left of a 4x2 image stored with orientation 6 (rotate 90° clockwise)
+    const png = await sharp(raw, { raw: { width: 4, height: 2, channels: 3 } }).withMetadata({ orientation: 6 }).png().toBuffer();
+    const img = await decodeImage(png);
+    expect([img.width, img.height]).toEqual([2, 4]);
+    expect(Array.from(img.data.subarray(4, 8))).toEqual([255, 0, 0, 255]); // now at (x=1, y=0)
+    const colour = Buffer.alloc(4 * 4 * 3);
+    for (let i = 0; i < 16; i++) colour.set([200, 50, 90], i * 3);
+    const p3 = await sharp(colour, { raw: { width: 4, height: 4, channels: 3 } }).withIccProfile('p3').png().toBuffer();
+    // stored Display-P3 values; PIL 13 reads [184, 63, 91] from this file, colour-managed would be [200, 50, 90]
+    expect(Array.from((await decodeImage(p3)).data.subarray(0, 4))).toEqual([184, 63, 91, 255]);
+  });
+
   test('errors name the file', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rgba-'));
     try {
