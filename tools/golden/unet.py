@@ -522,8 +522,29 @@ def csgo_goldens():
                                "embedding_dim": 32, "output_dim": 96}}, out)
 
 
+def sdxl_base_processor_order():
+    """diffusers' attn_processors order for the REAL SDXL base config (built on the meta device, no weights):
+    the order adapter checkpoints number their to_k_ip/to_v_ip keys by."""
+    from diffusers import UNet2DConditionModel
+    cfg = json.loads((FIX / "sdxl-base-config/unet/config.json").read_text())
+    cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**cfg)
+    layers = []
+    for i, name in enumerate(unet.attn_processors.keys()):
+        path = name[: -len(".processor")]
+        attn = unet.get_submodule(path)
+        layers.append({"id": i, "path": path, "heads": attn.heads, "inner_dim": attn.to_q.weight.shape[0],
+                       "cross_dim": attn.to_k.weight.shape[1]})
+    out = {"description": "UNet2DConditionModel(**sdxl-base-config/unet/config.json).attn_processors order "
+                          "(diffusers " + __import__("diffusers").__version__ + ")", "layers": layers}
+    (GOLD / "unet.sdxl_base_attention_layers.json").write_text(json.dumps(out, indent=1) + "\n")
+    print(f"SDXL base: {len(layers)} attention layers")
+
+
 def main():
     copy_shared()
+    sdxl_base_processor_order()
     bin_copy_of_h94()
     sd15_golden()
     ip_layers_goldens()
