@@ -1,0 +1,30 @@
+/**
+ * Errors of the weight readers. Every message names the file (and the key, where there is one) and the problem,
+ * so a user holding a broken download can tell which file to fetch again.
+ *
+ *   WeightFileError(file, problem)   a file or folder is missing, unreadable or malformed
+ *   WeightError(key, problem, file?) a tensor lookup failed (missing key, wrong shape, unread keys)
+ */
+
+/** A file (or folder) the weight readers were given cannot be used. `.file` is the path as given. */
+export class WeightFileError extends Error {
+  override readonly name = 'WeightFileError';
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+/** A tensor lookup failed. `.key` is the full dotted checkpoint key; `.file` the file searched, when known. */
+export class WeightError extends Error {
+  override readonly name = 'WeightError';
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+    readonly file?: string,
+  ) {
+    super(`weight "${key}": ${problem}${file === undefined ? '' : ` (in ${file})`}`);
+  }
+}

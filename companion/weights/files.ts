@@ -1,0 +1,87 @@
+/**
+ * File access shared by the weight readers: every weight file is opened through `openWeightFile`, which resolves
+ * the realpath (hub-cache symlinks; ONNX Runtime rejects external data reached through a symlink) and turns the
+ * operating system's errors into WeightFileError naming the path as given.
+ */
+import * as fs from 'node:fs';
+import { WeightFileError } from './errors';
+
+export interface OpenedFile {
+  /** The path as the caller gave it (used in messages). */
+  readonly given: string;
+  /** realpath of the file. */
+  readonly real: string;
+  readonly size: number;
+  readonly fd: number;
+}
+
+/** `given (→ real)` when they differ, so messages about hub-cache blobs still name the file the user knows. */
+export function displayPath(given: string, real: string): string {
+  return given === real ? given : `${given} (→ ${real})`;
+}
+
+/** Resolves the realpath, checks it is a readable regular file and opens it. Close with `fs.closeSync(f.fd)`. */
+export function openWeightFile(given: string): OpenedFile {
+  let real: string;
+  try {
+    real = fs.realpathSync(given);
+  } catch (err) {
+    throw new WeightFileError(given, osProblem(err, 'cannot resolve the path'));
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(real);
+  } catch (err) {
+    throw new WeightFileError(given, osProblem(err, 'cannot stat the file'));
+  }
+  if (stat.isDirectory()) throw new WeightFileError(given, 'is a directory, expected a weight file');
+  if (!stat.isFile()) throw new WeightFileError(given, 'is not a regular file (device, FIFO or socket)');
+  let fd: number;
+  try {
+    fd = fs.openSync(real, 'r');
+  } catch (err) {
+    throw new WeightFileError(given, osProblem(err, 'cannot open the file'));
+  }
+  return { given, real, size: stat.size, fd };
+}
+
+/** Reads exactly `length` bytes at `position`; a short read means the file changed under us. */
+export function readExactly(f: OpenedFile, position: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(f.fd, buf, done, length - done, position + done);
+    if (n === 0) {
+      throw new WeightFileError(f.given, `unexpected end of file reading ${length} bytes at offset ${position}`);
+    }
+    done += n;
+  }
+  return buf;
+}
+
+/** Runs `body` with the file open and always closes it. */
+export function withWeightFile<T>(given: string, body: (f: OpenedFile) => T): T {
+  const f = openWeightFile(given);
+  try {
+    return body(f);
+  } finally {
+    fs.closeSync(f.fd);
+  }
+}
+
+export function osProblem(err: unknown, fallback: string): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'file not found';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied (cannot read the file)';
+    case 'ELOOP':
+      return 'symlink loop';
+    case 'ENOTDIR':
+      return 'a parent of this path is not a directory';
+    default:
+      return `${fallback}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}

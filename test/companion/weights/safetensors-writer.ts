@@ -1,0 +1,42 @@
+/** Test helper: writes safetensors files byte by byte, so tests can also write broken ones. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface RawTensor {
+  dtype: string;
+  shape: number[];
+  /** Raw little-endian bytes; their length sets data_offsets. */
+  data: Buffer;
+}
+
+/** Encodes header JSON text + data buffer into a file image (header padded with spaces to 8 bytes, as the crate does). */
+export function safetensorsBytes(headerJson: string, data: Buffer, pad = true): Buffer {
+  let header = Buffer.from(headerJson, 'utf8');
+  if (pad && header.length % 8 !== 0) header = Buffer.concat([header, Buffer.alloc(8 - (header.length % 8), 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([len, header, data]);
+}
+
+/** A well-formed file image for named tensors, laid out in the given order. */
+export function buildSafetensors(tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [key, t] of Object.entries(tensors)) {
+    header[key] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length] };
+    offset += t.data.length;
+  }
+  return safetensorsBytes(JSON.stringify(header), Buffer.concat(Object.values(tensors).map((t) => t.data)));
+}
+
+export function f32(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeFloatLE(v, i * 4));
+  return b;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `stylestudio-${prefix}-`));
+}
