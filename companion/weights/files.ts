@@ -1,10 +1,12 @@
 /**
  * File access shared by the weight readers: every weight file is opened through `openWeightFile`, which resolves
  * the realpath (hub-cache symlinks; ONNX Runtime rejects external data reached through a symlink) and turns the
- * operating system's errors into WeightFileError naming the path as given.
+ * operating system's errors into WeightFileError naming the path as given. `readJsonObjectFile` does the same for
+ * the small JSON files beside the weights (configs, shard indexes, model_index.json).
  */
 import * as fs from 'node:fs';
 import { WeightFileError } from './errors';
+import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './strict-json';
 
 export interface OpenedFile {
   /** The path as the caller gave it (used in messages). */
@@ -84,4 +86,26 @@ export function osProblem(err: unknown, fallback: string): string {
     default:
       return `${fallback}: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/** Reads a JSON file that must hold an object (duplicate keys refused; Python's NaN/Infinity accepted). */
+export function readJsonObjectFile(file: string, what = 'JSON file'): JsonObject {
+  const text = withWeightFile(file, (f) => readExactly(f, 0, f.size));
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(text);
+  } catch {
+    throw new WeightFileError(file, `${what} is not valid UTF-8`);
+  }
+  let json: JsonValue;
+  try {
+    json = parseStrictJson(decoded, { allowNonFinite: true });
+  } catch (err) {
+    if (err instanceof JsonSyntaxError) throw new WeightFileError(file, `${what} is not valid JSON: ${err.message}`);
+    throw err;
+  }
+  if (!isJsonObject(json)) {
+    throw new WeightFileError(file, `${what} must be a JSON object, found ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
+  }
+  return json;
 }

@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import { WeightFileError } from './errors';
-import { displayPath, readExactly, withWeightFile, type OpenedFile } from './files';
+import { displayPath, readExactly, readJsonObjectFile, withWeightFile, type OpenedFile } from './files';
 import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './strict-json';
 import { DTYPE_BYTES, type DType, type TensorRef } from './tensor';
 
@@ -200,18 +200,10 @@ function jsonKind(v: JsonValue | undefined): string {
  * Every shard named is read; each key must live in the shard the map names and every shard tensor must be mapped.
  */
 export function readShardIndex(indexFile: string): SafetensorsFile[] {
-  const text = withWeightFile(indexFile, (f) => readExactly(f, 0, f.size).toString('utf8'));
+  const json = readJsonObjectFile(indexFile, 'shard index');
   const bad = (problem: string): never => {
     throw new WeightFileError(indexFile, problem);
   };
-  let json: JsonValue;
-  try {
-    json = parseStrictJson(text);
-  } catch (err) {
-    if (err instanceof JsonSyntaxError) return bad(`shard index is not valid JSON: ${err.message}`);
-    throw err;
-  }
-  if (!isJsonObject(json)) return bad(`shard index must be a JSON object, found ${jsonKind(json)}`);
   const map = json.weight_map;
   if (!isJsonObject(map)) return bad(`shard index needs a "weight_map" object, found ${jsonKind(map)}`);
   const byShard = new Map<string, string[]>();

@@ -19,7 +19,12 @@ export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
-export function parseStrictJson(text: string): JsonValue {
+export interface StrictJsonOptions {
+  /** Accept Python's `NaN`, `Infinity`, `-Infinity` (json.dump writes them into config files). */
+  readonly allowNonFinite?: boolean;
+}
+
+export function parseStrictJson(text: string, options: StrictJsonOptions = {}): JsonValue {
   let pos = 0;
 
   const fail = (what: string): never => {
@@ -129,7 +134,9 @@ export function parseStrictJson(text: string): JsonValue {
       }
     }
     if (c === '"') return parseString();
-    for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
+    const words: [string, JsonValue][] = [['true', true], ['false', false], ['null', null]];
+    if (options.allowNonFinite) words.push(['NaN', NaN], ['Infinity', Infinity], ['-Infinity', -Infinity]);
+    for (const [word, value] of words) {
       if (text.startsWith(word, pos)) {
         pos += word.length;
         return value;

@@ -10,7 +10,7 @@
  *   store.unreadKeys(ignore?)               keys nobody read, minus those matched by `ignore`
  *   store.assertAllRead(ignore?)            throws WeightError listing them
  */
-import { WeightError } from './errors';
+import { WeightError, WeightFileError } from './errors';
 import { readSafetensors, readShardIndex } from './safetensors';
 import type { TensorRef, WeightScope } from './tensor';
 
@@ -35,6 +35,7 @@ export class WeightStore implements WeightScope {
     if (file.endsWith('.json')) {
       return WeightStore.fromTensors(readShardIndex(file).flatMap((s) => [...s.tensors.values()]), file);
     }
+    if (file.endsWith('.bin')) throw new WeightFileError(file, 'PyTorch .bin checkpoints are not readable yet');
     return WeightStore.fromTensors(readSafetensors(file).tensors.values(), file);
   }
 
