@@ -10,13 +10,18 @@ export interface ResnetBlock2DOptions {
   readonly eps: number;
 }
 
-/** norm1 → SiLU → conv1 (+ time_emb_proj(SiLU(temb))) → norm2 → SiLU → conv2, plus the (1×1 conv) shortcut. */
-export function resnetBlock2D(w: WeightScope, x: Value, temb: Value, o: ResnetBlock2DOptions): Value {
+/**
+ * norm1 → SiLU → conv1 (+ time_emb_proj(SiLU(temb))) → norm2 → SiLU → conv2, plus the (1×1 conv) shortcut.
+ * `temb` null: the VAE's resnets, which have no time_emb_proj.
+ */
+export function resnetBlock2D(w: WeightScope, x: Value, temb: Value | null, o: ResnetBlock2DOptions): Value {
   const inChannels = staticDim(x, 1);
   let h = groupNorm(w.child('norm1'), x, { groups: o.groups, eps: o.eps, silu: true });
   h = conv2d(w.child('conv1'), h, { outChannels: o.outChannels, kernel: 3, padding: 1 });
-  const t = linear(w.child('time_emb_proj'), silu(temb), o.outChannels);
-  h = add(h, reshape(t, [0, o.outChannels, 1, 1]));
+  if (temb) {
+    const t = linear(w.child('time_emb_proj'), silu(temb), o.outChannels);
+    h = add(h, reshape(t, [0, o.outChannels, 1, 1]));
+  }
   h = groupNorm(w.child('norm2'), h, { groups: o.groups, eps: o.eps, silu: true });
   h = conv2d(w.child('conv2'), h, { outChannels: o.outChannels, kernel: 3, padding: 1 });
   const shortcut = inChannels === o.outChannels ? x : conv2d(w.child('conv_shortcut'), x, { outChannels: o.outChannels, kernel: 1 });
