@@ -5,6 +5,7 @@
  * the small JSON files beside the weights (configs, shard indexes, model_index.json).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { WeightFileError } from './errors';
 import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './strict-json';
 
@@ -19,7 +20,7 @@ export interface OpenedFile {
 
 /** `given (→ real)` when they differ, so messages about hub-cache blobs still name the file the user knows. */
 export function displayPath(given: string, real: string): string {
-  return given === real ? given : `${given} (→ ${real})`;
+  return path.resolve(given) === real ? given : `${given} (→ ${real})`;
 }
 
 /** Resolves the realpath, checks it is a readable regular file and opens it. Close with `fs.closeSync(f.fd)`. */
