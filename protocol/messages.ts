@@ -8,6 +8,8 @@ import { PROTOCOL_MAX } from './limits';
 
 const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
 const U32 = z.number().int().min(0).max(0xffffffff);
+/** Largest seed: variation k uses seed + k, which must stay an exact JavaScript integer. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER - PROTOCOL_MAX.variations;
 const Side = z.number().int().min(1).max(PROTOCOL_MAX.imageSide);
 
 /** A completed binary upload (FrameKind.upload) on the same connection, named by its transfer id. */
@@ -45,7 +47,7 @@ export const GenerateParams = z
     guidance: z.number().min(0).max(30).default(5),
     steps: z.number().int().min(1).max(PROTOCOL_MAX.steps).default(50),
     /** null: the daemon draws a random seed per variation and reports it in `result`. */
-    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
+    seed: z.number().int().min(0).max(MAX_SEED).nullable().default(null),
     /** Variation k uses seed + k when a seed is given. */
     variations: z.number().int().min(1).max(PROTOCOL_MAX.variations).default(1),
     width: Side.refine((n) => n % 8 === 0, 'width must be a multiple of 8'),
