@@ -35,15 +35,20 @@ function positiveInt(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new Error(`server option ${name} must be a positive integer, got ${value}`);
 }
 
+/** An explicit `undefined` means "not given", not "unset the default". */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Merges and checks options; every problem names the option. */
 export function resolveServerOptions(
   given: Partial<Omit<ServerOptions, 'limits'>> & { token: string; companionVersion: string; limits?: Partial<Limits> },
 ): ServerOptions {
   const options: ServerOptions = {
     ...DEFAULT_SERVER_OPTIONS,
-    ...given,
-    limits: { ...DEFAULT_LIMITS, ...given.limits },
-  };
+    ...definedOnly(given),
+    limits: { ...DEFAULT_LIMITS, ...definedOnly(given.limits ?? {}) },
+  } as ServerOptions;
   if (options.host !== '127.0.0.1' && options.host !== '::1') {
     throw new Error(`server option host must be 127.0.0.1 or ::1 (loopback only), got ${String(options.host)}`);
   }

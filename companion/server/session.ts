@@ -28,8 +28,8 @@ export interface DaemonContext {
 type ErrorExtra = Pick<ErrorMessage, 'jobId' | 'requestId' | 'transferId'>;
 
 const WS_OPEN = 1;
-/** Random seeds stay below 2^48 so that seed + variation is always an exact integer. */
-const RANDOM_SEED_BOUND = 2 ** 48;
+/** Random seeds stay below 2^48 − 1 so that seed + variation is always an exact integer. */
+const RANDOM_SEED_BOUND = 2 ** 48 - 1; // randomInt takes max ≤ 2^48 − 1
 
 export class Session implements JobSink {
   private authenticated = false;

@@ -15,6 +15,7 @@ export class TestClient {
   readonly invalid: string[] = [];
   readonly images = new Map<number, ReassembledImage>();
   readonly binaryErrors: string[] = [];
+  binaryFrames = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
   private readonly reassembler = new Reassembler({ maxImageSide: 8192, maxOpenTransfers: 64, acceptKinds: [FrameKind.result, FrameKind.preview] });
   private waiters: Array<() => void> = [];
@@ -23,6 +24,7 @@ export class TestClient {
     ws.on('message', (data, isBinary) => {
       const bytes = data as Buffer;
       if (isBinary) {
+        this.binaryFrames++;
         try {
           const image = this.reassembler.push(bytes);
           if (image) this.images.set(image.transferId, image);
