@@ -1,0 +1,351 @@
+/**
+ * SDXL text-to-image with a style image and every StyleStudio switch (METHOD.md), on a loaded ModelSet.
+ *
+ *   conditioning  text: encode_prompt semantics (no negative prompt → zeros under force_zeros_for_empty_prompt,
+ *                 except with a style and cross-modal AdaIN, where "" is encoded as StyleStudio does);
+ *                 style: CLIP features → projection over [negative ; style], the negative being zero features
+ *                 (proj(zeros)), a user negative style image or a drop preset (SCFG, METHOD.md §2).
+ *   sampling      per variation, its own seed: z = latents (or torch.randn with the seed) × init_noise_sigma;
+ *                 teacher and student start from the identical z. While step ≤ teacherSteps the batch is
+ *                 [uncond-T, uncond-S, cond-T, cond-S] with the teacher mask and the gather index (students
+ *                 borrow their teacher's attention maps); afterwards the teacher rows are dropped (4 → 2 rows).
+ *                 Each pair gets its own CFG and scheduler step; ancestral noise is drawn once per step from
+ *                 the variation's generator and shared by teacher and student, so dropping the teacher never
+ *                 changes the student's random stream.
+ *   decode        the student's final latents through the VAE decoder → RGBA.
+ * Everything heavy runs in the sessions' worker threads; this loop only touches latent-sized arrays.
+ */
+import { GenerationAborted } from './engine';
+import type { ImageSide, ModelSet, UNetKey } from './model-set';
+import { classifierFreeGuidance } from './guidance';
+import type { Float32Nd } from './npy';
+import type { GenerateRequest, RgbaPixels, StyleLayers } from './request';
+import { validateRequest } from './request';
+import { rowPlan, type RowPlan } from './rows';
+import { checkImageSize, sdxlTimeIds } from './size';
+import { concatTokens, floatFeed, rowOf, scaled, stackRows, toFloat32 } from './tensors';
+import type { StyleLayerSelection } from '../models/unet/attention-plan';
+import type { SdxlPromptEmbeds } from '../models/clip-text-sdxl';
+import { clipPreprocess } from '../image/clip-preprocess';
+import { negativeStyleFromPreset } from '../image/negative-presets';
+import type { RgbaImage } from '../image/rgba';
+import { vaeOutputToRgba } from '../image/vae-image';
+import { randn } from '../rng/randn';
+import { TorchCpuGenerator } from '../rng/torch-generator';
+import { schedulerFromConfig, type Scheduler, type SchedulerState } from '../schedulers';
+import type { TensorData } from '../onnx/session';
+
+export interface PipelineRequest extends GenerateRequest {
+  /** Explicit seeds, one per variation (overrides seed + k). */
+  readonly seeds?: readonly number[];
+  /**
+   * Diagnostics: keep the teacher rows after teacherSteps (identity gather index, as the reference runs them),
+   * so the teacher's own final latents can be compared; the student result is the same either way.
+   */
+  readonly keepTeacherRows?: boolean;
+}
+
+export interface StepProgress {
+  /** Variation index, 0-based. */
+  readonly variation: number;
+  /** Steps finished in this variation (1…steps). */
+  readonly step: number;
+  readonly steps: number;
+  /** The student's current latents [1, C, h, w] (do not keep a reference; copy if needed). */
+  readonly latents: Float32Nd;
+}
+
+export interface PipelineHooks {
+  onStep?(p: StepProgress): void;
+  /** Checked at every step boundary; when aborted the run throws GenerationAborted. */
+  readonly signal?: AbortSignal;
+  /** Decode the final latents to an image (default true). */
+  readonly decode?: boolean;
+  /**
+   * Prepares CLIP pixel values (and the drop preset's negative) somewhere else, e.g. a worker thread; the default
+   * runs prepareStylePixels here.
+   */
+  readonly prepareStyle?: typeof prepareStylePixels;
+}
+
+export interface VariationResult {
+  readonly index: number;
+  readonly seed: number;
+  /** Final student latents [1, C, h, w], before the VAE. */
+  readonly latents: Float32Nd;
+  readonly image?: RgbaImage;
+  /** Only with keepTeacherRows: the teacher's final latents. */
+  readonly teacherLatents?: Float32Nd;
+}
+
+export interface PipelineResult {
+  readonly variations: readonly VariationResult[];
+  /** UNet batch rows evaluated over the whole request (4·T + 2·(S−T) per variation with the teacher). */
+  readonly unetRowEvaluations: number;
+  readonly scheduler: string;
+  readonly seconds: { readonly total: number; readonly sampling: number; readonly perStep: number };
+  /** The negative text that was encoded: null = zero embeddings. */
+  readonly negativeText: string | null;
+}
+
+/** CLIP pixel values of the style image and of the SCFG negative (null: zero features). */
+export interface StylePixels {
+  readonly style: Float32Array;
+  readonly negative: Float32Array | null;
+}
+
+export function prepareStylePixels(
+  style: RgbaPixels, negative: RgbaPixels | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
+): StylePixels {
+  const opts = { imageSize, styleResize };
+  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
+  return {
+    style: clipPreprocess(style, opts).data,
+    negative: neg === null ? null : clipPreprocess(neg, opts).data,
+  };
+}
+
+export class PipelineError extends Error {
+  override readonly name = 'PipelineError';
+}
+
+interface Conditioning {
+  /** Per-row encoder hidden states for the unconditional and the conditional side: [77 + T, D] each. */
+  readonly uncondEhs: Float32Array;
+  readonly condEhs: Float32Array;
+  readonly tokens: number;
+  readonly crossDim: number;
+  readonly negPooled: Float32Array;
+  readonly pooled: Float32Array;
+}
+
+function styleSelection(models: ModelSet, layers: StyleLayers): StyleLayerSelection {
+  switch (layers.kind) {
+    case 'adapter-default': return models.defaultStyleSelection();
+    case 'all': return { preset: 'all' };
+    case 'prefixes': return { preset: 'custom', blocks: layers.prefixes };
+    default: {
+      const never: never = layers;
+      throw new PipelineError(`unknown style layers ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function seedsOf(r: PipelineRequest): number[] {
+  if (r.seeds !== undefined) {
+    if (r.seeds.length !== r.variations) throw new PipelineError(`${r.seeds.length} seeds given for ${r.variations} variations`);
+    return [...r.seeds];
+  }
+  return Array.from({ length: r.variations }, (_, k) => r.seed + k);
+}
+
+export class StyleStudioPipeline {
+  constructor(readonly models: ModelSet) {}
+
+  /** The scheduler a request gets: --scheduler NAME, else the folder's scheduler_config.json class. */
+  scheduler(name?: string): Scheduler {
+    const component = this.models.folder.component('scheduler');
+    return schedulerFromConfig(component.config(), name, component.configFile);
+  }
+
+  async generate(request: PipelineRequest, hooks: PipelineHooks = {}): Promise<PipelineResult> {
+    const started = performance.now();
+    const m = this.models;
+    validateRequest(request);
+    checkImageSize(request.width, request.height, m.sizeMultiple, 4096);
+    const hasStyle = request.style !== undefined;
+    if (hasStyle && m.adapter === null) throw new PipelineError('a style image needs a style adapter and an image encoder');
+    const seeds = seedsOf(request);
+    const lh = request.height / m.vaeScaleFactor;
+    const lw = request.width / m.vaeScaleFactor;
+    const latentShape = [1, m.latentChannels, lh, lw];
+    if (request.latents !== undefined) checkLatents(request.latents, latentShape, request.variations);
+    const scheduler = this.scheduler(request.scheduler);
+    const schedule = scheduler.schedule(request.steps);
+
+    // Text: zeros for a missing negative prompt (force_zeros_for_empty_prompt), "" when AdaIN needs text statistics.
+    const needsText = hasStyle && request.crossModalAdain;
+    const negativeText = request.negativePrompt ?? (needsText || !m.forceZerosForEmptyPrompt ? '' : null);
+    const text = await (await m.textEncoders()).encode({
+      prompt: m.tokenize(request.prompt),
+      ...(negativeText !== null ? { negative: m.tokenize(negativeText) } : {}),
+    });
+    this.throwIfAborted(hooks.signal);
+    const cond = await this.conditioning(request, text, hooks);
+
+    const selection: StyleLayerSelection = hasStyle ? styleSelection(m, request.styleLayers) : { preset: 'none' };
+    const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
+    const samplingStarted = performance.now();
+    let rowEvaluations = 0;
+    const variations: VariationResult[] = [];
+    for (const [index, seed] of seeds.entries()) {
+      const generator = new TorchCpuGenerator(seed);
+      const noise = request.latents?.data ?? randn(generator, latentShape);
+      const r = await this.sample({
+        request, hooks, index, generator, scheduler, schedule, cond, selection, teacherSteps, lh, lw,
+        start: scaled(noise, schedule.initNoiseSigma),
+      });
+      rowEvaluations += r.rowEvaluations;
+      const latents: Float32Nd = { shape: latentShape, data: r.student };
+      const image = hooks.decode === false ? undefined : await this.decode(latents);
+      variations.push({
+        index, seed, latents,
+        ...(image ? { image } : {}),
+        ...(r.teacher ? { teacherLatents: { shape: latentShape, data: r.teacher } } : {}),
+      });
+    }
+    const end = performance.now();
+    const sampling = (end - samplingStarted) / 1000;
+    return {
+      variations,
+      unetRowEvaluations: rowEvaluations,
+      scheduler: scheduler.name,
+      seconds: { total: (end - started) / 1000, sampling, perStep: sampling / (request.steps * seeds.length) },
+      negativeText,
+    };
+  }
+
+  private throwIfAborted(signal: AbortSignal | undefined): void {
+    if (signal?.aborted) throw new GenerationAborted();
+  }
+
+  /** Text and style conditioning for the unconditional and the conditional rows. */
+  private async conditioning(r: PipelineRequest, text: SdxlPromptEmbeds, hooks: PipelineHooks): Promise<Conditioning> {
+    const t = toFloat32(text.promptEmbeds, 'prompt_embeds');
+    const nt = toFloat32(text.negativePromptEmbeds, 'negative_prompt_embeds');
+    const crossDim = text.promptEmbeds.dims[2]!;
+    const base = {
+      crossDim,
+      pooled: toFloat32(text.pooledPromptEmbeds, 'pooled_prompt_embeds'),
+      negPooled: toFloat32(text.negativePooledPromptEmbeds, 'negative_pooled_prompt_embeds'),
+    };
+    if (r.style === undefined) return { ...base, uncondEhs: nt, condEhs: t, tokens: 0 };
+    const side = await this.models.imageSide();
+    const negative = r.negativeStyle ?? r.drop ?? null;
+    const prepare = hooks.prepareStyle ?? prepareStylePixels;
+    const pixels = await prepare(r.style, negative, side.encoderConfig.image_size, r.styleResize);
+    this.throwIfAborted(hooks.signal);
+    const tokens = await styleTokens(side, pixels);
+    const per = side.adapter.tokens * crossDim;
+    return {
+      ...base,
+      uncondEhs: concatTokens(nt, tokens.subarray(0, per)),
+      condEhs: concatTokens(t, tokens.subarray(per, 2 * per)),
+      tokens: side.adapter.tokens,
+    };
+  }
+
+  private async sample(a: {
+    request: PipelineRequest; hooks: PipelineHooks; index: number; generator: TorchCpuGenerator; scheduler: Scheduler;
+    schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; selection: StyleLayerSelection; teacherSteps: number | null;
+    lh: number; lw: number; start: Float32Array;
+  }): Promise<{ student: Float32Array; teacher: Float32Array | null; rowEvaluations: number }> {
+    const { request: r, hooks, scheduler, schedule, cond } = a;
+    const m = this.models;
+    const styled = a.selection.preset !== 'none';
+    const ct = m.computeType;
+    const rowSize = a.start.length;
+    const latentShape = [1, m.latentChannels, a.lh, a.lw];
+    let student = a.start;
+    let teacher: Float32Array | null = a.teacherSteps !== null ? a.start.slice() : null;
+    let studentState: SchedulerState = scheduler.initialState();
+    let teacherState: SchedulerState = scheduler.initialState();
+    const timeIds = sdxlTimeIds(r.width, r.height);
+    let rowEvaluations = 0;
+    for (let i = 0; i < r.steps; i++) {
+      this.throwIfAborted(hooks.signal);
+      const plan = this.planFor(i, a.teacherSteps, r.keepTeacherRows === true);
+      const key: UNetKey = {
+        latentHeight: a.lh, latentWidth: a.lw, rows: plan.rows, style: a.selection,
+        teacherShare: plan.teacher !== null,
+      };
+      const unet = await m.unet(key);
+      // Rows in the plan's order; teacher rows carry the teacher latent, student rows the student latent.
+      const isTeacherRow = (row: number) => plan.teacher !== null && (row === plan.teacher.uncond || row === plan.teacher.cond);
+      const isCondRow = (row: number) => row === plan.condStudent || (plan.teacher !== null && row === plan.teacher.cond);
+      const sStudent = scheduler.scaleModelInput(schedule, i, student);
+      const sTeacher = teacher !== null && plan.teacher !== null ? scheduler.scaleModelInput(schedule, i, teacher) : null;
+      const rows = Array.from({ length: plan.rows }, (_, row) => row);
+      const t = schedule.timesteps[i]!;
+      const feeds: Record<string, TensorData> = {
+        sample: floatFeed(ct, [plan.rows, ...latentShape.slice(1)], stackRows(rows.map((row) => (isTeacherRow(row) ? sTeacher! : sStudent)))),
+        timestep: { dtype: 'float32', dims: [plan.rows], data: new Float32Array(plan.rows).fill(t) },
+        encoder_hidden_states: floatFeed(ct, [plan.rows, 77 + cond.tokens, cond.crossDim],
+          stackRows(rows.map((row) => (isCondRow(row) ? cond.condEhs : cond.uncondEhs)))),
+        text_embeds: floatFeed(ct, [plan.rows, cond.pooled.length], stackRows(rows.map((row) => (isCondRow(row) ? cond.pooled : cond.negPooled)))),
+        time_ids: { dtype: 'float32', dims: [plan.rows, 6], data: stackRows(rows.map(() => timeIds)) },
+      };
+      if (styled) {
+        feeds['ip_scale'] = { dtype: 'float32', dims: [1], data: new Float32Array([r.scale]) };
+        feeds['adain_strength'] = { dtype: 'float32', dims: [1], data: new Float32Array([r.crossModalAdain ? r.adainStrength : 0]) };
+        feeds['teacher_mask'] = { dtype: 'float32', dims: [plan.rows], data: plan.teacherMask };
+      }
+      if (key.teacherShare) feeds['teacher_index'] = { dtype: 'int64', dims: [plan.rows], data: plan.gatherIndex };
+      const out = await unet.session.run(feeds);
+      rowEvaluations += plan.rows;
+      const noisePred = toFloat32(out['noise_pred'], 'noise_pred');
+      // Ancestral samplers: one draw per step from the variation's generator, shared by teacher and student.
+      const noise = scheduler.name === 'euler-a' ? randn(a.generator, latentShape) : undefined;
+      const guide = (u: number, c: number) => (r.guidance > 1
+        ? classifierFreeGuidance(noisePred, rowSize, u, c, r.guidance)
+        : rowOf(noisePred, c, rowSize).slice()); // diffusers skips CFG when guidance_scale <= 1
+      const sOut = scheduler.step(schedule, i, student, guide(plan.uncondStudent, plan.condStudent), studentState, noise ? { noise } : {});
+      student = sOut.prevSample;
+      studentState = sOut.state;
+      if (teacher !== null) {
+        if (plan.teacher !== null) {
+          const tOut = scheduler.step(schedule, i, teacher, guide(plan.teacher.uncond, plan.teacher.cond), teacherState, noise ? { noise } : {});
+          teacher = tOut.prevSample;
+          teacherState = tOut.state;
+        } else {
+          teacher = null; // dropped: it can no longer influence the student
+        }
+      }
+      hooks.onStep?.({ variation: a.index, step: i + 1, steps: r.steps, latents: { shape: latentShape, data: student } });
+    }
+    return { student, teacher: r.keepTeacherRows === true ? teacher : null, rowEvaluations };
+  }
+
+  /** rows.ts's plan, or with keepTeacherRows the 4-row batch continuing without sharing (identity gather). */
+  private planFor(i: number, teacherSteps: number | null, keepTeacherRows: boolean): RowPlan {
+    const p = rowPlan(i, teacherSteps);
+    if (!keepTeacherRows || teacherSteps === null || p.teacher !== null) return p;
+    const sharing = rowPlan(0, 1);
+    return { ...sharing, gatherIndex: BigInt64Array.from([0n, 1n, 2n, 3n]) };
+  }
+
+  async decode(latents: Float32Nd): Promise<RgbaImage> {
+    const [, , h, w] = latents.shape as [number, number, number, number];
+    const vae = await this.models.vaeDecoder(h, w);
+    const out = await vae.session.run({ latents: floatFeed(vae.computeType, latents.shape, latents.data) });
+    const sample = toFloat32(out['sample'], 'VAE sample');
+    const vf = this.models.vaeScaleFactor;
+    return vaeOutputToRgba({ shape: [1, 3, h * vf, w * vf], data: sample });
+  }
+}
+
+/** Style tokens [2, T, D]: row 0 from the negative (zero features without one), row 1 from the style image. */
+async function styleTokens(side: ImageSide, pixels: StylePixels): Promise<Float32Array> {
+  const size = side.encoderConfig.image_size;
+  const encode = async (p: Float32Array) => {
+    const out = await side.encoder.run({ pixel_values: floatFeed(side.encoderType, [1, 3, size, size], p) });
+    const name = side.adapter.features === 'image_embeds' ? 'image_embeds' : 'penultimate_hidden_states';
+    return { data: toFloat32(out[name], name), dims: out[name]!.dims };
+  };
+  const style = await encode(pixels.style);
+  const negative = pixels.negative === null ? new Float32Array(style.data.length) : (await encode(pixels.negative)).data;
+  const out = await side.projection.run({
+    features: floatFeed(side.encoderType, [2, ...style.dims.slice(1)], stackRows([negative, style.data])),
+  });
+  return toFloat32(out['style_tokens'], 'style_tokens');
+}
+
+function checkLatents(l: Float32Nd, shape: readonly number[], variations: number): void {
+  if (l.shape.length !== shape.length || l.shape.some((d, i) => d !== shape[i])) {
+    throw new RangeError(`latents have shape [${l.shape.join(', ')}], this size needs [${shape.join(', ')}]`);
+  }
+  if (variations !== 1) throw new RangeError('explicit latents give one starting noise: use 1 variation');
+  for (let i = 0; i < l.data.length; i++) {
+    if (!Number.isFinite(l.data[i]!)) throw new RangeError(`latents hold a non-finite value at index ${i}`);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * End-to-end parity on the tiny SDXL-layout models (fp32, CPU, explicit latents):
+ *  - plain StableDiffusionXLPipeline with and without a negative prompt (golden `pipeline`), ≤ 1e-4 relative L2;
+ *  - the same with load_ip_adapter, scale 0.7 on every cross-attention (`ip`), ≤ 1e-3;
+ *  - the official StyleStudio code's six scenarios (golden `stylestudio_fp32`), ≤ 1e-3 on the student latents,
+ *    with teacher rows dropped after teacherSteps (row-evaluation counts asserted) and kept (teacher latents too).
+ */
+import * as fs from 'node:fs';
+import { ModelSet } from '../../../companion/pipeline/model-set';
+import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
+import { DEFAULTS } from '../../../companion/pipeline/request';
+import { decodeImage } from '../../../companion/image/rgba';
+import { randn } from '../../../companion/rng/randn';
+import { TorchCpuGenerator } from '../../../companion/rng/torch-generator';
+import { Golden } from '../models/golden';
+import { fixture } from '../../helpers/paths';
+
+const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
+
+/** ‖a − e‖₂ / ‖e‖₂ */
+function relL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
+  if (a.length !== e.length) throw new Error(`length ${a.length} vs ${e.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - e[i]!) ** 2;
+    den += e[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+let set: ModelSet;
+let pipe: StyleStudioPipeline;
+/** adainEpsilon 0: the official AdaIN without our 1e-6 on the variance (METHOD.md §1 [ours]). */
+let officialSet: ModelSet;
+let official: StyleStudioPipeline;
+let style: Awaited<ReturnType<typeof decodeImage>>;
+let negStyle: Awaited<ReturnType<typeof decodeImage>>;
+
+beforeAll(async () => {
+  const paths = { model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') };
+  set = await ModelSet.open(paths, { provider: 'cpu', intraOpThreads: 1 });
+  pipe = new StyleStudioPipeline(set);
+  officialSet = await ModelSet.open(paths, { provider: 'cpu', intraOpThreads: 1, adainEpsilon: 0 });
+  official = new StyleStudioPipeline(officialSet);
+  style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
+  negStyle = await decodeImage(fs.readFileSync(fixture('golden', 'neg_style.png')));
+});
+
+afterAll(async () => {
+  await Promise.all([set.close(), officialSet.close()]);
+});
+
+const base: Omit<PipelineRequest, 'steps' | 'latents'> = {
+  prompt: 'A red apple', guidance: 5, seed: 0, variations: 1, width: 64, height: 64,
+  crossModalAdain: false, adainStrength: DEFAULTS.adainStrength, scale: 1, styleLayers: { kind: 'adapter-default' },
+  styleResize: 'none', teacherSteps: null,
+};
+
+describe('plain SDXL and IP-Adapter vs diffusers StableDiffusionXLPipeline (4 steps, guidance 5)', () => {
+  const gold = new Golden('pipeline');
+  const latents = { shape: [1, 4, 8, 8], data: gold.get('in.latents').data };
+
+  test.each([
+    ['noip', {}, 1e-4],
+    ['noip_negprompt', { negativePrompt: 'blurry, lowres' }, 1e-4],
+  ] as const)('%s: final latents and image', async (name, extra, tol) => {
+    const r = await pipe.generate({ ...base, ...extra, steps: 4, latents });
+    const e = relL2(r.variations[0]!.latents.data, gold.get(`${name}.out.latent`).data);
+    console.log(`pipeline ${name}: latents rel L2 ${e.toExponential(2)}`);
+    expect(e).toBeLessThan(tol);
+    expect(r.unetRowEvaluations).toBe(8);
+    expect(r.negativeText).toBe(name === 'noip' ? null : 'blurry, lowres');
+    // decoded image vs out.np (NHWC in [0,1]): the VAE decode and diffusers' rounding, within one level
+    const img = r.variations[0]!.image!;
+    const np = gold.get(`${name}.out.np`).data;
+    let worst = 0;
+    for (let p = 0; p < 64 * 64; p++) {
+      for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(img.data[p * 4 + c]! - np[p * 3 + c]! * 255));
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  test('ip: load_ip_adapter scale 0.7 on every cross-attention, no AdaIN, no teacher', async () => {
+    const r = await pipe.generate({ ...base, steps: 4, latents, style, scale: 0.7, styleLayers: { kind: 'all' } });
+    const e = relL2(r.variations[0]!.latents.data, gold.get('ip.out.latent').data);
+    const plain = relL2(gold.get('noip.out.latent').data, gold.get('ip.out.latent').data);
+    console.log(`pipeline ip: latents rel L2 ${e.toExponential(2)} (the style moves them by ${plain.toExponential(2)})`);
+    expect(e).toBeLessThan(1e-3);
+    expect(plain).toBeGreaterThan(100 * e);
+    expect(r.negativeText).toBeNull(); // zero negative text, as diffusers does without a negative prompt
+  });
+
+  test('a seed gives exactly the run with latents = torch.randn(seed)', async () => {
+    const seeded = await pipe.generate({ ...base, steps: 2, seed: 42, variations: 2 }, { decode: false });
+    const noise = randn(new TorchCpuGenerator(43), [1, 4, 8, 8]);
+    const explicit = await pipe.generate({ ...base, steps: 2, latents: { shape: [1, 4, 8, 8], data: noise } }, { decode: false });
+    expect(seeded.variations.map((v) => v.seed)).toEqual([42, 43]);
+    expect(Array.from(seeded.variations[1]!.latents.data)).toEqual(Array.from(explicit.variations[0]!.latents.data));
+    expect(relL2(seeded.variations[0]!.latents.data, seeded.variations[1]!.latents.data)).toBeGreaterThan(0.1);
+  });
+});
+
+describe('StyleStudio scenarios vs the official code (IPAdapterXL_cross_modal, fp32, 5 steps, guidance 5)', () => {
+  const gold = new Golden('stylestudio_fp32');
+  const scenarios = gold.sidecar.inputs['scenarios'] as Record<string, {
+    target_blocks: string[]; adainIP: boolean; fuSAttn: boolean; end_fusion: number; neg_pil_image: string | null;
+  }>;
+  const latents = { shape: [1, 4, 8, 8], data: gold.get('in.latents_1').data };
+  const request = (name: string): PipelineRequest => {
+    const sc = scenarios[name]!;
+    return {
+      ...base, steps: 5, latents, style, negativePrompt: '', scale: 1,
+      crossModalAdain: sc.adainIP,
+      styleLayers: sc.target_blocks[0] === 'up_blocks.0.attentions.1' ? { kind: 'adapter-default' } : { kind: 'prefixes', prefixes: sc.target_blocks },
+      teacherSteps: sc.fuSAttn ? sc.end_fusion : null,
+      ...(sc.neg_pil_image !== null ? { negativeStyle: negStyle } : {}),
+    };
+  };
+
+  test.each(['baseline', 'adain', 'scfg', 'teacher', 'all', 'all_upblocks'])('%s', async (name) => {
+    const r = await official.generate(request(name), { decode: false });
+    const expected = gold.get(`${name}.out.latent`);
+    const student = expected.shape[0] === 2 ? expected.data.subarray(64 * 4) : expected.data; // row 1 = student
+    const e = relL2(r.variations[0]!.latents.data, student);
+    console.log(`StyleStudio ${name}: student latents rel L2 ${e.toExponential(2)}, UNet row-evals ${r.unetRowEvaluations}`);
+    expect(e).toBeLessThan(1e-3);
+    const sc = scenarios[name]!;
+    expect(r.unetRowEvaluations).toBe(sc.fuSAttn ? 4 * 2 + 2 * 3 : 2 * 5); // the reference does 4·5 = 20 with the teacher
+  });
+
+  test.each(['teacher', 'all'])('%s: dropping the teacher rows after teacherSteps leaves the student unchanged', async (name) => {
+    const dropped = await official.generate(request(name), { decode: false });
+    const kept = await official.generate({ ...request(name), keepTeacherRows: true }, { decode: false });
+    expect(kept.unetRowEvaluations).toBe(20);
+    const d = relL2(dropped.variations[0]!.latents.data, kept.variations[0]!.latents.data);
+    const expected = gold.get(`${name}.out.latent`).data;
+    const eTeacher = relL2(kept.variations[0]!.teacherLatents!.data, expected.subarray(0, 256));
+    console.log(`${name}: student dropped vs kept rel L2 ${d.toExponential(2)}; kept teacher vs golden row 0 ${eTeacher.toExponential(2)}`);
+    expect(d).toBeLessThan(1e-5);
+    expect(eTeacher).toBeLessThan(1e-3);
+  });
+
+  test('our default AdaIN epsilon (1e-6 on the variance) is a small, documented deviation on this tiny UNet', async () => {
+    // up_blocks.0 of the tiny UNet has 2×2 = 4 tokens, so the AdaIN statistics are tiny; at SDXL sizes (1024+ tokens)
+    // the epsilon is negligible. Measured, not hidden in the parity tolerance above.
+    const r = await pipe.generate(request('adain'), { decode: false });
+    const e = relL2(r.variations[0]!.latents.data, gold.get('adain.out.latent').data);
+    console.log(`StyleStudio adain with epsilon 1e-6: rel L2 ${e.toExponential(2)}`);
+    expect(e).toBeLessThan(0.05);
+  });
+
+  test('the teacher matters: without it the student differs from the teacher scenario', async () => {
+    const withT = gold.get('teacher.out.latent').data.subarray(256);
+    const without = gold.get('baseline.out.latent').data;
+    expect(relL2(without, withT)).toBeGreaterThan(1e-2);
+  });
+});
