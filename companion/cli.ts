@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerPipelineCommands } from './pipeline/generate-command';
 
 /** `stylestudio serve | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */
 const program = new Command()
   .name('stylestudio')
   .description('StyleStudio companion: local style-transfer engine for the Photoshop panel');
 
+registerPipelineCommands(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`stylestudio: ${err instanceof Error ? err.message : String(err)}`);
+  // One line, whatever the error carried (config errors list their problems on several lines).
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`stylestudio: ${message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ')}`);
   process.exitCode = 1;
 });

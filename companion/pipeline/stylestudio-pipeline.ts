@@ -83,6 +83,7 @@ export interface PipelineResult {
   /** UNet batch rows evaluated over the whole request (4·T + 2·(S−T) per variation with the teacher). */
   readonly unetRowEvaluations: number;
   readonly scheduler: string;
+  /** total: the whole call; sampling: the denoising loops only (sessions were created before); perStep: sampling / steps. */
   readonly seconds: { readonly total: number; readonly sampling: number; readonly perStep: number };
   /** The negative text that was encoded: null = zero embeddings. */
   readonly negativeText: string | null;
@@ -175,16 +176,27 @@ export class StyleStudioPipeline {
 
     const selection: StyleLayerSelection = hasStyle ? styleSelection(m, request.styleLayers) : { preset: 'none' };
     const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
-    const samplingStarted = performance.now();
+    // Build and create every session this request needs before timing the steps (cached across requests).
+    const keys = new Map<string, UNetKey>();
+    for (let i = 0; i < request.steps; i++) {
+      const plan = this.planFor(i, teacherSteps, request.keepTeacherRows === true);
+      const key: UNetKey = { latentHeight: lh, latentWidth: lw, rows: plan.rows, style: selection, teacherShare: plan.teacher !== null };
+      keys.set(JSON.stringify(key), key);
+    }
+    await Promise.all([...[...keys.values()].map((k) => m.unet(k)), ...(hooks.decode === false ? [] : [m.vaeDecoder(lh, lw)])]);
+    this.throwIfAborted(hooks.signal);
+    let samplingMs = 0;
     let rowEvaluations = 0;
     const variations: VariationResult[] = [];
     for (const [index, seed] of seeds.entries()) {
       const generator = new TorchCpuGenerator(seed);
       const noise = request.latents?.data ?? randn(generator, latentShape);
+      const t0 = performance.now();
       const r = await this.sample({
         request, hooks, index, generator, scheduler, schedule, cond, selection, teacherSteps, lh, lw,
         start: scaled(noise, schedule.initNoiseSigma),
       });
+      samplingMs += performance.now() - t0;
       rowEvaluations += r.rowEvaluations;
       const latents: Float32Nd = { shape: latentShape, data: r.student };
       const image = hooks.decode === false ? undefined : await this.decode(latents);
@@ -195,7 +207,7 @@ export class StyleStudioPipeline {
       });
     }
     const end = performance.now();
-    const sampling = (end - samplingStarted) / 1000;
+    const sampling = samplingMs / 1000;
     return {
       variations,
       unetRowEvaluations: rowEvaluations,

@@ -1,0 +1,209 @@
+/**
+ * `stylestudio generate` and `stylestudio encode`: the command-line front of the pipeline.
+ *
+ * Every input is checked before any network is built (options, files, output folders), so a mistake costs
+ * nothing and leaves nothing behind; outputs are written through a temporary file and a rename. With
+ * `--variations K` (K > 1) the images are OUT-0.png … OUT-(K−1).png (and the latents SAVE-k.npy), in seed order.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { readImageFile, writePngFile } from '../image/rgba';
+import { ModelSet } from './model-set';
+import { type GenerateCliOptions, planGenerate, type Provider, UsageError } from './generate-options';
+import { readNpy, writeNpy } from './npy';
+import { ProgressBar } from './progress';
+import { StyleStudioPipeline } from './stylestudio-pipeline';
+import { SCHEDULER_NAMES } from '../schedulers';
+import { toFloat32 } from './tensors';
+
+/** OUT.png for one variation, OUT-k.png for several (the extension stays last). */
+export function variationPath(file: string, index: number, count: number): string {
+  if (count === 1) return file;
+  const ext = path.extname(file);
+  return `${file.slice(0, file.length - ext.length)}-${index}${ext}`;
+}
+
+function checkInputFile(flag: string, file: string, kind: 'file' | 'dir'): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  if (kind === 'dir' && !st.isDirectory()) throw new UsageError(`${flag} ${file}: not a directory`);
+  if (kind === 'file' && !st.isFile()) throw new UsageError(`${flag} ${file}: not a file`);
+}
+
+function checkOutputFile(flag: string, file: string, ext: string): void {
+  if (path.extname(file).toLowerCase() !== ext) throw new UsageError(`${flag} ${file}: must end in ${ext}`);
+  const dir = path.dirname(path.resolve(file));
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: cannot write into ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`${flag} ${file}: is a directory`);
+}
+
+async function readInput<T>(flag: string, read: () => Promise<T> | T): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    throw new UsageError(`${flag}: ${(e as Error).message}`);
+  }
+}
+
+export async function runGenerate(options: GenerateCliOptions): Promise<void> {
+  const plan = planGenerate(options);
+  checkInputFile('--model', plan.model, 'dir');
+  if (plan.adapter !== undefined) checkInputFile('--adapter', plan.adapter, 'file');
+  if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, 'dir');
+  checkOutputFile('--out', plan.out, '.png');
+  if (plan.saveLatentsPath !== undefined) checkOutputFile('--save-latents', plan.saveLatentsPath, '.npy');
+  if (plan.request.scheduler !== undefined && !(SCHEDULER_NAMES as readonly string[]).includes(plan.request.scheduler)) {
+    throw new UsageError(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got ${JSON.stringify(plan.request.scheduler)}`);
+  }
+  const style = plan.stylePath !== undefined ? await readInput('--style', () => readImageFile(plan.stylePath!)) : undefined;
+  const negativeStyle = plan.negativeStylePath !== undefined ? await readInput('--negative-style', () => readImageFile(plan.negativeStylePath!)) : undefined;
+  const latents = plan.latentsPath !== undefined ? await readInput('--latents', () => readNpy(plan.latentsPath!)) : undefined;
+  if (latents !== undefined && plan.request.variations !== 1) throw new UsageError('--latents gives one starting noise: it cannot be combined with --variations > 1');
+
+  const models = await ModelSet.open({
+    model: plan.model,
+    ...(plan.adapter !== undefined ? { adapter: plan.adapter } : {}),
+    ...(plan.imageEncoder !== undefined ? { imageEncoder: plan.imageEncoder } : {}),
+  }, { provider: plan.provider, fp16: plan.fp16 });
+  const total = plan.request.steps * plan.request.variations;
+  const bar = new ProgressBar(total);
+  try {
+    const pipeline = new StyleStudioPipeline(models);
+    let done = 0;
+    const result = await pipeline.generate({
+      ...plan.request,
+      ...(style ? { style } : {}),
+      ...(negativeStyle ? { negativeStyle } : {}),
+      ...(latents ? { latents } : {}),
+    }, {
+      onStep: (p) => bar.update(++done, plan.request.variations > 1 ? `(variation ${p.variation + 1}/${plan.request.variations})` : ''),
+    });
+    const k = result.variations.length;
+    const written: string[] = [];
+    for (const v of result.variations) {
+      const out = variationPath(plan.out, v.index, k);
+      await writePngFile(v.image!, out);
+      written.push(`${out} (seed ${v.seed})`);
+      if (plan.saveLatentsPath !== undefined) writeNpy(variationPath(plan.saveLatentsPath, v.index, k), v.latents);
+    }
+    for (const note of models.notes) process.stderr.write(`note: ${note}\n`);
+    process.stdout.write(`wrote ${written.join(', ')}: ${plan.request.steps} steps, ${result.scheduler}, ` +
+      `unet-row-evals=${result.unetRowEvaluations}, ${result.seconds.perStep.toFixed(3)} s/step, ${result.seconds.total.toFixed(1)} s total\n`);
+  } catch (e) {
+    bar.abandon();
+    throw e;
+  } finally {
+    await models.close();
+  }
+}
+
+export interface EncodeCliOptions {
+  model?: string;
+  prompt?: string;
+  negativePrompt?: string;
+  provider?: string;
+  fp16?: boolean;
+}
+
+/** Shape, statistics and a digest of the float32 bytes: enough to compare two runs or two machines at a glance. */
+export function tensorSummary(name: string, dims: readonly number[], data: Float32Array): string {
+  let sum = 0;
+  let sq = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of data) {
+    sum += v;
+    sq += v * v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const n = data.length;
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(0, sq / n - mean * mean));
+  const digest = createHash('sha256').update(Buffer.from(data.buffer, data.byteOffset, data.byteLength)).digest('hex').slice(0, 16);
+  const g = (v: number) => v.toPrecision(6);
+  return `${name} [${dims.join(', ')}] mean=${g(mean)} std=${g(std)} min=${g(min)} max=${g(max)} l2=${g(Math.sqrt(sq))} sha256=${digest}`;
+}
+
+export async function runEncode(o: EncodeCliOptions): Promise<void> {
+  if (o.model === undefined || o.model === '') throw new UsageError('--model is required');
+  if (o.prompt === undefined) throw new UsageError('--prompt is required');
+  checkInputFile('--model', o.model, 'dir');
+  const providers: readonly Provider[] = ['cpu', 'cuda', 'dml', 'coreml'];
+  const provider = (o.provider ?? 'cpu') as Provider;
+  if (!providers.includes(provider)) throw new UsageError(`--provider must be one of ${providers.join(', ')}, got ${JSON.stringify(o.provider)}`);
+  const models = await ModelSet.open({ model: o.model }, { provider, fp16: o.fp16 === true });
+  try {
+    const enc = await models.textEncoders();
+    const zeros = o.negativePrompt === undefined && models.forceZerosForEmptyPrompt;
+    const out = await enc.encode({
+      prompt: models.tokenize(o.prompt),
+      ...(zeros ? {} : { negative: models.tokenize(o.negativePrompt ?? '') }),
+    });
+    const count = models.tokenizer.encode(o.prompt).length;
+    const lines = [
+      `tokens: ${Math.min(count, 77)} of 77${count > 77 ? ` (${count - 77} truncated)` : ''}; negative: ${zeros ? 'zeros (force_zeros_for_empty_prompt)' : JSON.stringify(o.negativePrompt ?? '')}`,
+      tensorSummary('prompt_embeds', out.promptEmbeds.dims, toFloat32(out.promptEmbeds, 'prompt_embeds')),
+      tensorSummary('pooled_prompt_embeds', out.pooledPromptEmbeds.dims, toFloat32(out.pooledPromptEmbeds, 'pooled')),
+      tensorSummary('negative_prompt_embeds', out.negativePromptEmbeds.dims, toFloat32(out.negativePromptEmbeds, 'negative_prompt_embeds')),
+      tensorSummary('negative_pooled_prompt_embeds', out.negativePooledPromptEmbeds.dims, toFloat32(out.negativePooledPromptEmbeds, 'negative pooled')),
+    ];
+    for (const note of models.notes) lines.push(`note: ${note}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await models.close();
+  }
+}
+
+/** Adds `generate` and `encode` to the program. */
+export function registerPipelineCommands(program: Command): void {
+  program.command('generate')
+    .description('generate an image: SDXL text-to-image, with a style image the StyleStudio method')
+    .option('--model <dir>', 'SDXL diffusers folder')
+    .option('--prompt <text>', 'prompt')
+    .option('--out <file.png>', 'output PNG (with --variations K: OUT-0.png … OUT-(K-1).png)')
+    .option('--adapter <file>', 'style adapter weights (CSGO csgo_4_32.bin, h94 ip-adapter_sdxl, ip-adapter-plus)')
+    .option('--image-encoder <dir>', 'CLIP image encoder folder for the adapter')
+    .option('--style <img>', 'style image')
+    .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
+    .option('--negative-style <img>', 'negative style image for style-based CFG')
+    .option('--drop <colour|texture>', 'derive the negative style from the style image [our extension]')
+    .option('--steps <n>', 'denoising steps (default 50)')
+    .option('--guidance <g>', 'CFG scale (default 5)')
+    .option('--seed <s>', 'seed of the first variation (default random)')
+    .option('--variations <k>', 'images, seeds s, s+1, … (default 1)')
+    .option('--width <w>', 'width in pixels (default 1024)')
+    .option('--height <h>', 'height in pixels (default 1024)')
+    .option('--no-adain', 'IP-Adapter weighted sum instead of cross-modal AdaIN')
+    .option('--adain-strength <a>', 'blend of AdaIN into the weighted sum, 0..1 (default 1 = the paper)')
+    .option('--scale <x>', 'adapter scale of the weighted sum (default 1)')
+    .option('--style-layers <spec>', 'all | up_blocks | NAME[,NAME…] (default: the adapter\'s StyleStudio layers)')
+    .option('--style-resize <mode>', 'none (default, CLIP preprocessing only) | square512 (official CLI squash)')
+    .option('--teacher-steps <t>', 'steps with the teacher (default 2/5 of the steps)')
+    .option('--no-teacher', 'switch the teacher model off')
+    .option('--scheduler <name>', `${SCHEDULER_NAMES.join(' | ')} (default: the folder's scheduler)`)
+    .option('--provider <name>', 'cpu | cuda | dml | coreml (default cpu)')
+    .option('--fp16', 'fp16 weights and activations')
+    .option('--latents <in.npy>', 'starting noise, float32 [1, 4, H/8, W/8] (diffusers latents=)')
+    .option('--save-latents <out.npy>', 'write the final latents before the VAE')
+    .action(async (opts: GenerateCliOptions) => runGenerate(opts));
+  program.command('encode')
+    .description('encode a prompt with a model folder\'s text encoders and print shapes and a summary')
+    .option('--model <dir>', 'SDXL diffusers folder')
+    .option('--prompt <text>', 'prompt')
+    .option('--negative-prompt <text>', 'negative prompt (absent: zeros when the model forces them)')
+    .option('--provider <name>', 'cpu | cuda | dml | coreml (default cpu)')
+    .option('--fp16', 'fp16 weights and activations')
+    .action(async (opts: EncodeCliOptions) => runEncode(opts));
+}
