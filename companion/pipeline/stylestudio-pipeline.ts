@@ -26,8 +26,7 @@ import { checkImageSize, sdxlTimeIds } from './size';
 import { concatTokens, floatFeed, rowOf, scaled, stackRows, toFloat32 } from './tensors';
 import type { StyleLayerSelection } from '../models/unet/attention-plan';
 import type { SdxlPromptEmbeds } from '../models/clip-text-sdxl';
-import { clipPreprocess } from '../image/clip-preprocess';
-import { negativeStyleFromPreset } from '../image/negative-presets';
+import { prepareStylePixels, type StylePixels } from './style-pixels';
 import type { RgbaImage } from '../image/rgba';
 import { vaeOutputToRgba } from '../image/vae-image';
 import { randn } from '../rng/randn';
@@ -65,7 +64,7 @@ export interface PipelineHooks {
    * Prepares CLIP pixel values (and the drop preset's negative) somewhere else, e.g. a worker thread; the default
    * runs prepareStylePixels here.
    */
-  readonly prepareStyle?: typeof prepareStylePixels;
+  readonly prepareStyle?: (...a: Parameters<typeof prepareStylePixels>) => StylePixels | Promise<StylePixels>;
 }
 
 export interface VariationResult {
@@ -89,22 +88,7 @@ export interface PipelineResult {
   readonly negativeText: string | null;
 }
 
-/** CLIP pixel values of the style image and of the SCFG negative (null: zero features). */
-export interface StylePixels {
-  readonly style: Float32Array;
-  readonly negative: Float32Array | null;
-}
-
-export function prepareStylePixels(
-  style: RgbaPixels, negative: RgbaPixels | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
-): StylePixels {
-  const opts = { imageSize, styleResize };
-  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
-  return {
-    style: clipPreprocess(style, opts).data,
-    negative: neg === null ? null : clipPreprocess(neg, opts).data,
-  };
-}
+export { prepareStylePixels, type StylePixels };
 
 export class PipelineError extends Error {
   override readonly name = 'PipelineError';

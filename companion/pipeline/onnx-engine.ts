@@ -1,0 +1,168 @@
+/**
+ * The daemon's GenerationEngine (engine.ts) on the ONNX pipeline. One ModelSet, opened once and kept: sessions
+ * live in worker threads and survive across requests, so only the first request at a new size pays for building
+ * graphs. On the caller's thread run only latent-sized arithmetic (CFG, scheduler steps, previews); the style
+ * image's preprocessing runs in its own worker thread, the networks in the session workers.
+ */
+import { listedProviders } from '../onnx/providers';
+import type { ExecutionProvider } from '../onnx/lowering';
+import { latentPreview } from '../image/vae-image';
+import { WeightFileError } from '../weights/errors';
+import {
+  GenerationAborted, type EngineStatus, type GeneratedImage, type GenerationEngine, type GenerationHooks,
+  type GenerationRequest, type RgbaImage, type SchedulerChoice, type StepEvent,
+} from './engine';
+import { ModelSet, type ModelPaths } from './model-set';
+import type { StyleLayers } from './request';
+import { prepareStylePixelsInWorker } from './style-prep';
+import { type PipelineRequest, StyleStudioPipeline } from './stylestudio-pipeline';
+import type { SchedulerName } from '../schedulers';
+
+export interface OnnxEngineOptions {
+  readonly paths: ModelPaths;
+  readonly provider?: ExecutionProvider;
+  readonly fp16?: boolean;
+  readonly intraOpThreads?: number;
+  /** Send a preview every this many steps (default: about ten per variation). */
+  readonly previewEvery?: number;
+}
+
+const SCHEDULERS: Readonly<Record<SchedulerChoice, SchedulerName>> = {
+  euler: 'euler',
+  'euler-ancestral': 'euler-a',
+  'dpm++-2m': 'dpmpp-2m',
+  'dpm++-2m-karras': 'dpmpp-2m-karras',
+  ddim: 'ddim',
+};
+
+const STYLE_LAYERS: Readonly<Record<GenerationRequest['styleLayers'], StyleLayers>> = {
+  default: { kind: 'adapter-default' },
+  all: { kind: 'all' },
+  up_blocks: { kind: 'prefixes', prefixes: ['up_blocks'] },
+};
+
+/** The protocol request as the pipeline's request, for one variation's seed. */
+export function pipelineRequest(r: GenerationRequest, seed: number): PipelineRequest {
+  const style = r.style ? { width: r.style.width, height: r.style.height, data: r.style.rgba } : undefined;
+  const neg = r.negativeStyle;
+  return {
+    prompt: r.prompt,
+    ...(r.negativePrompt !== undefined ? { negativePrompt: r.negativePrompt } : {}),
+    ...(style ? { style } : {}),
+    ...(style && neg.kind === 'image' ? { negativeStyle: { width: neg.image.width, height: neg.image.height, data: neg.image.rgba } } : {}),
+    ...(style && neg.kind === 'drop' ? { drop: neg.preset } : {}),
+    steps: r.steps,
+    guidance: r.guidance,
+    seed,
+    variations: 1,
+    width: r.width,
+    height: r.height,
+    crossModalAdain: style !== undefined && r.crossModalAdain,
+    adainStrength: r.adainStrength,
+    scale: r.scale,
+    styleLayers: STYLE_LAYERS[r.styleLayers],
+    styleResize: r.styleResize,
+    // a teacher as long as the run (or longer) is the whole run
+    teacherSteps: style !== undefined && r.teacher ? Math.min(r.teacherSteps, r.steps) : null,
+    scheduler: SCHEDULERS[r.scheduler],
+  };
+}
+
+/** Nearest-neighbour shrink so the longest side is at most `side` (previews only). */
+function fitPreview(img: { width: number; height: number; data: Uint8Array }, side: number): RgbaImage {
+  const k = Math.max(1, Math.ceil(Math.max(img.width, img.height) / Math.max(1, side)));
+  if (k === 1) return { width: img.width, height: img.height, rgba: img.data };
+  const w = Math.max(1, Math.floor(img.width / k));
+  const h = Math.max(1, Math.floor(img.height / k));
+  const out = new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) out.set(img.data.subarray(((y * k) * img.width + x * k) * 4, ((y * k) * img.width + x * k) * 4 + 4), (y * w + x) * 4);
+  }
+  return { width: w, height: h, rgba: out };
+}
+
+export class OnnxGenerationEngine implements GenerationEngine {
+  private busy = false;
+  private closed = false;
+
+  private constructor(
+    private readonly models: ModelSet | null,
+    private readonly options: OnnxEngineOptions,
+    private readonly notReady: { reason: string; modelsMissing: boolean } | null,
+  ) {}
+
+  /**
+   * Opens the model set. Missing or broken model files do not throw: the engine reports not ready (with
+   * modelsMissing for absent files) so the daemon can still start and tell the panel what to do.
+   */
+  static async open(options: OnnxEngineOptions): Promise<OnnxGenerationEngine> {
+    try {
+      const models = await ModelSet.open(options.paths, {
+        ...(options.provider !== undefined ? { provider: options.provider } : {}),
+        ...(options.fp16 !== undefined ? { fp16: options.fp16 } : {}),
+        ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+      });
+      return new OnnxGenerationEngine(models, options, null);
+    } catch (e) {
+      const message = (e as Error).message;
+      // "not found" / "is missing" / ENOENT: files absent (a download fixes it) rather than broken
+      const missing = e instanceof WeightFileError && /not found|missing|ENOENT|no such file|does not exist/i.test(message);
+      return new OnnxGenerationEngine(null, options, { reason: message, modelsMissing: missing });
+    }
+  }
+
+  status(): EngineStatus {
+    let providers: string[];
+    try {
+      providers = listedProviders();
+    } catch {
+      providers = ['cpu'];
+    }
+    const provider = this.options.provider ?? 'cpu';
+    if (this.closed) return { ready: false, reason: 'engine closed', provider, providers };
+    if (this.notReady) return { ready: false, reason: this.notReady.reason, modelsMissing: this.notReady.modelsMissing, provider, providers };
+    return { ready: true, provider, providers };
+  }
+
+  async *generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage> {
+    if (this.closed) throw new Error('the engine was closed');
+    if (this.models === null) throw new Error(this.notReady?.reason ?? 'models are not loaded');
+    if (this.busy) throw new Error('the engine runs one request at a time');
+    this.busy = true;
+    try {
+      const pipeline = new StyleStudioPipeline(this.models);
+      const total = request.steps * request.seeds.length;
+      const every = this.options.previewEvery ?? Math.max(1, Math.ceil(request.steps / 10));
+      let done = 0;
+      for (const [index, seed] of request.seeds.entries()) {
+        if (hooks.signal.aborted) throw new GenerationAborted();
+        const result = await pipeline.generate(pipelineRequest(request, seed), {
+          signal: hooks.signal,
+          prepareStyle: prepareStylePixelsInWorker,
+          onStep: (p) => {
+            done++;
+            const event: StepEvent = { variation: index, step: done, total };
+            if (p.step % every === 0 || p.step === p.steps) {
+              const [, c, h, w] = p.latents.shape as [number, number, number, number];
+              const preview = fitPreview(latentPreview({ shape: [1, c, h, w], data: p.latents.data }), hooks.previewSide);
+              hooks.onStep({ ...event, preview });
+            } else {
+              hooks.onStep(event);
+            }
+          },
+        });
+        const v = result.variations[0]!;
+        const img = v.image!;
+        yield { index, seed, image: { width: img.width, height: img.height, rgba: img.data } };
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.models?.close();
+  }
+}

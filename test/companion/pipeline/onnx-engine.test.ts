@@ -1,0 +1,98 @@
+/**
+ * The daemon's GenerationEngine on the real pipeline and tiny models: images equal the pipeline's for the same
+ * seeds (style preprocessing in its worker included), progress/preview events, one image per variation in seed
+ * order, abort at a step boundary, and a not-ready status for missing models.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GenerationAborted, type GeneratedImage, type GenerationRequest, type StepEvent } from '../../../companion/pipeline/engine';
+import { OnnxGenerationEngine, pipelineRequest } from '../../../companion/pipeline/onnx-engine';
+import { ModelSet } from '../../../companion/pipeline/model-set';
+import { StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
+import { decodeImage } from '../../../companion/image/rgba';
+import { fixture } from '../../helpers/paths';
+
+const SD = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
+const paths = { model: fixture('sdxl-tiny'), adapter: SD('ip-adapter_sdxl.safetensors'), imageEncoder: SD('image_encoder') };
+
+let engine: OnnxGenerationEngine;
+let request: GenerationRequest;
+
+beforeAll(async () => {
+  engine = await OnnxGenerationEngine.open({ paths, intraOpThreads: 1 });
+  const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
+  request = {
+    prompt: 'A red apple', negativePrompt: undefined, style: { width: style.width, height: style.height, rgba: style.data },
+    negativeStyle: { kind: 'drop', preset: 'texture' }, crossModalAdain: true, adainStrength: 1, scale: 1, teacher: true, teacherSteps: 2,
+    guidance: 5, steps: 4, seeds: [7, 8], width: 64, height: 64, scheduler: 'euler', styleLayers: 'default', styleResize: 'none',
+  };
+});
+
+afterAll(async () => {
+  await engine.close();
+});
+
+async function collect(r: GenerationRequest, signal: AbortSignal, events: StepEvent[]): Promise<GeneratedImage[]> {
+  const out: GeneratedImage[] = [];
+  for await (const img of engine.generate(r, { signal, previewSide: 4, onStep: (e) => events.push(e) })) out.push(img);
+  return out;
+}
+
+test('status: ready on cpu', () => {
+  expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
+  expect(engine.status().providers).toContain('cpu');
+});
+
+test('two variations: images in seed order, equal to the pipeline run directly; step events and small previews', async () => {
+  const events: StepEvent[] = [];
+  const images = await collect(request, new AbortController().signal, events);
+  expect(images.map((i) => [i.index, i.seed])).toEqual([[0, 7], [1, 8]]);
+  expect(events.map((e) => [e.variation, e.step, e.total])).toEqual([[0, 1, 8], [0, 2, 8], [0, 3, 8], [0, 4, 8], [1, 5, 8], [1, 6, 8], [1, 7, 8], [1, 8, 8]]);
+  const previews = events.filter((e) => e.preview !== undefined).map((e) => e.preview!);
+  expect(previews.length).toBeGreaterThanOrEqual(2);
+  for (const p of previews) {
+    expect(Math.max(p.width, p.height)).toBeLessThanOrEqual(4);
+    expect(p.rgba.length).toBe(p.width * p.height * 4);
+  }
+  // the same request through the pipeline on the caller's thread (main-thread style preparation)
+  const set = await ModelSet.open(paths, { intraOpThreads: 1 });
+  try {
+    const direct = await new StyleStudioPipeline(set).generate(pipelineRequest(request, 8));
+    expect(direct.unetRowEvaluations).toBe(4 * 2 + 2 * 2);
+    expect(Buffer.from(images[1]!.image.rgba).equals(Buffer.from(direct.variations[0]!.image!.data))).toBe(true);
+  } finally {
+    await set.close();
+  }
+  expect(Buffer.from(images[0]!.image.rgba).equals(Buffer.from(images[1]!.image.rgba))).toBe(false);
+});
+
+test('abort stops at a step boundary with GenerationAborted; the engine serves the next request', async () => {
+  const controller = new AbortController();
+  const events: StepEvent[] = [];
+  const r = { ...request, seeds: [1], steps: 6 };
+  const run = (async () => {
+    for await (const _ of engine.generate(r, {
+      signal: controller.signal, previewSide: 8,
+      onStep: (e) => {
+        events.push(e);
+        if (e.step === 2) controller.abort();
+      },
+    })) {
+      throw new Error('no image expected');
+    }
+  })();
+  await expect(run).rejects.toBeInstanceOf(GenerationAborted);
+  expect(events.map((e) => e.step)).toEqual([1, 2]);
+  const again = await collect({ ...request, seeds: [3], steps: 1 }, new AbortController().signal, []);
+  expect(again).toHaveLength(1);
+});
+
+test('missing model files: not ready, modelsMissing, the folder named', async () => {
+  const missing = path.join(fixture('sdxl-tiny'), 'does-not-exist');
+  const e = await OnnxGenerationEngine.open({ paths: { model: missing } });
+  const s = e.status();
+  expect(s.ready).toBe(false);
+  expect(s.modelsMissing).toBe(true);
+  expect(s.reason).toContain('does-not-exist');
+  await e.close();
+});
