@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Graph, GraphBuildError, commonAncestor, float32ToFloat16Bits } from '../../../companion/onnx/graph';
+import { float32ToFloat16Bits } from '../../../companion/onnx/elements';
+import { commonAncestor } from '../../../companion/onnx/external-data';
+import { Graph, GraphBuildError } from '../../../companion/onnx/graph';
 import { PORTABLE_FP32 } from '../../../companion/onnx/lowering';
 import { add, reshape } from '../../../companion/onnx/ops/basic';
 import { linear, linearRef } from '../../../companion/onnx/ops/nn';
