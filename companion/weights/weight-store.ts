@@ -2,7 +2,7 @@
  * WeightStore: the root WeightScope over one checkpoint (one file, or the shards of one), recording which keys
  * a network builder read so it can list the rest and declare what it ignores on purpose.
  *
- *   WeightStore.open(file)                  .safetensors | .safetensors.index.json
+ *   WeightStore.open(file)                  .safetensors | .safetensors.index.json | .bin/.pt/.pth (torch.save zip)
  *   WeightStore.fromTensors(tensors, what)  any TensorRef list (keys must be unique)
  *   store.child(name) / tensor(name, shape) / has(name)   the WeightScope of tensor.ts
  *   store.get(key)                          a TensorRef without a shape check (does not mark it read)
@@ -10,9 +10,10 @@
  *   store.unreadKeys(ignore?)               keys nobody read, minus those matched by `ignore`
  *   store.assertAllRead(ignore?)            throws WeightError listing them
  */
-import { WeightError, WeightFileError } from './errors';
+import { WeightError } from './errors';
 import { readSafetensors, readShardIndex } from './safetensors';
 import type { TensorRef, WeightScope } from './tensor';
+import { readTorchBin } from './torch-bin';
 
 /** Keys a builder leaves unread on purpose: exact keys, or patterns (e.g. /\.position_ids$/). */
 export type IgnoredKeys = readonly (string | RegExp)[];
@@ -35,7 +36,9 @@ export class WeightStore implements WeightScope {
     if (file.endsWith('.json')) {
       return WeightStore.fromTensors(readShardIndex(file).flatMap((s) => [...s.tensors.values()]), file);
     }
-    if (file.endsWith('.bin')) throw new WeightFileError(file, 'PyTorch .bin checkpoints are not readable yet');
+    if (file.endsWith('.bin') || file.endsWith('.pt') || file.endsWith('.pth')) {
+      return WeightStore.fromTensors(readTorchBin(file).tensors.values(), file);
+    }
     return WeightStore.fromTensors(readSafetensors(file).tensors.values(), file);
   }
 

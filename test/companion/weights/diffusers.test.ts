@@ -139,6 +139,14 @@ describe('weight file choice', () => {
     expect(unet.weights().file).toBe(path.join(root, 'unet', 'diffusion_pytorch_model.safetensors'));
   });
 
+  test('a transformers component with only pytorch_model.bin reads it without executing the pickle', () => {
+    const root = folder('bin-only', { 'enc/config.json': '{"architectures": ["CLIPVisionModelWithProjection"]}',
+      'enc/pytorch_model.bin': fs.readFileSync(fixture('weights', 'state-dict.bin')) });
+    const w = openComponentFolder(path.join(root, 'enc')).weights();
+    expect(w).toMatchObject({ file: path.join(root, 'enc', 'pytorch_model.bin'), variant: null, note: null });
+    expect(w.open().tensor('0.weight', [2, 3]).dtype).toBe('F32');
+  });
+
   test('a single file wins over a shard index', () => {
     const root = folder('both', {
       'te/config.json': '{"architectures": ["CLIPTextModel"]}',
