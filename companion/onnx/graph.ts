@@ -43,6 +43,8 @@
  *   attention(q, k, v, {heads, bias?, scale?})  [B,S,H·D] in/out; portable: per-head MatMul/Softmax (softmax in fp32);
  *                                         fused: com.microsoft.MultiHeadAttention (bias = attention_bias [B|1,H|1,Sq,Sk])
  *   activation(x, 'gelu'|'gelu_tanh'|'quick_gelu'|'silu'), gelu, geluTanh, quickGelu, silu, finfoMin(dtype)
+ *   geglu(w, x, dimOut)                   diffusers GEGLU (portable: Split + erf GELU; fused: com.microsoft.BiasSplitGelu)
+ *   upsampleNearest(x, factor)            F.interpolate(mode="nearest") via Resize (asymmetric, floor)
  *
  * ── lowering.ts ── Lowering {kind, precision}; loweringFor(provider, precision?): cpu → portable fp32,
  *   cuda/dml → fused fp16, coreml → portable fp16; EXECUTION_PROVIDERS; PORTABLE_FP32.
