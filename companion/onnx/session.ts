@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Graph, type SerializedModel } from './graph';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, PORTABLE_FP32 } from './lowering';
-import { checkProviderListed, ProviderUnavailableError } from './providers';
+import { checkProviderListed, providerHint, ProviderUnavailableError } from './providers';
 import type { CreateResult, LogLevel, Reply, Request, RunResult, TensorData } from './session-protocol';
 
 export type { TensorData, TypedArray } from './session-protocol';
@@ -90,7 +90,7 @@ export class Session {
       await worker.terminate();
       const message = (e as Error).message;
       if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn/i.test(message)) {
-        throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message}`);
+        throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message.trim()} (${providerHint(provider)})`);
       }
       throw new SessionError(`creating the ${provider} session failed: ${message}`);
     }

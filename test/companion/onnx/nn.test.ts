@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Graph, type Value } from '../../../companion/onnx/graph';
 import type { Lowering } from '../../../companion/onnx/lowering';
-import { activation, attention, conv2d, groupNorm, layerNorm } from '../../../companion/onnx/ops/nn';
+import { activation, attention, conv2d, geglu, groupNorm, layerNorm, upsampleNearest } from '../../../companion/onnx/ops/nn';
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { compare, f32, pseudoRandom, runGraph } from '../../helpers/onnx-run';
 import { decodeModel } from '../../helpers/proto-decode';
@@ -201,5 +201,45 @@ describe('nn ops', () => {
         expect(compare(y, x.map(refs[kind])).maxAbs).toBeLessThan(2e-6);
       }
     }
+  });
+
+  it('geglu equals hidden·gelu(gate) of the doubled projection; fused emits BiasSplitGelu', async () => {
+    const [d, dout, seq] = [4, 3, 2];
+    const w = pseudoRandom(2 * dout * d, 41);
+    const b = pseudoRandom(2 * dout, 42);
+    const s = store({ 'ff.proj.weight': { shape: [2 * dout, d], data: w }, 'ff.proj.bias': { shape: [2 * dout], data: b } });
+    const x = pseudoRandom(seq * d, 43);
+    const g = new Graph({ lowering: PORTABLE });
+    const xi = g.input('x', 'float32', [1, seq, d]);
+    const y = await run1(g, geglu(s.child('ff').child('proj'), xi, dout), { x }, { x: [1, seq, d] });
+    const erfRef = (z: number) => {
+      const n = 2000;
+      const h = z / n;
+      let acc = 0;
+      for (let i = 0; i <= n; i++) acc += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+      return (2 / Math.sqrt(Math.PI)) * (h / 3) * acc;
+    };
+    const expected: number[] = [];
+    for (let t = 0; t < seq; t++) {
+      const p = Array.from({ length: 2 * dout }, (_, o) => b[o]! + Array.from({ length: d }, (_, i) => w[o * d + i]! * x[t * d + i]!).reduce((a, v) => a + v, 0));
+      for (let o = 0; o < dout; o++) expected.push(p[o]! * 0.5 * p[dout + o]! * (1 + erfRef(p[dout + o]! / Math.SQRT2)));
+    }
+    expect(compare(y, expected).maxAbs).toBeLessThan(2e-6);
+
+    const f = new Graph({ lowering: FUSED });
+    geglu(s.child('ff').child('proj'), f.input('x', 'float32', [1, seq, d]), dout);
+    expect(f.opTypes()).toEqual(['com.microsoft.FusedMatMul', 'com.microsoft.BiasSplitGelu']);
+  });
+
+  it('upsampleNearest repeats each pixel factor×factor times like torch nearest', async () => {
+    const x = pseudoRandom(2 * 2 * 3, 51);
+    const g = new Graph({ lowering: PORTABLE });
+    const xi = g.input('x', 'float32', [1, 2, 2, 3]);
+    const up = upsampleNearest(xi, 2);
+    expect(up.shape).toEqual([1, 2, 4, 6]);
+    const y = await run1(g, up, { x }, { x: [1, 2, 2, 3] });
+    const expected: number[] = [];
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) expected.push(x[(c * 2 + Math.floor(i / 2)) * 3 + Math.floor(j / 2)]!);
+    expect(Array.from(y)).toEqual(expected);
   });
 });

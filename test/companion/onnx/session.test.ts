@@ -84,5 +84,7 @@ describe('Session', () => {
     expect(reports[0]).toEqual({ provider: 'cpu', available: true });
     for (const r of reports) if (!r.available) expect(r.reason).toMatch(new RegExp(`execution provider ${r.provider}`));
     if (process.platform !== 'win32') expect(reports[2]!.available).toBe(false);
+    // Where CUDA does not work, the reason says how a user gets it.
+    if (!reports[1]!.available) expect(reports[1]!.reason).toMatch(/--onnxruntime-node-install=cuda12/);
   });
 });
