@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type ModelInfo, type Welcome } from '../../protocol';
-import type { GenerationEngine } from '../pipeline/engine';
+import type { EngineStatus, GenerationEngine } from '../pipeline/engine';
 import { checkUpgrade, FailureLimiter } from './auth';
 import { JobRunner, type Job } from './jobs';
 import type { ServerOptions } from './options';
@@ -109,6 +109,10 @@ export class StyleStudioServer {
         resolve();
       });
     });
+  }
+
+  engineStatus(): EngineStatus {
+    return this.engine.status();
   }
 
   /** Swaps the engine (e.g. after models arrive); a running job finishes on the engine it started with. */
