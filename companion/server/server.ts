@@ -115,9 +115,14 @@ export class StyleStudioServer {
     return this.engine.status();
   }
 
-  /** Swaps the engine (e.g. after models arrive); a running job finishes on the engine it started with. */
+  /**
+   * Swaps the engine (e.g. after models arrive). A running job finishes on the engine it started
+   * with; the old engine is closed once that job is over.
+   */
   setEngine(engine: GenerationEngine): void {
+    const old = this.engine;
     this.engine = engine;
+    if (old !== engine) void this.runner.idle().then(() => old.close()).catch(() => {});
   }
 
   async close(): Promise<void> {
