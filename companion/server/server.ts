@@ -169,7 +169,10 @@ export class StyleStudioServer {
       alive = false;
       return was;
     };
-    ws.on('message', (data, isBinary) => session.handle(data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      alive = true; // any message proves liveness too, in case a client's WebSocket does not answer pings
+      session.handle(data, isBinary);
+    });
     // ws reports protocol violations (oversized message, bad UTF-8) here and then closes the socket.
     ws.on('error', () => {});
     ws.on('close', () => {
