@@ -17,6 +17,7 @@ export interface TestDaemonConfig {
   readonly maxConnections?: number;
   /** Exact web Origins to accept (e.g. the page of a browser end-to-end test). */
   readonly allowedOrigins?: string[];
+  readonly maxBufferedBytes?: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TestDaemonConfig;
@@ -29,7 +30,7 @@ const server = new StyleStudioServer(
   resolveServerOptions({
     token: config.token, companionVersion: `test-${PROTOCOL_VERSION}`, port: 0, limits: config.limits,
     helloTimeoutMs: config.helloTimeoutMs, pairing: config.pairing, maxConnections: config.maxConnections,
-    allowedOrigins: config.allowedOrigins,
+    allowedOrigins: config.allowedOrigins, maxBufferedBytes: config.maxBufferedBytes,
   }),
   engine,
   models,
