@@ -84,31 +84,40 @@ function fitPreview(img: { width: number; height: number; data: Uint8Array }, si
 export class OnnxGenerationEngine implements GenerationEngine {
   private busy = false;
   private closed = false;
+  private models: ModelSet | null = null;
+  private notReady: { reason: string; modelsMissing: boolean } | null = { reason: 'loading the models', modelsMissing: false };
+  private readonly opening: Promise<void>;
 
-  private constructor(
-    private readonly models: ModelSet | null,
-    private readonly options: OnnxEngineOptions,
-    private readonly notReady: { reason: string; modelsMissing: boolean } | null,
-  ) {}
-
-  /**
-   * Opens the model set. Missing or broken model files do not throw: the engine reports not ready (with
-   * modelsMissing for absent files) so the daemon can still start and tell the panel what to do.
-   */
-  static async open(options: OnnxEngineOptions): Promise<OnnxGenerationEngine> {
-    try {
-      const models = await ModelSet.open(options.paths, {
-        ...(options.provider !== undefined ? { provider: options.provider } : {}),
-        ...(options.fp16 !== undefined ? { fp16: options.fp16 } : {}),
-        ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
-      });
-      return new OnnxGenerationEngine(models, options, null);
-    } catch (e) {
+  private constructor(private readonly options: OnnxEngineOptions) {
+    this.opening = ModelSet.open(options.paths, {
+      ...(options.provider !== undefined ? { provider: options.provider } : {}),
+      ...(options.fp16 !== undefined ? { fp16: options.fp16 } : {}),
+      ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+    }).then((models) => {
+      this.models = models;
+      this.notReady = null;
+    }, (e: unknown) => {
       const message = (e as Error).message;
       // "not found" / "is missing" / ENOENT: files absent (a download fixes it) rather than broken
       const missing = e instanceof WeightFileError && /not found|missing|ENOENT|no such file|does not exist/i.test(message);
-      return new OnnxGenerationEngine(null, options, { reason: message, modelsMissing: missing });
-    }
+      this.notReady = { reason: message, modelsMissing: missing };
+    });
+  }
+
+  /**
+   * Starts opening the model set and returns at once (the daemon's engine factory is synchronous); status() says
+   * "loading" until the folders are read. Missing or broken model files do not throw: the engine reports not
+   * ready (modelsMissing for absent files) so the daemon still starts and tells the panel what to do.
+   */
+  static start(options: OnnxEngineOptions): OnnxGenerationEngine {
+    return new OnnxGenerationEngine(options);
+  }
+
+  /** start() and wait until the model set is open (or failed to open). */
+  static async open(options: OnnxEngineOptions): Promise<OnnxGenerationEngine> {
+    const e = new OnnxGenerationEngine(options);
+    await e.opening;
+    return e;
   }
 
   status(): EngineStatus {
@@ -126,6 +135,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
 
   async *generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage> {
     if (this.closed) throw new Error('the engine was closed');
+    await this.opening;
     if (this.models === null) throw new Error(this.notReady?.reason ?? 'models are not loaded');
     if (this.busy) throw new Error('the engine runs one request at a time');
     this.busy = true;
@@ -163,6 +173,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.opening;
     await this.models?.close();
   }
 }

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type ModelInfo, type Welcome } from '../../protocol';
-import type { GenerationEngine } from '../pipeline/engine';
+import type { EngineStatus, GenerationEngine } from '../pipeline/engine';
 import { checkUpgrade, FailureLimiter } from './auth';
 import { JobRunner, type Job } from './jobs';
 import type { ServerOptions } from './options';
@@ -111,9 +111,18 @@ export class StyleStudioServer {
     });
   }
 
-  /** Swaps the engine (e.g. after models arrive); a running job finishes on the engine it started with. */
+  engineStatus(): EngineStatus {
+    return this.engine.status();
+  }
+
+  /**
+   * Swaps the engine (e.g. after models arrive). A running job finishes on the engine it started
+   * with; the old engine is closed once that job is over.
+   */
   setEngine(engine: GenerationEngine): void {
+    const old = this.engine;
     this.engine = engine;
+    if (old !== engine) void this.runner.idle().then(() => old.close()).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -160,7 +169,10 @@ export class StyleStudioServer {
       alive = false;
       return was;
     };
-    ws.on('message', (data, isBinary) => session.handle(data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      alive = true; // any message proves liveness too, in case a client's WebSocket does not answer pings
+      session.handle(data, isBinary);
+    });
     // ws reports protocol violations (oversized message, bad UTF-8) here and then closes the socket.
     ws.on('error', () => {});
     ws.on('close', () => {

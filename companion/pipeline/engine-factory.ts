@@ -1,0 +1,61 @@
+/**
+ * How `serve` gets its engine: the ONNX StyleStudio pipeline on the default model set from the hub cache
+ * (SDXL base, the fp16-fix VAE, CSGO csgo_4_32, the ViT-bigG image encoder), on the first GPU provider this
+ * onnxruntime-node offers (CUDA, DirectML), else the CPU. With models missing, an engine that says so.
+ */
+import * as path from 'node:path';
+import type { ExecutionProvider } from '../onnx/lowering';
+import { listedProviders } from '../onnx/providers';
+import type { ModelStatus } from '../weights/model-catalog';
+import type { GenerationEngine } from './engine';
+import { OnnxGenerationEngine } from './onnx-engine';
+import { UnavailableEngine } from './unavailable-engine';
+
+export interface EngineContext {
+  /** The default model set as found in the hub cache. */
+  readonly models: readonly ModelStatus[];
+  readonly cacheDir: string;
+}
+
+export type EngineFactory = (context: EngineContext) => GenerationEngine;
+
+/** The onnxruntime CPU provider ships in every onnxruntime-node build; GPU providers come with the pipeline. */
+const BASE_PROVIDERS = { provider: 'cpu', providers: ['cpu'] } as const;
+
+export const createEngine: EngineFactory = ({ models }) => {
+  const missing = models.filter((m) => !m.present);
+  if (missing.length > 0) {
+    return new UnavailableEngine({
+      ...BASE_PROVIDERS,
+      modelsMissing: true,
+      reason: `models missing: ${missing.map((m) => m.spec.id).join(', ')}; download them with \`stylestudio models pull\` or the panel's Download button`,
+    });
+  }
+  const dir = (id: string): string | undefined => models.find((m) => m.spec.id === id)?.snapshotDir;
+  const [base, vae, csgo, encoder] = ['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder'].map(dir);
+  if (base === undefined || vae === undefined || csgo === undefined || encoder === undefined) {
+    return new UnavailableEngine({ ...BASE_PROVIDERS, modelsMissing: true, reason: 'the default model set is incomplete in the cache' });
+  }
+  return OnnxGenerationEngine.start({
+    paths: {
+      model: base,
+      vae,
+      adapter: path.join(csgo, 'csgo_4_32.bin'),
+      imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder'),
+    },
+    provider: preferredProvider(),
+  });
+};
+
+/** CUDA, then DirectML, where this onnxruntime-node build offers them; CoreML stays opt-in (untested here). */
+function preferredProvider(): ExecutionProvider {
+  let listed: string[] = [];
+  try {
+    listed = listedProviders();
+  } catch {
+    // a broken onnxruntime install: the CPU session will report it
+  }
+  if (listed.includes('cuda')) return 'cuda';
+  if (listed.includes('dml')) return 'dml';
+  return 'cpu';
+}
