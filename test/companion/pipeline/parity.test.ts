@@ -101,6 +101,32 @@ describe('plain SDXL and IP-Adapter vs diffusers StableDiffusionXLPipeline (4 st
   });
 });
 
+describe('row evaluations and precision', () => {
+  test('50 steps with the default teacher (20 steps): 140 UNet row-evaluations (the reference does 200)', async () => {
+    const r = await pipe.generate({ ...base, steps: 50, teacherSteps: 20, style, crossModalAdain: true }, { decode: false });
+    expect(r.unetRowEvaluations).toBe(140);
+    // style + AdaIN without a negative prompt: "" is encoded (zero text would leave AdaIN undefined)
+    expect(r.negativeText).toBe('');
+  });
+
+  test('--fp16 (fp16 variant weights and activations, CPU portable lowering) stays close to the fp32 run', async () => {
+    const gold = new Golden('pipeline');
+    const half = await ModelSet.open({ model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') },
+      { provider: 'cpu', fp16: true, intraOpThreads: 1 });
+    try {
+      expect(half.computeType).toBe('float16');
+      const latents = { shape: [1, 4, 8, 8], data: gold.get('in.latents').data };
+      const r = await new StyleStudioPipeline(half).generate({ ...base, steps: 4, latents, style, scale: 0.7, styleLayers: { kind: 'all' } });
+      const e = relL2(r.variations[0]!.latents.data, gold.get('ip.out.latent').data);
+      console.log(`fp16 ip run vs the fp32 diffusers golden: rel L2 ${e.toExponential(2)}`);
+      expect(e).toBeLessThan(3e-2);
+      expect(r.variations[0]!.image!.width).toBe(64);
+    } finally {
+      await half.close();
+    }
+  });
+});
+
 describe('StyleStudio scenarios vs the official code (IPAdapterXL_cross_modal, fp32, 5 steps, guidance 5)', () => {
   const gold = new Golden('stylestudio_fp32');
   const scenarios = gold.sidecar.inputs['scenarios'] as Record<string, {
