@@ -89,6 +89,8 @@ export class ModelSet {
   readonly forceZerosForEmptyPrompt: boolean;
   /** Notes for the user (e.g. an fp16 variant file missing). */
   readonly notes: string[] = [];
+  /** Sessions created so far (text encoders count as one): shows that requests reuse them. */
+  sessionsCreated = 0;
   private readonly sessionOptions: SessionOptions;
   private readonly unetComponent: DiffusersComponent;
   private readonly vaeComponent: DiffusersComponent;
@@ -167,6 +169,7 @@ export class ModelSet {
     this.textEncodersPromise ??= SdxlTextEncoders.create(this.folder, {
       session: this.sessionOptions, lowering: this.lowering, ...this.weightOptions,
     }).then((t) => {
+      this.sessionsCreated++;
       this.notes.push(...t.notes);
       return t;
     });
@@ -203,6 +206,7 @@ export class ModelSet {
         await encoder.release();
         throw e;
       }
+      this.sessionsCreated += 2;
       return { adapter, encoderConfig, encoder, projection, encoderType: this.computeType };
     })();
     return this.imageSidePromise;
@@ -257,6 +261,7 @@ export class ModelSet {
     });
     store.assertAllRead(styled && adapter!.convIn ? [/^conv_in\./] : []);
     const session = await Session.create(g.serialize(), this.sessionOptions);
+    this.sessionsCreated++;
     return { session, plan, key };
   }
 
@@ -272,7 +277,9 @@ export class ModelSet {
         const store = this.vaeComponent.weights(lowering.precision === 'fp16' ? { variant: 'fp16' } : {}).open();
         const g = new Graph({ lowering, name: 'vae_decoder' });
         buildVaeDecoder(g, store, this.vaeConfig, { batch: 1, height: latentHeight, width: latentWidth });
-        return Session.create(g.serialize(), this.sessionOptions);
+        const session = await Session.create(g.serialize(), this.sessionOptions);
+        this.sessionsCreated++;
+        return session;
       })();
       this.vaes.set(k, p);
       p.catch(() => this.vaes.delete(k));

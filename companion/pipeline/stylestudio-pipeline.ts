@@ -20,7 +20,7 @@ import type { ImageSide, ModelSet, UNetKey } from './model-set';
 import { classifierFreeGuidance } from './guidance';
 import type { Float32Nd } from './npy';
 import type { GenerateRequest, RgbaPixels, StyleLayers } from './request';
-import { validateRequest } from './request';
+import { LIMITS, validateRequest } from './request';
 import { rowPlan, type RowPlan } from './rows';
 import { checkImageSize, sdxlTimeIds } from './size';
 import { concatTokens, floatFeed, rowOf, scaled, stackRows, toFloat32 } from './tensors';
@@ -137,7 +137,7 @@ export class StyleStudioPipeline {
     const started = performance.now();
     const m = this.models;
     validateRequest(request);
-    checkImageSize(request.width, request.height, m.sizeMultiple, 4096);
+    checkImageSize(request.width, request.height, m.sizeMultiple, LIMITS.maxSide);
     const hasStyle = request.style !== undefined;
     if (hasStyle && m.adapter === null) throw new PipelineError('a style image needs a style adapter and an image encoder');
     const seeds = seedsOf(request);
@@ -247,6 +247,7 @@ export class StyleStudioPipeline {
     let studentState: SchedulerState = scheduler.initialState();
     let teacherState: SchedulerState = scheduler.initialState();
     const timeIds = sdxlTimeIds(r.width, r.height);
+    const fixedFeeds = new Map<number, Record<string, TensorData>>(); // by row count: the layouts are fixed (rows.ts)
     let rowEvaluations = 0;
     for (let i = 0; i < r.steps; i++) {
       this.throwIfAborted(hooks.signal);
@@ -263,13 +264,21 @@ export class StyleStudioPipeline {
       const sTeacher = teacher !== null && plan.teacher !== null ? scheduler.scaleModelInput(schedule, i, teacher) : null;
       const rows = Array.from({ length: plan.rows }, (_, row) => row);
       const t = schedule.timesteps[i]!;
+      // The conditioning rows only change with the row plan: stack (and convert) them once per plan.
+      let fixed = fixedFeeds.get(plan.rows);
+      if (!fixed) {
+        fixed = {
+          encoder_hidden_states: floatFeed(ct, [plan.rows, 77 + cond.tokens, cond.crossDim],
+            stackRows(rows.map((row) => (isCondRow(row) ? cond.condEhs : cond.uncondEhs)))),
+          text_embeds: floatFeed(ct, [plan.rows, cond.pooled.length], stackRows(rows.map((row) => (isCondRow(row) ? cond.pooled : cond.negPooled)))),
+          time_ids: { dtype: 'float32', dims: [plan.rows, 6], data: stackRows(rows.map(() => timeIds)) },
+        };
+        fixedFeeds.set(plan.rows, fixed);
+      }
       const feeds: Record<string, TensorData> = {
+        ...fixed,
         sample: floatFeed(ct, [plan.rows, ...latentShape.slice(1)], stackRows(rows.map((row) => (isTeacherRow(row) ? sTeacher! : sStudent)))),
         timestep: { dtype: 'float32', dims: [plan.rows], data: new Float32Array(plan.rows).fill(t) },
-        encoder_hidden_states: floatFeed(ct, [plan.rows, 77 + cond.tokens, cond.crossDim],
-          stackRows(rows.map((row) => (isCondRow(row) ? cond.condEhs : cond.uncondEhs)))),
-        text_embeds: floatFeed(ct, [plan.rows, cond.pooled.length], stackRows(rows.map((row) => (isCondRow(row) ? cond.pooled : cond.negPooled)))),
-        time_ids: { dtype: 'float32', dims: [plan.rows, 6], data: stackRows(rows.map(() => timeIds)) },
       };
       if (styled) {
         feeds['ip_scale'] = { dtype: 'float32', dims: [1], data: new Float32Array([r.scale]) };

@@ -101,7 +101,23 @@ describe('plain SDXL and IP-Adapter vs diffusers StableDiffusionXLPipeline (4 st
   });
 });
 
-describe('row evaluations and precision', () => {
+describe('row evaluations, session reuse and precision', () => {
+  test('a second request with the same size and switches creates no session; teacher 4-row + 2-row UNets, both kept', async () => {
+    const req = { ...base, steps: 3, teacherSteps: 1, style, crossModalAdain: true };
+    const fresh = await ModelSet.open({ model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') }, { intraOpThreads: 1 });
+    try {
+      const p = new StyleStudioPipeline(fresh);
+      const first = await p.generate(req);
+      expect(fresh.sessionsCreated).toBe(1 + 2 + 2 + 1); // text encoders, image encoder + projection, UNet 4 + 2 rows, VAE
+      const second = await p.generate({ ...req, seed: 5, prompt: 'A blue car' });
+      expect(fresh.sessionsCreated).toBe(6);
+      expect(first.unetRowEvaluations).toBe(4 + 2 * 2);
+      expect(relL2(first.variations[0]!.latents.data, second.variations[0]!.latents.data)).toBeGreaterThan(1e-2);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('50 steps with the default teacher (20 steps): 140 UNet row-evaluations (the reference does 200)', async () => {
     const r = await pipe.generate({ ...base, steps: 50, teacherSteps: 20, style, crossModalAdain: true }, { decode: false });
     expect(r.unetRowEvaluations).toBe(140);
