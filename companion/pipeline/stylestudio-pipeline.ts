@@ -19,7 +19,7 @@ import { GenerationAborted } from './engine';
 import type { ImageSide, ModelSet, UNetKey } from './model-set';
 import { classifierFreeGuidance } from './guidance';
 import type { Float32Nd } from './npy';
-import type { GenerateRequest, RgbaPixels, StyleLayers } from './request';
+import type { GenerateRequest, StyleLayers } from './request';
 import { LIMITS, validateRequest } from './request';
 import { rowPlan, type RowPlan } from './rows';
 import { checkImageSize, sdxlTimeIds } from './size';
