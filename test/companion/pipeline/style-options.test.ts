@@ -57,3 +57,19 @@ test('style preparation in a worker thread gives the same pixels as on the calle
   expect(same(there.negative!, here.negative!)).toBe(true);
   await expect(prepareStylePixelsInWorker({ width: 2, height: 2, data: new Uint8Array(3) }, null, 224, 'none')).rejects.toThrow(/style image/);
 });
+
+test('a CSGO checkpoint (Resampler over penultimate features, conv_in override) runs end to end on its up_blocks layers', async () => {
+  const csgo = await ModelSet.open({ model: fixture('sdxl-tiny'), adapter: fixture('ip-adapter-tiny', 'csgo', 'csgo_tiny.bin'), imageEncoder: SD('image_encoder') }, { intraOpThreads: 1 });
+  try {
+    expect(csgo.adapter!.kind).toBe('csgo');
+    expect(csgo.defaultStyleSelection()).toEqual({ preset: 'csgo' });
+    const r = await new StyleStudioPipeline(csgo).generate(request({ steps: 3, teacherSteps: 1, negativeStyle: style }));
+    expect(r.unetRowEvaluations).toBe(4 + 2 * 2);
+    expect(r.variations[0]!.latents.data.every(Number.isFinite)).toBe(true);
+    expect(r.variations[0]!.image!.width).toBe(64);
+    const h94 = await pipe.generate(request({ steps: 3, teacherSteps: 1, negativeStyle: style }), { decode: false });
+    expect(same(h94.variations[0]!.latents.data, r.variations[0]!.latents.data)).toBe(false);
+  } finally {
+    await csgo.close();
+  }
+});
