@@ -16,11 +16,11 @@ test('tensor summary: shape, statistics and a digest that changes with any value
   expect(b.slice(-16)).not.toBe(a.slice(-16));
 });
 
-test('progress bar without a terminal: one line per 10 %, ending at 100 %', () => {
+test('progress bar without a terminal: the first step, then one line per 10 %, ending at 100 %', () => {
   const lines: string[] = [];
   const stream = Object.assign(new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }), { isTTY: false });
   const bar = new ProgressBar(20, stream as unknown as NodeJS.WriteStream);
   for (let i = 1; i <= 20; i++) bar.update(i);
-  expect(lines).toHaveLength(10);
-  expect(lines[9]).toMatch(/^\[#{30}\] 20\/20 100%/);
+  expect(lines).toHaveLength(11);
+  expect(lines[10]).toMatch(/^\[#{30}\] 20\/20 100%/);
 });
