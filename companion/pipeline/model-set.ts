@@ -7,17 +7,15 @@
  * recently used beyond that, because each UNet session owns its own copy of the weights on the device.
  */
 import * as path from 'node:path';
-import { Graph } from '../onnx/graph';
 import { type ExecutionProvider, type Lowering, loweringFor } from '../onnx/lowering';
 import { Session, type SessionOptions } from '../onnx/session';
 import { openStyleAdapter, type StyleAdapter } from '../models/adapter';
-import { buildClipVision, type ClipVisionConfig, parseClipVisionConfig } from '../models/clip-vision';
+import { type ClipVisionConfig, parseClipVisionConfig } from '../models/clip-vision';
 import { SdxlTextEncoders, type SdxlPromptIds } from '../models/clip-text-sdxl';
-import { buildImageProjection } from '../models/image-proj';
 import { planAttention, type AttentionPlan, type StyleLayerSelection } from '../models/unet/attention-plan';
 import { parseUNetConfig, type UNetConfig } from '../models/unet/config';
-import { buildUNet } from '../models/unet/unet';
-import { buildVaeDecoder, parseVaeConfig, type VaeConfig } from '../models/vae';
+import { parseVaeConfig, type VaeConfig } from '../models/vae';
+import { buildGraphInWorker } from './graph-build';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
 import type { ComputeType } from './tensors';
@@ -191,17 +189,18 @@ export class ModelSet {
           `but ${component.configFile} gives ${featureDim} (wrong image encoder for this adapter?)`);
       }
       // The encoder runs in the set's precision; its weights are usually stored fp16 (h94), cast when fp32.
-      const encStore = component.weights().open();
-      const eg = new Graph({ lowering: this.lowering, name: 'image_encoder' });
-      buildClipVision(eg, encStore, encoderConfig, { batch: 1 });
-      encStore.assertAllRead([/position_ids$/, /^text_model\./, /^text_projection\./, /logit_scale/]);
-      const pg = new Graph({ lowering: this.lowering, name: 'image_projection' });
       const tokens = 1 + (encoderConfig.image_size / encoderConfig.patch_size) ** 2;
-      buildImageProjection(pg, adapter.imageProjection, 2, adapter.features === 'image_embeds' ? undefined : tokens);
-      const encoder = await Session.create(eg.serialize(), this.sessionOptions);
+      const [encoderModel, projectionModel] = await Promise.all([
+        buildGraphInWorker({ kind: 'image-encoder', lowering: this.lowering, configFile: component.configFile, weightFile: component.weights().file }),
+        buildGraphInWorker({
+          kind: 'image-projection', lowering: this.lowering, adapterFile: adapter.file, crossDim: this.unetConfig.cross_attention_dim,
+          ...(adapter.features === 'image_embeds' ? {} : { sequence: tokens }),
+        }),
+      ]);
+      const encoder = await Session.create(encoderModel, this.sessionOptions);
       let projection: Session;
       try {
-        projection = await Session.create(pg.serialize(), this.sessionOptions);
+        projection = await Session.create(projectionModel, this.sessionOptions);
       } catch (e) {
         await encoder.release();
         throw e;
@@ -247,20 +246,20 @@ export class ModelSet {
     const adapter = this.adapter;
     const styled = key.style.preset !== 'none';
     if (styled && adapter === null) throw new ModelSetError('style layers were asked for but no adapter is loaded');
+    // the plan is cheap and checks the selection here, with a clear error, before a worker is started
     const plan = planAttention(c, { style: key.style, styleTokens: styled ? adapter!.tokens : 0, teacherShare: key.teacherShare });
-    const store = this.unetComponent.weights(this.weightOptions).open();
     const te2 = this.folder.component('text_encoder_2');
     const pooled = te2.config()['projection_dim'];
     if (typeof pooled !== 'number') throw new ModelSetError(`${te2.configFile}: projection_dim is missing`);
-    const g = new Graph({ lowering: this.lowering, name: 'unet' });
-    buildUNet(g, store, c, plan, {
-      batch: key.rows, height: key.latentHeight, width: key.latentWidth, textTokens: 77, pooledDim: pooled,
-      ...(styled ? { styleWeights: adapter!.styleWeights(plan, c.cross_attention_dim) } : {}),
-      ...(styled && adapter!.convIn ? { convIn: adapter!.convIn } : {}),
+    const weights = this.unetComponent.weights(this.weightOptions);
+    if (weights.note !== null && !this.notes.includes(weights.note)) this.notes.push(weights.note);
+    const model = await buildGraphInWorker({
+      kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weightFile: weights.file,
+      adapterFile: styled ? adapter!.file : null, style: key.style, teacherShare: key.teacherShare, rows: key.rows,
+      latentHeight: key.latentHeight, latentWidth: key.latentWidth, pooledDim: pooled,
       ...(this.options.adainEpsilon !== undefined ? { adainEpsilon: this.options.adainEpsilon } : {}),
     });
-    store.assertAllRead(styled && adapter!.convIn ? [/^conv_in\./] : []);
-    const session = await Session.create(g.serialize(), this.sessionOptions);
+    const session = await Session.create(model, this.sessionOptions);
     this.sessionsCreated++;
     return { session, plan, key };
   }
@@ -274,10 +273,11 @@ export class ModelSet {
     let p = this.vaes.get(k);
     if (!p) {
       p = (async () => {
-        const store = this.vaeComponent.weights(lowering.precision === 'fp16' ? { variant: 'fp16' } : {}).open();
-        const g = new Graph({ lowering, name: 'vae_decoder' });
-        buildVaeDecoder(g, store, this.vaeConfig, { batch: 1, height: latentHeight, width: latentWidth });
-        const session = await Session.create(g.serialize(), this.sessionOptions);
+        const weights = this.vaeComponent.weights(lowering.precision === 'fp16' ? { variant: 'fp16' } : {});
+        const model = await buildGraphInWorker({
+          kind: 'vae-decoder', lowering, configFile: this.vaeComponent.configFile, weightFile: weights.file, latentHeight, latentWidth,
+        });
+        const session = await Session.create(model, this.sessionOptions);
         this.sessionsCreated++;
         return session;
       })();
