@@ -5,6 +5,8 @@
  * VAE decoder per latent size, all under the set's one lowering. A request never re-creates a session it already
  * has; the UNet cache holds a few entries (the teacher's 4-row graph plus the 2-row one) and releases the least
  * recently used beyond that, because each UNet session owns its own copy of the weights on the device.
+ * The UNet, VAE and image-side graphs are built in a worker thread (graph-build.ts); the text encoders' graphs
+ * (built by models/clip-text-sdxl.ts) are small enough to build here.
  */
 import * as path from 'node:path';
 import { type ExecutionProvider, type Lowering, loweringFor } from '../onnx/lowering';
