@@ -1,0 +1,130 @@
+/**
+ * Negative-style presets [our extension — not in the StyleStudio paper or code].
+ *
+ * Style-based CFG uses a negative style image in place of the unconditional style tokens, so the
+ * sampler moves away from whatever the negative shares with the style image. StyleStudio's own
+ * negatives are hand-made (a photoreal re-render of the same layout). We derive two from the style
+ * image itself:
+ *
+ *  - drop 'colour': the negative is a heavily blurred colour field of the style image. It keeps the
+ *    palette and its coarse placement but none of the strokes, edges or texture, so SCFG cancels
+ *    the colours and keeps the rendering/texture.
+ *  - drop 'texture': the negative is the style image in greyscale (Rec.709 luma, 3 channels equal).
+ *    It keeps every stroke and edge but no colour, so SCFG cancels the texture and keeps the colours.
+ *
+ * Both have the style image's size, so they go through the same CLIP preprocessing as the style.
+ * Whether they help is to be measured with real weights; see the README.
+ */
+import { ImageError, type RgbaImage, validateRgbaImage } from './rgba';
+
+export type DropPreset = 'colour' | 'texture';
+export const DROP_PRESETS: readonly DropPreset[] = ['colour', 'texture'];
+
+/**
+ * Blur strength: Gaussian sigma = short side / 8. CLIP sees the image at 224² (ViT patches of 14 or
+ * 16 px, a 14–16 cell grid), so sigma ≈ 28 px there, about two patches: every patch then sees a
+ * smooth mixture of its neighbourhood's colours, with no edge or texture energy left at the scale
+ * CLIP's patch embedding resolves, while the image still varies over its four quadrants (a global
+ * mean colour alone would also drop the palette's layout and make a weaker negative).
+ */
+export const COLOUR_FIELD_SIGMA_FRACTION = 1 / 8;
+
+/** Rec.709 luma weights applied to the sRGB-encoded values (what "greyscale" means for CLIP here). */
+export const REC709_LUMA: readonly [number, number, number] = [0.2126, 0.7152, 0.0722];
+
+/** Greyscale version, R=G=B=round(luma), alpha kept. */
+export function greyscaleRec709(img: RgbaImage): RgbaImage {
+  validateRgbaImage(img, 'style image');
+  const src = img.data;
+  const out = new Uint8Array(src.length);
+  const [wr, wg, wb] = REC709_LUMA;
+  for (let p = 0; p < src.length; p += 4) {
+    const y = Math.round(wr * src[p]! + wg * src[p + 1]! + wb * src[p + 2]!);
+    out[p] = y; out[p + 1] = y; out[p + 2] = y; out[p + 3] = src[p + 3]!;
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+/** Mirror index without repeating the edge sample (…2 1 | 0 1 2 … n−1 | n−2 …), any distance. */
+function reflect101(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const m = ((i % period) + period) % period;
+  return m < n ? m : period - m;
+}
+
+/** One box-filter pass of radius r along lines of `n` samples, mirrored at the edges. */
+function boxPass(
+  src: Float32Array, dst: Float32Array, lines: number, n: number, lineStride: number, step: number, r: number,
+): void {
+  const norm = 1 / (2 * r + 1);
+  const index = new Int32Array(n + 2 * r + 1);
+  for (let k = 0; k < index.length; k++) index[k] = reflect101(k - r, n) * step;
+  const window = 2 * r + 1;
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStride;
+    let sum = 0;
+    for (let k = 0; k < window; k++) sum += src[base + index[k]!]!;
+    for (let i = 0; i < n; i++) {
+      dst[base + i * step] = sum * norm;
+      // index[k] holds the mirrored sample k − r: the window of i+1 adds i+r+1 and drops i−r.
+      sum += src[base + index[i + window]!]! - src[base + index[i]!]!;
+    }
+  }
+}
+
+/**
+ * Separable Gaussian-like blur of the RGB channels: three box passes per axis (a standard
+ * approximation: variance 3·r(r+1) ≈ sigma²), edges mirrored (a replicated edge pixel would
+ * weigh r+1 times and tint the border), then the per-channel mean is restored exactly (mirroring
+ * still over-weights the border band a little).
+ * The result is opaque: alpha does not reach CLIP (convert('RGB') drops it).
+ */
+export function colourField(img: RgbaImage, sigma?: number): RgbaImage {
+  validateRgbaImage(img, 'style image');
+  const { width: w, height: h } = img;
+  const s = sigma ?? Math.min(w, h) * COLOUR_FIELD_SIGMA_FRACTION;
+  if (!(s >= 0) || !Number.isFinite(s)) throw new ImageError(`colour field: sigma must be a finite number ≥ 0, got ${s}`);
+  // Three boxes of radius r: sigma² = r(r+1) → r = round(sqrt(sigma² + 1/4) − 1/2).
+  const r = Math.round(Math.sqrt(s * s + 0.25) - 0.5);
+  const n = w * h;
+  const out = new Uint8Array(n * 4);
+  const a = new Float32Array(n);
+  const b = new Float32Array(n);
+  for (let ch = 0; ch < 3; ch++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) {
+      const v = img.data[i * 4 + ch]!;
+      a[i] = v;
+      mean += v;
+    }
+    mean /= n;
+    if (r > 0) {
+      for (let pass = 0; pass < 3; pass++) {
+        boxPass(a, b, h, w, w, 1, r); // rows
+        boxPass(b, a, w, h, 1, w, r); // columns
+      }
+    }
+    let blurredMean = 0;
+    for (let i = 0; i < n; i++) blurredMean += a[i]!;
+    const shift = mean - blurredMean / n;
+    for (let i = 0; i < n; i++) {
+      const v = Math.round(a[i]! + shift);
+      out[i * 4 + ch] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  for (let i = 0; i < n; i++) out[i * 4 + 3] = 255;
+  return { width: w, height: h, data: out };
+}
+
+/** The negative style image for `--drop colour|texture`. */
+export function negativeStyleFromPreset(style: RgbaImage, preset: DropPreset): RgbaImage {
+  switch (preset) {
+    case 'colour':
+      return colourField(style);
+    case 'texture':
+      return greyscaleRec709(style);
+    default:
+      throw new ImageError(`--drop must be one of ${DROP_PRESETS.join(', ')}, got ${JSON.stringify(preset)}`);
+  }
+}
