@@ -1,0 +1,168 @@
+/**
+ * Inference sessions, each owned by its own worker thread so the caller's event loop never blocks while ORT
+ * runs. Sessions are created from the serialised model bytes plus the external-data folder: nothing is written
+ * to disk. The only module (with session-worker.ts and providers.ts) that loads onnxruntime-node.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Graph, type SerializedModel } from './graph';
+import { EXECUTION_PROVIDERS, type ExecutionProvider, PORTABLE_FP32 } from './lowering';
+import { checkProviderListed, providerHint, ProviderUnavailableError } from './providers';
+import type { CreateResult, LogLevel, Reply, Request, RunResult, TensorData } from './session-protocol';
+
+export type { TensorData, TypedArray } from './session-protocol';
+export { ProviderUnavailableError } from './providers';
+
+export interface SessionOptions {
+  readonly provider?: ExecutionProvider;
+  readonly deviceId?: number;
+  /** ORT graph optimisation level (default 'all'). */
+  readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Intra-op threads (0 = ORT's default). */
+  readonly intraOpThreads?: number;
+  /** ORT's native log level (default 'error'). */
+  readonly logLevel?: LogLevel;
+}
+
+/** ORT refused the model or a run failed; the message is ORT's, prefixed with what we were doing. */
+export class SessionError extends Error {
+  override readonly name = 'SessionError';
+}
+
+type Kind = Request extends infer R ? (R extends { kind: infer K } ? K : never) : never;
+type Payload<K extends Kind> = Omit<Extract<Request, { kind: K }>, 'id'>;
+
+const WORKER_FILE = path.join(__dirname, 'session-worker.js');
+
+export class Session {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private released = false;
+  private info: CreateResult = { inputNames: [], outputNames: [] };
+
+  private constructor(private readonly worker: Worker, readonly provider: ExecutionProvider) {
+    worker.on('message', (reply: Reply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.result);
+      else p.reject(new SessionError(reply.error.message));
+    });
+    worker.on('error', (e) => this.failAll(new SessionError(`session worker crashed: ${e.message}`)));
+    worker.on('exit', (code) => {
+      if (!this.released || this.pending.size > 0) this.failAll(new SessionError(`session worker exited (code ${code})`));
+    });
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private call<K extends Kind>(payload: Payload<K>): Promise<unknown> {
+    if (this.released) return Promise.reject(new SessionError('session already released'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...payload, id });
+    });
+  }
+
+  /** Starts a worker and creates the session in it; fails with ProviderUnavailableError or SessionError. */
+  static async create(model: SerializedModel, options: SessionOptions = {}): Promise<Session> {
+    const provider = options.provider ?? 'cpu';
+    checkProviderListed(provider);
+    const worker = new Worker(WORKER_FILE);
+    const s = new Session(worker, provider);
+    try {
+      s.info = (await s.call<'create'>({
+        kind: 'create',
+        bytes: model.bytes,
+        folder: model.folder,
+        provider,
+        deviceId: options.deviceId ?? 0,
+        optimization: options.optimization ?? 'all',
+        intraOpThreads: options.intraOpThreads ?? 0,
+        logLevel: options.logLevel ?? 'error',
+      })) as CreateResult;
+    } catch (e) {
+      s.released = true;
+      await worker.terminate();
+      const message = (e as Error).message;
+      if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn/i.test(message)) {
+        throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message.trim()} (${providerHint(provider)})`);
+      }
+      throw new SessionError(`creating the ${provider} session failed: ${message}`);
+    }
+    return s;
+  }
+
+  get inputNames(): readonly string[] {
+    return this.info.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.info.outputNames;
+  }
+
+  /** Runs the graph in the worker; resolves with every output as a typed array and its dims. */
+  async run(feeds: Readonly<Record<string, TensorData>>): Promise<RunResult> {
+    const missing = this.inputNames.filter((n) => !(n in feeds));
+    const unknown = Object.keys(feeds).filter((n) => !this.inputNames.includes(n));
+    if (missing.length || unknown.length) {
+      throw new SessionError(`run: missing inputs [${missing.join(', ')}], unknown inputs [${unknown.join(', ')}]`);
+    }
+    for (const [name, t] of Object.entries(feeds)) {
+      const count = t.dims.reduce((a, b) => a * b, 1);
+      if (count !== t.data.length) throw new SessionError(`run: input ${name} has ${t.data.length} elements for dims [${t.dims.join(', ')}]`);
+    }
+    return (await this.call<'run'>({ kind: 'run', feeds })) as RunResult;
+  }
+
+  /** Frees the session and stops its worker. Safe to call twice. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    try {
+      await this.call<'release'>({ kind: 'release' });
+    } finally {
+      this.released = true;
+      await this.worker.terminate();
+    }
+  }
+}
+
+export interface ProviderReport {
+  readonly provider: ExecutionProvider;
+  readonly available: boolean;
+  /** Why not, when unavailable. */
+  readonly reason?: string;
+}
+
+function probeModel() {
+  const g = new Graph({ lowering: PORTABLE_FP32, name: 'probe' });
+  const x = g.input('x', 'float32', [2]);
+  g.output('y', g.op('Add', [x, g.constant('float32', [2], [1, 2])]));
+  return g.serialize();
+}
+
+/** Tries a tiny session on every provider (the `doctor` command prints this). */
+export async function availableProviders(): Promise<ProviderReport[]> {
+  const model = probeModel();
+  const reports: ProviderReport[] = [];
+  for (const provider of EXECUTION_PROVIDERS) {
+    try {
+      const s = await Session.create(model, { provider, logLevel: 'fatal' });
+      try {
+        const out = await s.run({ x: { dtype: 'float32', dims: [2], data: new Float32Array([1, 1]) } });
+        const y = out['y']?.data;
+        if (!y || y[0] !== 2 || y[1] !== 3) throw new Error(`probe returned wrong numbers: ${String(y)}`);
+      } finally {
+        await s.release();
+      }
+      reports.push({ provider, available: true });
+    } catch (e) {
+      reports.push({ provider, available: false, reason: (e as Error).message });
+    }
+  }
+  return reports;
+}
