@@ -1,0 +1,56 @@
+/**
+ * Stable error codes of protocol v1. Clients branch on `code`, never on message text; a code is never
+ * renamed or reused within a major version.
+ */
+export const ERROR_CODES = {
+  BAD_JSON: 'A text frame was not valid UTF-8 JSON.',
+  BAD_MESSAGE: 'A message had a known type but wrong, missing or out-of-range fields (message names the field).',
+  UNKNOWN_TYPE: 'A message had no `type` or a type this version does not know.',
+  NOT_AUTHENTICATED: 'A message other than `hello` arrived before a successful `hello`.',
+  ALREADY_AUTHENTICATED: 'A second `hello` arrived on an authenticated connection.',
+  BAD_TOKEN: 'The pairing token in `hello` was wrong; the connection is closed (4401).',
+  RATE_LIMITED: 'Too many failed `hello` attempts from this machine recently; wait and retry (4429).',
+  VERSION_MISMATCH: 'The protocol major versions differ; the message names both (closed with 4426).',
+  HELLO_TIMEOUT: 'No `hello` arrived in time after connecting (closed with 4408).',
+  BAD_FRAME: 'A binary frame had no valid header (magic, version, kind, sizes).',
+  CHUNK_ORDER: 'A binary chunk arrived out of order, for an unknown transfer, or disagreeing with its first chunk.',
+  BAD_IMAGE: 'Image bytes did not match width × height × 4, or the dimensions were zero.',
+  IMAGE_TOO_LARGE: 'An image side exceeds `limits.maxImageSide`.',
+  UPLOAD_LIMIT: 'Too many unfinished or unused uploads on this connection (`limits.maxPendingUploads`).',
+  UNKNOWN_IMAGE: '`generate` referenced a transfer id that is not a complete upload on this connection.',
+  PROMPT_TOO_LONG: 'A prompt exceeds `limits.maxPromptLength`.',
+  QUEUE_FULL: 'The queue (or this connection\'s share of it) is full; retry when a job finishes.',
+  UNKNOWN_JOB: '`cancel` named a job that does not exist, already finished, or belongs to another connection.',
+  ENGINE_NOT_READY: 'The engine cannot run jobs yet (see `welcome.engine.reason`), for a reason other than missing models.',
+  MODELS_MISSING: 'The models a job needs are not on this machine; `models.pull` or `stylestudio models pull` fetches them.',
+  ENGINE_FAILED: 'The engine failed while running this job; the message says why. The daemon keeps serving.',
+  PULL_IN_PROGRESS: 'A model download is already running; its progress goes to the connection that started it.',
+  DOWNLOAD_FAILED: 'A model download failed (network, size or hash mismatch); nothing corrupt was kept.',
+  SHUTTING_DOWN: 'The daemon is stopping; queued jobs end with this code.',
+  INTERNAL: 'An unexpected fault in the daemon; the connection and daemon stay up.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+/** WebSocket close codes the daemon uses (4000–4999 is the application range). */
+export const CLOSE_CODES = {
+  BAD_TOKEN: 4401,
+  HELLO_TIMEOUT: 4408,
+  VERSION_MISMATCH: 4426,
+  RATE_LIMITED: 4429,
+  /** ws itself closes with 1009 when a message exceeds `maxPayload`. */
+  MESSAGE_TOO_BIG: 1009,
+} as const;
+
+/** An error with a stable protocol code, thrown inside either program and turned into an `error` message. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}

@@ -1,0 +1,6 @@
+/** Protocol v1 between the Photoshop panel and the companion daemon. Depends on zod only. */
+export { PROTOCOL_VERSION } from './version';
+export * from './limits';
+export * from './errors';
+export * from './frame';
+export * from './messages';

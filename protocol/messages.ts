@@ -1,0 +1,263 @@
+/**
+ * Protocol v1 control messages: JSON text frames `{ "type": ..., ... }`, validated with zod on
+ * arrival by both programs. Minor versions may add optional fields; unknown fields are ignored.
+ */
+import { z } from 'zod';
+import { ERROR_CODE_LIST, type ErrorCode } from './errors';
+import { PROTOCOL_MAX } from './limits';
+
+const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
+const U32 = z.number().int().min(0).max(0xffffffff);
+/** Largest seed: variation k uses seed + k, which must stay an exact JavaScript integer. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER - PROTOCOL_MAX.variations;
+const Side = z.number().int().min(1).max(PROTOCOL_MAX.imageSide);
+
+/** A completed binary upload (FrameKind.upload) on the same connection, named by its transfer id. */
+export const ImageRef = z.object({ transferId: U32 });
+export type ImageRef = z.infer<typeof ImageRef>;
+
+/** What SCFG's negative branch uses: nothing, a user-given image, or one derived from the style image. */
+export const NegativeStyle = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }),
+  z.object({ kind: z.literal('image'), image: ImageRef }),
+  /** [our extension] colour: a heavily blurred colour field of the style image; texture: its greyscale version. */
+  z.object({ kind: z.literal('drop'), preset: z.enum(['colour', 'texture']) }),
+]);
+export type NegativeStyle = z.infer<typeof NegativeStyle>;
+
+export const SchedulerName = z.enum(['euler', 'euler-ancestral', 'dpm++-2m', 'dpm++-2m-karras', 'ddim']);
+export type SchedulerName = z.infer<typeof SchedulerName>;
+
+/** teacherSteps when not given, as a fraction of steps: StyleStudio's default is 20 of 50. */
+export const DEFAULT_TEACHER_FRACTION = 0.4;
+
+/** Everything one generation takes. Sizes are multiples of 8 (the VAE's factor). */
+export const GenerateParams = z
+  .object({
+    prompt: z.string().min(1).max(PROTOCOL_MAX.promptLength),
+    /** Absent: zero negative text embeddings (diffusers' force_zeros_for_empty_prompt). */
+    negativePrompt: z.string().max(PROTOCOL_MAX.promptLength).optional(),
+    /** Absent: plain SDXL text-to-image. */
+    style: ImageRef.optional(),
+    negativeStyle: NegativeStyle.default({ kind: 'none' }),
+    crossModalAdain: z.boolean().default(true),
+    /** α in h = (1−α)(c + scale·s) + α·AdaIN(c, s); 1 is the paper. */
+    adainStrength: z.number().min(0).max(1).default(1),
+    /** IP-Adapter scale (used when AdaIN is off or α < 1). */
+    scale: z.number().min(0).max(2).default(1),
+    teacher: z.boolean().default(true),
+    /** Absent: 40 % of the steps, rounded (the method's default 20 of 50). */
+    teacherSteps: z.number().int().min(0).max(PROTOCOL_MAX.steps).optional(),
+    guidance: z.number().min(0).max(30).default(5),
+    steps: z.number().int().min(1).max(PROTOCOL_MAX.steps).default(50),
+    /** null: the daemon draws a random seed per variation and reports it in `result`. */
+    seed: z.number().int().min(0).max(MAX_SEED).nullable().default(null),
+    /** Variation k uses seed + k when a seed is given. */
+    variations: z.number().int().min(1).max(PROTOCOL_MAX.variations).default(1),
+    width: Side.refine((n) => n % 8 === 0, 'width must be a multiple of 8'),
+    height: Side.refine((n) => n % 8 === 0, 'height must be a multiple of 8'),
+    scheduler: SchedulerName.default('euler'),
+    /** Which attention layers receive the style: the adapter's own set, every cross-attention, or up_blocks. */
+    styleLayers: z.enum(['default', 'all', 'up_blocks']).default('default'),
+    /** none: CLIP preprocessing only; square512: the official CLI's squash to 512². */
+    styleResize: z.enum(['none', 'square512']).default('none'),
+  })
+  .refine((p) => !p.teacher || p.teacherSteps === undefined || p.teacherSteps <= p.steps, {
+    message: 'teacherSteps must not exceed steps',
+    path: ['teacherSteps'],
+  })
+  .transform((p) => ({ ...p, teacherSteps: p.teacherSteps ?? Math.round(p.steps * DEFAULT_TEACHER_FRACTION) }));
+export type GenerateParams = z.infer<typeof GenerateParams>;
+
+// ---------------------------------------------------------------- panel → daemon
+
+export const Hello = z.object({
+  type: z.literal('hello'),
+  /** "major.minor"; a different major is refused with VERSION_MISMATCH. */
+  protocolVersion: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
+  token: z.string().min(1).max(PROTOCOL_MAX.tokenLength),
+  client: z.object({ name: z.string().max(64), version: z.string().max(64) }).optional(),
+});
+export const Generate = z.object({ type: z.literal('generate'), requestId: Id, params: GenerateParams });
+export const Cancel = z.object({ type: z.literal('cancel'), jobId: Id });
+export const StatusRequest = z.object({ type: z.literal('status') });
+/** Downloads every missing model of the default set; progress comes as `models.progress`. */
+export const ModelsPull = z.object({ type: z.literal('models.pull'), requestId: Id });
+export const Ping = z.object({ type: z.literal('ping'), nonce: z.number().optional() });
+
+export const ClientMessage = z.discriminatedUnion('type', [Hello, Generate, Cancel, StatusRequest, ModelsPull, Ping]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type Hello = z.infer<typeof Hello>;
+export type Generate = z.infer<typeof Generate>;
+/** What a panel writes: defaults may be left out. */
+export type GenerateInput = z.input<typeof Generate>;
+export type Cancel = z.infer<typeof Cancel>;
+export type ModelsPull = z.infer<typeof ModelsPull>;
+export const CLIENT_MESSAGE_TYPES = ['hello', 'generate', 'cancel', 'status', 'models.pull', 'ping'] as const;
+
+// ---------------------------------------------------------------- daemon → panel
+
+export const ModelInfo = z.object({
+  /** Stable id of the model in the default set, e.g. "sdxl-base". */
+  id: z.string(),
+  description: z.string(),
+  /** Hugging Face repo the files come from. */
+  repo: z.string(),
+  present: z.boolean(),
+  /** Bytes still to download (0 when present; an estimate when the size is unknown yet). */
+  missingBytes: z.number().int().min(0),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const LimitsSchema = z.object({
+  maxImageSide: z.number().int().positive(),
+  maxPromptLength: z.number().int().positive(),
+  maxQueue: z.number().int().positive(),
+  maxJobsPerClient: z.number().int().positive(),
+  chunkBytes: z.number().int().positive(),
+  maxPayloadBytes: z.number().int().positive(),
+  maxPendingUploads: z.number().int().positive(),
+  maxVariations: z.number().int().positive(),
+  maxSteps: z.number().int().positive(),
+  previewSide: z.number().int().positive(),
+});
+
+export const Welcome = z.object({
+  type: z.literal('welcome'),
+  companionVersion: z.string(),
+  protocolVersion: z.string(),
+  /** Execution providers that work on this machine, and the one jobs use. */
+  providers: z.array(z.string()),
+  provider: z.string(),
+  models: z.array(ModelInfo),
+  /** False when jobs cannot run yet; `reason` says why (e.g. models missing). */
+  engine: z.object({ ready: z.boolean(), reason: z.string().optional() }),
+  limits: LimitsSchema,
+});
+export const Accepted = z.object({
+  type: z.literal('accepted'),
+  requestId: Id,
+  jobId: Id,
+  /** 0: running now; n: n jobs ahead of it. */
+  position: z.number().int().min(0),
+});
+/** Announces a preview image that follows as one or more FrameKind.preview frames. */
+export const PreviewRef = z.object({ transferId: U32, width: Side, height: Side });
+export const Progress = z.object({
+  type: z.literal('progress'),
+  jobId: Id,
+  /** Steps completed so far, 1…total, counted over all variations. */
+  step: z.number().int().min(0),
+  total: z.number().int().min(1),
+  /** Which variation is being sampled (0-based). */
+  variation: z.number().int().min(0),
+  preview: PreviewRef.optional(),
+});
+/** Announces a result image that follows as FrameKind.result frames with this transferId. */
+export const Result = z.object({
+  type: z.literal('result'),
+  jobId: Id,
+  index: z.number().int().min(0),
+  seed: z.number().int().min(0),
+  width: Side,
+  height: Side,
+  transferId: U32,
+});
+/** The last message of a job that was not failed: completed, or cancelled by the client. */
+export const Done = z.object({ type: z.literal('done'), jobId: Id, outcome: z.enum(['completed', 'cancelled']) });
+export const Status = z.object({
+  type: z.literal('status'),
+  queue: z.object({
+    /** Jobs waiting, all clients together (the running one not included). */
+    length: z.number().int().min(0),
+    max: z.number().int().min(1),
+    /** This connection's waiting jobs, with positions as in `accepted`. */
+    mine: z.array(z.object({ jobId: Id, position: z.number().int().min(1) })),
+  }),
+  running: z
+    .object({ jobId: Id, mine: z.boolean(), step: z.number().int().min(0), total: z.number().int().min(1) })
+    .nullable(),
+});
+export const ModelsProgress = z.object({
+  type: z.literal('models.progress'),
+  requestId: Id,
+  model: z.string(),
+  file: z.string(),
+  receivedBytes: z.number().int().min(0),
+  totalBytes: z.number().int().min(0),
+});
+export const ModelsDone = z.object({ type: z.literal('models.done'), requestId: Id, models: z.array(ModelInfo) });
+export const Pong = z.object({ type: z.literal('pong'), nonce: z.number().optional() });
+
+const ErrorCodeSchema = z.enum(ERROR_CODE_LIST as [ErrorCode, ...ErrorCode[]]);
+export const ErrorMessage = z.object({
+  type: z.literal('error'),
+  code: ErrorCodeSchema,
+  message: z.string(),
+  /** Present only when this error ends that job (a job's last message is `done` or such an error). */
+  jobId: Id.optional(),
+  /** Echoes `generate.requestId` / `models.pull.requestId` when the request was refused. */
+  requestId: Id.optional(),
+  /** Present when the error concerns a binary transfer. */
+  transferId: U32.optional(),
+});
+
+export const ServerMessage = z.discriminatedUnion('type', [
+  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, ErrorMessage,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+export type Welcome = z.infer<typeof Welcome>;
+export type Accepted = z.infer<typeof Accepted>;
+export type Progress = z.infer<typeof Progress>;
+export type Result = z.infer<typeof Result>;
+export type Done = z.infer<typeof Done>;
+export type Status = z.infer<typeof Status>;
+export type ModelsProgress = z.infer<typeof ModelsProgress>;
+export type ModelsDone = z.infer<typeof ModelsDone>;
+export type ErrorMessage = z.infer<typeof ErrorMessage>;
+
+export type ParseOutcome<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; message: string; requestId?: string };
+
+/** Text frame → checked message, or the stable code and a message naming the offending field. */
+function parseWith<T>(schema: z.ZodType<T>, knownTypes: readonly string[], text: string): ParseOutcome<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'BAD_JSON', message: 'text frame is not valid JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, code: 'BAD_MESSAGE', message: 'a message must be a JSON object' };
+  }
+  const type = (raw as { type?: unknown }).type;
+  if (typeof type !== 'string' || !knownTypes.includes(type)) {
+    return { ok: false, code: 'UNKNOWN_TYPE', message: `unknown message type ${JSON.stringify(type)?.slice(0, 80) ?? 'undefined'}` };
+  }
+  const rid = (raw as { requestId?: unknown }).requestId;
+  const requestId = typeof rid === 'string' && rid.length > 0 && rid.length <= PROTOCOL_MAX.idLength ? rid : undefined;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(message)';
+    const message = `${type}: ${where}: ${issue?.message ?? 'invalid'}`;
+    return requestId === undefined ? { ok: false, code: 'BAD_MESSAGE', message } : { ok: false, code: 'BAD_MESSAGE', message, requestId };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+export function parseClientMessage(text: string): ParseOutcome<ClientMessage> {
+  return parseWith(ClientMessage, CLIENT_MESSAGE_TYPES, text);
+}
+
+export const SERVER_MESSAGE_TYPES = [
+  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'error',
+] as const;
+
+export function parseServerMessage(text: string): ParseOutcome<ServerMessage> {
+  return parseWith(ServerMessage, SERVER_MESSAGE_TYPES, text);
+}
+
+/** Major part of "major.minor". */
+export function majorOf(version: string): number {
+  return Number.parseInt(version.split('.')[0] ?? '', 10);
+}

@@ -1,0 +1,111 @@
+import {
+  ClientMessage, ERROR_CODES, majorOf, parseClientMessage, parseServerMessage, ServerMessage, type GenerateInput,
+} from '../../protocol';
+
+const generate: GenerateInput = {
+  type: 'generate',
+  requestId: 'r1',
+  params: { prompt: 'a cat', style: { transferId: 1 }, width: 1024, height: 768 },
+};
+
+describe('client messages', () => {
+  test('generate fills the documented defaults', () => {
+    const out = parseClientMessage(JSON.stringify(generate));
+    expect(out.ok).toBe(true);
+    if (!out.ok || out.message.type !== 'generate') throw new Error('unreachable');
+    expect(out.message.params).toMatchObject({
+      negativeStyle: { kind: 'none' }, crossModalAdain: true, adainStrength: 1, teacher: true, teacherSteps: 20,
+      steps: 50, seed: null, variations: 1, scheduler: 'euler', styleLayers: 'default', styleResize: 'none',
+    });
+  });
+
+  test('teacherSteps defaults to 40 % of the given steps', () => {
+    const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, steps: 10 } }));
+    expect(out.ok && out.message.type === 'generate' && out.message.params.teacherSteps).toBe(4);
+  });
+
+  test('every variant of negativeStyle parses', () => {
+    for (const negativeStyle of [{ kind: 'none' }, { kind: 'image', image: { transferId: 2 } }, { kind: 'drop', preset: 'colour' }, { kind: 'drop', preset: 'texture' }]) {
+      const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, negativeStyle } }));
+      expect(out.ok).toBe(true);
+    }
+  });
+
+  test.each([
+    ['not JSON', '{"type":', 'BAD_JSON'],
+    ['an array', '[1,2]', 'BAD_MESSAGE'],
+    ['null', 'null', 'BAD_MESSAGE'],
+    ['no type', '{"token":"x"}', 'UNKNOWN_TYPE'],
+    ['unknown type', '{"type":"format-disk"}', 'UNKNOWN_TYPE'],
+    ['type of wrong kind', '{"type":42}', 'UNKNOWN_TYPE'],
+    ['hello without token', '{"type":"hello","protocolVersion":"1.0"}', 'BAD_MESSAGE'],
+    ['hello with a bad version string', '{"type":"hello","protocolVersion":"one","token":"t"}', 'BAD_MESSAGE'],
+    ['cancel without jobId', '{"type":"cancel"}', 'BAD_MESSAGE'],
+  ])('%s → %s', (_name, text, code) => {
+    const out = parseClientMessage(text);
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.code).toBe(code);
+  });
+
+  test.each([
+    ['width not a multiple of 8', { width: 1001 }, 'width'],
+    ['height of zero', { height: 0 }, 'height'],
+    ['huge steps', { steps: 1e9 }, 'steps'],
+    ['fractional seed', { seed: 1.5 }, 'seed'],
+    ['negative seed', { seed: -1 }, 'seed'],
+    ['5 variations', { variations: 5 }, 'variations'],
+    ['teacherSteps beyond steps', { steps: 10, teacherSteps: 20 }, 'teacherSteps'],
+    ['unknown drop preset', { negativeStyle: { kind: 'drop', preset: 'shape' } }, 'negativeStyle'],
+    ['empty prompt', { prompt: '' }, 'prompt'],
+    ['prompt as number', { prompt: 3 }, 'prompt'],
+    ['unknown scheduler', { scheduler: 'lms' }, 'scheduler'],
+  ])('generate with %s is BAD_MESSAGE naming the field and echoing requestId', (_name, patch, field) => {
+    const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, ...patch } }));
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.code).toBe('BAD_MESSAGE');
+    expect(out.message).toContain(field);
+    expect(out.requestId).toBe('r1');
+  });
+
+  test('unknown fields are ignored (minor versions may add optional fields)', () => {
+    const out = ClientMessage.safeParse({ type: 'status', futureField: 1 });
+    expect(out.success).toBe(true);
+  });
+});
+
+describe('server messages', () => {
+  test('each message type round-trips through JSON', () => {
+    const messages: ServerMessage[] = [
+      { type: 'accepted', requestId: 'r', jobId: 'j', position: 0 },
+      { type: 'progress', jobId: 'j', step: 3, total: 50, variation: 0, preview: { transferId: 4, width: 128, height: 96 } },
+      { type: 'result', jobId: 'j', index: 0, seed: 42, width: 64, height: 64, transferId: 5 },
+      { type: 'done', jobId: 'j', outcome: 'cancelled' },
+      { type: 'status', queue: { length: 1, max: 8, mine: [{ jobId: 'k', position: 1 }] }, running: { jobId: 'j', mine: false, step: 1, total: 2 } },
+      { type: 'models.progress', requestId: 'p', model: 'sdxl-vae-fp16-fix', file: 'vae/x.safetensors', receivedBytes: 1, totalBytes: 2 },
+      { type: 'error', code: 'QUEUE_FULL', message: 'full', requestId: 'r' },
+      { type: 'pong' },
+    ];
+    for (const m of messages) {
+      const out = parseServerMessage(JSON.stringify(m));
+      expect(out).toEqual({ ok: true, message: m });
+    }
+  });
+
+  test('an error with a code outside the list is rejected', () => {
+    const out = parseServerMessage(JSON.stringify({ type: 'error', code: 'NOPE', message: '' }));
+    expect(out.ok).toBe(false);
+  });
+
+  test('every error code has a description', () => {
+    for (const [code, text] of Object.entries(ERROR_CODES)) {
+      expect(code).toMatch(/^[A-Z_]+$/);
+      expect(text.length).toBeGreaterThan(10);
+    }
+  });
+
+  test('majorOf reads the major number', () => {
+    expect(majorOf('1.0')).toBe(1);
+    expect(majorOf('12.3')).toBe(12);
+  });
+});
