@@ -11,7 +11,14 @@ const program = new Command()
 
 registerServeCommand(program);
 registerModelsCommand(program);
-registerDoctorCommand(program);
+registerDoctorCommand(program, async () => {
+  const { availableProviders } = await import('./onnx/session');
+  return (await availableProviders()).map((r) => ({
+    name: r.provider,
+    works: r.available,
+    detail: r.available ? 'a test session runs' : (r.reason ?? 'unavailable'),
+  }));
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`stylestudio: ${err instanceof Error ? err.message : String(err)}`);
