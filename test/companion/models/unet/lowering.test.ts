@@ -3,7 +3,8 @@
  * stated bound of fp32; the fused lowering (CUDA/DirectML kernels) is checked structurally — no GPU here.
  */
 import * as fs from 'node:fs';
-import { float32ToFloat16Bits, Graph } from '../../../../companion/onnx/graph';
+import { Graph } from '../../../../companion/onnx/graph';
+import { float32ToFloat16Bits } from '../../../../companion/onnx/elements';
 import type { Lowering } from '../../../../companion/onnx/lowering';
 import type { TensorData } from '../../../../companion/onnx/session';
 import { WeightStore } from '../../../../companion/weights/weight-store';
