@@ -90,6 +90,12 @@ export interface TokenStore {
   clear(): Promise<void>;
 }
 
+/** Turns pixels into something an <img> can show (previews, result thumbnails). */
+export interface ImageUrls {
+  create(image: Rgba8Image): string;
+  release(url: string): void;
+}
+
 export interface Host {
   documentState(): Promise<DocumentState>;
   /** A short read; never waits on anything but Photoshop. Throws HostError with a user-facing message. */
@@ -97,6 +103,7 @@ export interface Host {
   /** Adds all results as one history step. Throws HostError with a user-facing message. */
   insertResults(request: InsertRequest): Promise<InsertedResults>;
   readonly tokens: TokenStore;
+  readonly imageUrls: ImageUrls;
 }
 
 /** A failure the user can act on; `message` is shown in the panel as is. */

@@ -4,6 +4,7 @@ import type {
   Bounds,
   DocumentState,
   Host,
+  ImageUrls,
   InsertedResults,
   InsertRequest,
   LayerInfo,
@@ -51,12 +52,16 @@ function asHostError(err: unknown, doing: string): HostError {
   return new HostError(`Photoshop could not ${doing}: ${e?.message ?? String(err)}`);
 }
 
+/** For hosts without image display (tests): every image shows as an empty picture. */
+const NO_IMAGE_URLS: ImageUrls = { create: () => '', release: () => undefined };
+
 export class PhotoshopHost implements Host {
   readonly tokens: TokenStore;
 
   constructor(
     private readonly ps: PhotoshopApi,
     storage: SecureStorageApi,
+    readonly imageUrls: ImageUrls = NO_IMAGE_URLS,
   ) {
     this.tokens = new SecureTokenStore(storage);
   }
