@@ -458,7 +458,12 @@ export class CompanionClient {
 
   private receiveBinary(data: unknown): void {
     if (!this.reassembler) return;
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
+    // Realm-neutral checks: the socket may hand over buffers from another JS realm (jsdom, iframes).
+    const bytes = ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : Object.prototype.toString.call(data) === '[object ArrayBuffer]'
+        ? new Uint8Array(data as ArrayBuffer)
+        : null;
     if (!bytes) return;
     let image;
     try {
