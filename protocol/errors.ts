@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   PROMPT_TOO_LONG: 'A prompt exceeds `limits.maxPromptLength`.',
   QUEUE_FULL: 'The queue (or this connection\'s share of it) is full; retry when a job finishes.',
   UNKNOWN_JOB: '`cancel` named a job that does not exist, already finished, or belongs to another connection.',
+  ENGINE_NOT_READY: 'The engine cannot run jobs yet (see `welcome.engine.reason`), for a reason other than missing models.',
   MODELS_MISSING: 'The models a job needs are not on this machine; `models.pull` or `stylestudio models pull` fetches them.',
   ENGINE_FAILED: 'The engine failed while running this job; the message says why. The daemon keeps serving.',
   PULL_IN_PROGRESS: 'A model download is already running; its progress goes to the connection that started it.',

@@ -8,6 +8,8 @@ import { PROTOCOL_MAX } from './limits';
 
 const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
 const U32 = z.number().int().min(0).max(0xffffffff);
+/** Largest seed: variation k uses seed + k, which must stay an exact JavaScript integer. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER - PROTOCOL_MAX.variations;
 const Side = z.number().int().min(1).max(PROTOCOL_MAX.imageSide);
 
 /** A completed binary upload (FrameKind.upload) on the same connection, named by its transfer id. */
@@ -26,6 +28,9 @@ export type NegativeStyle = z.infer<typeof NegativeStyle>;
 export const SchedulerName = z.enum(['euler', 'euler-ancestral', 'dpm++-2m', 'dpm++-2m-karras', 'ddim']);
 export type SchedulerName = z.infer<typeof SchedulerName>;
 
+/** teacherSteps when not given, as a fraction of steps: StyleStudio's default is 20 of 50. */
+export const DEFAULT_TEACHER_FRACTION = 0.4;
+
 /** Everything one generation takes. Sizes are multiples of 8 (the VAE's factor). */
 export const GenerateParams = z
   .object({
@@ -41,11 +46,12 @@ export const GenerateParams = z
     /** IP-Adapter scale (used when AdaIN is off or α < 1). */
     scale: z.number().min(0).max(2).default(1),
     teacher: z.boolean().default(true),
-    teacherSteps: z.number().int().min(0).max(PROTOCOL_MAX.steps).default(20),
+    /** Absent: 40 % of the steps, rounded (the method's default 20 of 50). */
+    teacherSteps: z.number().int().min(0).max(PROTOCOL_MAX.steps).optional(),
     guidance: z.number().min(0).max(30).default(5),
     steps: z.number().int().min(1).max(PROTOCOL_MAX.steps).default(50),
     /** null: the daemon draws a random seed per variation and reports it in `result`. */
-    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
+    seed: z.number().int().min(0).max(MAX_SEED).nullable().default(null),
     /** Variation k uses seed + k when a seed is given. */
     variations: z.number().int().min(1).max(PROTOCOL_MAX.variations).default(1),
     width: Side.refine((n) => n % 8 === 0, 'width must be a multiple of 8'),
@@ -56,7 +62,11 @@ export const GenerateParams = z
     /** none: CLIP preprocessing only; square512: the official CLI's squash to 512². */
     styleResize: z.enum(['none', 'square512']).default('none'),
   })
-  .refine((p) => !p.teacher || p.teacherSteps <= p.steps, { message: 'teacherSteps must not exceed steps', path: ['teacherSteps'] });
+  .refine((p) => !p.teacher || p.teacherSteps === undefined || p.teacherSteps <= p.steps, {
+    message: 'teacherSteps must not exceed steps',
+    path: ['teacherSteps'],
+  })
+  .transform((p) => ({ ...p, teacherSteps: p.teacherSteps ?? Math.round(p.steps * DEFAULT_TEACHER_FRACTION) }));
 export type GenerateParams = z.infer<typeof GenerateParams>;
 
 // ---------------------------------------------------------------- panel → daemon

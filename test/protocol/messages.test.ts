@@ -19,6 +19,11 @@ describe('client messages', () => {
     });
   });
 
+  test('teacherSteps defaults to 40 % of the given steps', () => {
+    const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, steps: 10 } }));
+    expect(out.ok && out.message.type === 'generate' && out.message.params.teacherSteps).toBe(4);
+  });
+
   test('every variant of negativeStyle parses', () => {
     for (const negativeStyle of [{ kind: 'none' }, { kind: 'image', image: { transferId: 2 } }, { kind: 'drop', preset: 'colour' }, { kind: 'drop', preset: 'texture' }]) {
       const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, negativeStyle } }));

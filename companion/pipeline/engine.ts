@@ -1,0 +1,103 @@
+/**
+ * The one seam between the daemon and the StyleStudio pipeline. The server builds a
+ * GenerationRequest from a protocol `generate`, and the engine turns it into images; it knows
+ * nothing about sockets, and the server knows nothing about ONNX. An engine does its heavy work
+ * off the main thread (onnxruntime's run() blocks its thread), so the server keeps answering.
+ */
+
+/** 8-bit sRGB RGBA, row-major, top row first, `rgba.length === width * height * 4`. */
+export interface RgbaImage {
+  readonly width: number;
+  readonly height: number;
+  readonly rgba: Uint8Array;
+}
+
+/** SCFG's negative branch: nothing, a user image, or one derived from the style image (our extension). */
+export type NegativeStyleInput =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'image'; readonly image: RgbaImage }
+  | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
+
+export type SchedulerChoice = 'euler' | 'euler-ancestral' | 'dpm++-2m' | 'dpm++-2m-karras' | 'ddim';
+
+export interface GenerationRequest {
+  readonly prompt: string;
+  /** undefined: zero negative text embeddings (diffusers' force_zeros_for_empty_prompt). */
+  readonly negativePrompt: string | undefined;
+  /** undefined: plain SDXL text-to-image. */
+  readonly style: RgbaImage | undefined;
+  readonly negativeStyle: NegativeStyleInput;
+  readonly crossModalAdain: boolean;
+  readonly adainStrength: number;
+  readonly scale: number;
+  readonly teacher: boolean;
+  readonly teacherSteps: number;
+  readonly guidance: number;
+  readonly steps: number;
+  /** One seed per variation, already resolved (random ones drawn by the caller). */
+  readonly seeds: readonly number[];
+  readonly width: number;
+  readonly height: number;
+  readonly scheduler: SchedulerChoice;
+  readonly styleLayers: 'default' | 'all' | 'up_blocks';
+  readonly styleResize: 'none' | 'square512';
+}
+
+export interface StepEvent {
+  /** Variation being sampled, 0-based. */
+  readonly variation: number;
+  /** Denoising steps finished so far in this request, counted over all variations (1…total). */
+  readonly step: number;
+  /** steps × variations. */
+  readonly total: number;
+  /** A small preview (longest side ≤ hooks.previewSide), computed cheaply from the latents; only every few steps. */
+  readonly preview?: RgbaImage;
+}
+
+export interface GenerationHooks {
+  /** Called on the main thread after every denoising step. */
+  onStep(event: StepEvent): void;
+  /** When aborted, the engine stops at the next step boundary and ends the iteration (or throws GenerationAborted). */
+  readonly signal: AbortSignal;
+  /** Longest side a preview may have. */
+  readonly previewSide: number;
+}
+
+export interface GeneratedImage {
+  /** Variation index, 0-based, in seed order. */
+  readonly index: number;
+  readonly seed: number;
+  readonly image: RgbaImage;
+}
+
+export interface EngineStatus {
+  /** False while jobs cannot run (models missing, pipeline unavailable); `reason` says why and what to do. */
+  readonly ready: boolean;
+  readonly reason?: string;
+  /** True when `ready` is false only because model files are missing (the server answers MODELS_MISSING). */
+  readonly modelsMissing?: boolean;
+  /** Execution provider jobs run on, e.g. "cpu", "cuda". */
+  readonly provider: string;
+  /** Providers that work on this machine. */
+  readonly providers: readonly string[];
+}
+
+export interface GenerationEngine {
+  status(): EngineStatus;
+  /**
+   * Runs one request: yields one image per variation as each finishes. Throws for engine failures
+   * (the server reports ENGINE_FAILED and keeps serving). One request at a time: the server never
+   * calls generate() again before the previous iteration has ended.
+   */
+  generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage>;
+  /** Frees sessions and stops workers; the engine is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** What an engine throws when it stopped because `hooks.signal` was aborted. */
+export class GenerationAborted extends Error {
+  constructor() {
+    super('generation cancelled');
+    this.name = 'GenerationAborted';
+  }
+}

@@ -1,0 +1,103 @@
+/** `stylestudio serve` (npm start): the daemon the Photoshop panel connects to. */
+import type { Command } from 'commander';
+import { DEFAULT_PORT, PROTOCOL_VERSION, type ModelInfo } from '../../protocol';
+import { createEngine, type EngineFactory } from '../pipeline/engine-factory';
+import { hubCacheDir, hubEndpoint } from '../weights/hub-layout';
+import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
+import { formatGB } from '../weights/models-command';
+import { ProgressLine } from '../weights/progress-line';
+import { companionVersion } from './companion-version';
+import { resolveServerOptions } from './options';
+import { StyleStudioServer, type ModelService } from './server';
+import { loadOrCreateToken } from './token';
+
+interface ServeFlags {
+  port: string;
+  host: string;
+  models?: string;
+  allowOrigin: string[];
+  maxQueue?: string;
+}
+
+function toModelInfo(s: ModelStatus): ModelInfo {
+  return { id: s.spec.id, description: s.spec.description, repo: s.spec.repo, present: s.present, missingBytes: s.missingBytes };
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new Error(`--port must be an integer 0…65535, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+export async function serve(flags: ServeFlags, engineFactory: EngineFactory = createEngine): Promise<StyleStudioServer> {
+  const cacheDir = hubCacheDir(flags.models);
+  const pairing = loadOrCreateToken();
+  const maxQueue = flags.maxQueue === undefined ? undefined : Number(flags.maxQueue);
+  const options = resolveServerOptions({
+    token: pairing.token, companionVersion: companionVersion(), host: flags.host as '127.0.0.1', port: parsePort(flags.port),
+    allowedOrigins: flags.allowOrigin, limits: { maxQueue, maxJobsPerClient: maxQueue === undefined ? undefined : Math.min(maxQueue, 16) },
+  });
+  const engine = engineFactory({ models: modelStatuses(cacheDir), cacheDir });
+  const terminal = new ProgressLine();
+  const models: ModelService = {
+    list: () => modelStatuses(cacheDir).map(toModelInfo),
+    pull: async (onProgress, signal) => {
+      const statuses = await pullModels({
+        cacheDir, endpoint: hubEndpoint(), token: process.env.HF_TOKEN, signal,
+        onProgress: (model, file, receivedBytes, totalBytes) => {
+          terminal.update(model, file, receivedBytes, totalBytes);
+          onProgress({ model, file, receivedBytes, totalBytes });
+        },
+      });
+      terminal.end();
+      return statuses.map(toModelInfo);
+    },
+  };
+  const server = new StyleStudioServer(options, engine, models, async (s) => {
+    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir }));
+    process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
+  });
+  await server.listen();
+
+  const status = engine.status();
+  const statuses = modelStatuses(cacheDir);
+  const missing = statuses.filter((m) => !m.present);
+  const out = [
+    `StyleStudio companion ${options.companionVersion} (protocol ${PROTOCOL_VERSION})`,
+    `  listening  ${server.url}`,
+    `  token      ${pairing.token}`,
+    `             paste it once in the panel; kept in ${pairing.file}${pairing.created ? ' (new)' : ''}`,
+    `  provider   ${status.provider} (available: ${status.providers.join(', ')})`,
+    `  models     ${cacheDir}`,
+    ...statuses.map((m) => `             ${m.present ? 'present' : 'missing'}  ${m.spec.id}${m.present ? '' : ` (about ${formatGB(m.missingBytes)})`}`),
+    ...(missing.length > 0 ? ['             get the missing ones with `stylestudio models pull` or the panel\'s Download button'] : []),
+    `  engine     ${describeEngine(server)}`,
+    '  stop with Ctrl+C',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  return server;
+}
+
+function describeEngine(server: StyleStudioServer): string {
+  const status = server.engineStatus();
+  return status.ready ? `ready on ${status.provider}` : `not ready: ${status.reason ?? 'unknown reason'}`;
+}
+
+export function registerServeCommand(program: Command, engineFactory: EngineFactory = createEngine): void {
+  program
+    .command('serve')
+    .description('run the companion daemon for the Photoshop panel (127.0.0.1 only)')
+    .option('--port <n>', 'TCP port on 127.0.0.1', String(DEFAULT_PORT))
+    .option('--host <addr>', 'loopback address to bind: 127.0.0.1 or ::1', '127.0.0.1')
+    .option('--models <dir>', 'hub cache folder to use instead of HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub')
+    .option('--allow-origin <origin>', 'also accept this exact web Origin (repeatable; e.g. a test page)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--max-queue <n>', 'most jobs waiting or running')
+    .action(async (flags: ServeFlags) => {
+      const server = await serve(flags, engineFactory);
+      const stop = (): void => {
+        process.stdout.write('stopping…\n');
+        void server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

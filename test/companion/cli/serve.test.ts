@@ -1,0 +1,96 @@
+/** `stylestudio serve` as a user runs it: banner, token file, no models, busy port, downloads from the panel. */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCli, startServe } from '../../helpers/cli-process';
+import { defaultSetHub } from '../../helpers/default-set-hub';
+import { TestClient } from '../../helpers/ws-client';
+
+let tmp: string;
+let env: NodeJS.ProcessEnv;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-serve-'));
+  env = { STYLESTUDIO_CONFIG_DIR: path.join(tmp, 'config'), HF_HUB_CACHE: path.join(tmp, 'hub'), HF_HOME: '', HF_ENDPOINT: 'http://127.0.0.1:9' };
+});
+afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('with no models it starts, prints address, token and provider, says what is missing; the panel can pair', async () => {
+  const serve = await startServe(env);
+  try {
+    const out = serve.stdout();
+    expect(out).toMatch(/listening\s+ws:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/provider\s+cpu/);
+    expect(out).toContain('missing  sdxl-base');
+    expect(out).toContain('stylestudio models pull');
+    const tokenFile = path.join(tmp, 'config', 'token');
+    expect(fs.readFileSync(tokenFile, 'utf8').trim()).toBe(serve.token);
+    expect(fs.statSync(tokenFile).mode & 0o777).toBe(0o600);
+
+    const client = await TestClient.paired(serve.url, serve.token);
+    const welcome = client.messages[0]!;
+    expect(welcome).toMatchObject({ type: 'welcome', engine: { ready: false }, provider: 'cpu' });
+    if (welcome.type === 'welcome') expect(welcome.models.map((m) => [m.id, m.present])).toEqual([
+      ['sdxl-base', false], ['sdxl-vae-fp16-fix', false], ['csgo-adapter', false], ['image-encoder', false]]);
+    client.send({ type: 'generate', requestId: 'g', params: { prompt: 'p', width: 64, height: 64 } });
+    expect(await client.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'MODELS_MISSING', requestId: 'g' });
+    client.close();
+  } finally {
+    expect(await serve.stop()).toBe(0);
+  }
+  // A second start keeps the same token.
+  const again = await startServe(env);
+  expect(again.token).toBe(fs.readFileSync(path.join(tmp, 'config', 'token'), 'utf8').trim());
+  await again.stop();
+});
+
+test('a port in use gets one clear line and exit code 1, no stack trace', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const r = await runCli(['serve', '--port', String(port)], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`stylestudio: port ${port} on 127.0.0.1 is already in use: another companion may be running; stop it or pass --port N`);
+  } finally {
+    blocker.close();
+  }
+});
+
+test('bad flags are refused with a message naming them', async () => {
+  const r = await runCli(['serve', '--port', 'abc'], env);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('--port must be an integer');
+  const h = await runCli(['serve', '--host', '0.0.0.0', '--port', '0'], env);
+  expect(h.code).toBe(1);
+  expect(h.stderr).toContain('loopback only');
+});
+
+test('the panel\'s models.pull downloads the default set with progress; the next welcome lists them present', async () => {
+  const hub = defaultSetHub();
+  await hub.start();
+  const serve = await startServe({ ...env, HF_ENDPOINT: hub.endpoint });
+  try {
+    const client = await TestClient.paired(serve.url, serve.token);
+    client.send({ type: 'models.pull', requestId: 'pull-1' });
+    client.send({ type: 'models.pull', requestId: 'pull-2' });
+    expect(await client.waitFor((m) => m.type === 'error' && m.requestId === 'pull-2')).toMatchObject({ code: 'PULL_IN_PROGRESS' });
+    const done = await client.waitFor((m) => (m.type === 'models.done' || m.type === 'error') && 'requestId' in m && m.requestId === 'pull-1', 30_000);
+    expect(done.type).toBe('models.done');
+    if (done.type === 'models.done') expect(done.models.every((m) => m.present)).toBe(true);
+    const progress = client.messages.filter((m) => m.type === 'models.progress');
+    expect(progress.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(progress.map((m) => m.type === 'models.progress' && m.model))).toEqual(new Set(['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder']));
+    const second = await TestClient.paired(serve.url, serve.token);
+    const welcome = second.messages[0]!;
+    expect(welcome.type === 'welcome' && welcome.models.every((m) => m.present)).toBe(true);
+    // Models are there now; this build has no pipeline, which the engine says instead of MODELS_MISSING.
+    second.send({ type: 'generate', requestId: 'g', params: { prompt: 'p', width: 64, height: 64 } });
+    expect(await second.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'ENGINE_NOT_READY' });
+    client.close();
+    second.close();
+  } finally {
+    await serve.stop();
+    await hub.stop();
+  }
+});
