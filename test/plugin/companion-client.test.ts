@@ -191,8 +191,8 @@ describe('CompanionClient against a loopback companion', () => {
     client.connect(TOKEN);
     await waitFor(client, 'ready');
     const c = collector();
-    // teacherSteps (20 by default) may not exceed steps: protocol/ refuses this on the companion side
-    await client.submit({ params: { prompt: 'x', width: 64, height: 64, steps: 3 }, style: null, negativeStyle: { kind: 'none' } }, c.events);
+    // teacherSteps may not exceed steps: protocol/ refuses this on the companion side
+    await client.submit({ params: { prompt: 'x', width: 64, height: 64, steps: 3, teacherSteps: 10 }, style: null, negativeStyle: { kind: 'none' } }, c.events);
     expect(await c.outcome).toMatchObject({ kind: 'failed', code: 'BAD_MESSAGE' });
     expect(client.openJobs).toBe(0);
   });
