@@ -19,6 +19,7 @@ function App(props: { session: PanelSession }) {
       reinsert: (id) => void session.reinsert(id),
       reuseSeed: (id) => session.reuseSeed(id),
       dismissNotice: () => session.dismissNotice(),
+      downloadModels: () => session.downloadModels(),
     }),
     [session],
   );

@@ -57,6 +57,19 @@ export interface JobEvents {
   end(outcome: JobOutcome): void;
 }
 
+export interface DownloadProgress {
+  readonly model: string;
+  readonly file: string;
+  readonly receivedBytes: number;
+  readonly totalBytes: number;
+}
+
+export interface DownloadEvents {
+  progress(progress: DownloadProgress): void;
+  /** Called exactly once: the download finished (the client then reconnects for a fresh `welcome`) or failed. */
+  end(outcome: { kind: 'completed' } | { kind: 'failed'; code: JobFailureCode; message: string }): void;
+}
+
 export type NegativeStyleInput =
   | { readonly kind: 'none' }
   | { readonly kind: 'image'; readonly image: Rgba8Image }
@@ -166,6 +179,7 @@ export class CompanionClient {
   private readonly jobsById = new Map<string, Job>();
   private readonly announced = new Map<number, Announced>();
   private reassembler: Reassembler | null = null;
+  private download: { requestId: string; events: DownloadEvents } | null = null;
 
   constructor(options: CompanionClientOptions = {}) {
     this.url = options.url ?? DEFAULT_URL;
@@ -240,6 +254,27 @@ export class CompanionClient {
       this.finish(job, { kind: 'failed', code: 'DISCONNECTED', message: `Sending the job failed: ${(err as Error).message}` });
     }
     return handle;
+  }
+
+  /** Asks the companion to download its missing models (`models.pull`); progress arrives through `events`. */
+  pullModels(events: DownloadEvents): void {
+    if (this.download) {
+      events.end({ kind: 'failed', code: 'PULL_IN_PROGRESS', message: 'A model download is already running.' });
+      return;
+    }
+    if (this.current.kind !== 'ready' || !this.socket) {
+      events.end({ kind: 'failed', code: 'NOT_CONNECTED', message: 'Not connected to the companion.' });
+      return;
+    }
+    const requestId = `r${this.nextRequest++}`;
+    this.download = { requestId, events };
+    this.sendJson(this.socket, { type: 'models.pull', requestId });
+  }
+
+  private endDownload(outcome: Parameters<DownloadEvents['end']>[0]): void {
+    const d = this.download;
+    this.download = null;
+    d?.events.end(outcome);
   }
 
   private cancelJob(job: Job): void {
@@ -440,7 +475,23 @@ export class CompanionClient {
         if (job) this.finish(job, { kind: msg.outcome });
         return;
       }
+      case 'models.progress':
+        if (this.download?.requestId === msg.requestId) {
+          this.download.events.progress({ model: msg.model, file: msg.file, receivedBytes: msg.receivedBytes, totalBytes: msg.totalBytes });
+        }
+        return;
+      case 'models.done':
+        if (this.download?.requestId === msg.requestId) {
+          this.endDownload({ kind: 'completed' });
+          // The engine is rebuilt after a download; a fresh welcome tells whether it is ready now.
+          if (this.token !== null) this.connect(this.token);
+        }
+        return;
       case 'error': {
+        if (msg.requestId !== undefined && this.download?.requestId === msg.requestId) {
+          this.endDownload({ kind: 'failed', code: msg.code, message: msg.message });
+          return;
+        }
         const job = (msg.jobId && this.jobsById.get(msg.jobId)) || (msg.requestId && this.jobsByRequest.get(msg.requestId)) || null;
         if (job) {
           this.finish(job, { kind: 'failed', code: msg.code, message: msg.message });
@@ -452,7 +503,7 @@ export class CompanionClient {
         return;
       }
       default:
-        return; // status, pong, models.*: nothing to do in this client yet
+        return; // status, pong: nothing to do in this client yet
     }
   }
 
@@ -490,6 +541,7 @@ export class CompanionClient {
   }
 
   private failAllJobs(code: JobFailureCode, message: string): void {
+    if (this.download) this.endDownload({ kind: 'failed', code, message });
     for (const job of [...this.jobsByRequest.values()]) this.finish(job, { kind: 'failed', code, message });
     this.announced.clear();
     this.reassembler?.clear();

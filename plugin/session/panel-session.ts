@@ -1,11 +1,11 @@
-import type { CompanionClient, ConnectionState, JobHandle, JobOutcome, NegativeStyleInput } from '../client/companion-client';
+import type { CompanionClient, ConnectionState, DownloadProgress, JobHandle, JobOutcome, NegativeStyleInput } from '../client/companion-client';
 import { outputSizeFor } from '../host/geometry';
 import type { Bounds, DocumentState, Host, Rgba8Image, ResultImage } from '../host/host';
 import { HostError } from '../host/host';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
 import { downscale } from './thumbnails';
 
-export type Companion = Pick<CompanionClient, 'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit'>;
+export type Companion = Pick<CompanionClient, 'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels'>;
 
 export type JobPhase = 'reading' | 'uploading' | 'queued' | 'running' | 'inserting';
 
@@ -46,6 +46,8 @@ export interface PanelState {
   readonly job: JobView | null;
   readonly results: readonly ResultView[];
   readonly notice: Notice | null;
+  /** Model download in progress (null when none); `started` before the first progress message. */
+  readonly download: (DownloadProgress & { readonly started: true }) | { readonly started: false } | null;
 }
 
 /** Most results whose full pixels stay in memory for "insert again"; older ones keep only a thumbnail. */
@@ -108,6 +110,7 @@ export class PanelSession {
       job: null,
       results: [],
       notice: null,
+      download: null,
     };
   }
 
@@ -169,6 +172,20 @@ export class PanelSession {
 
   update(patch: Partial<Settings>): void {
     this.set({ settings: { ...this.current.settings, ...patch } });
+  }
+
+  /** Asks the companion to fetch its missing models; progress shows in `download`. */
+  downloadModels(): void {
+    if (this.current.download) return;
+    this.set({ download: { started: false }, notice: null });
+    this.companion.pullModels({
+      progress: (p) => this.set({ download: { ...p, started: true } }),
+      end: (outcome) =>
+        this.set({
+          download: null,
+          notice: outcome.kind === 'completed' ? { kind: 'info', text: 'Models downloaded.' } : { kind: 'error', text: `The model download failed: ${outcome.message}` },
+        }),
+    });
   }
 
   dismissNotice(): void {

@@ -18,6 +18,7 @@ export interface PanelActions {
   reinsert(resultId: string): void;
   reuseSeed(resultId: string): void;
   dismissNotice(): void;
+  downloadModels(): void;
 }
 
 export function Panel(props: { state: PanelState; outputSize: { width: number; height: number } | null; actions: PanelActions }) {
@@ -47,7 +48,14 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
   const fromSelection = state.document.kind === 'ready' && state.document.doc.selection !== null;
   return (
     <div className="panel" ref={root} data-testid="panel">
-      <ConnectionSection connection={state.connection} hasToken={state.hasToken} onPair={actions.pair} onForget={actions.forgetToken} />
+      <ConnectionSection
+        connection={state.connection}
+        hasToken={state.hasToken}
+        download={state.download}
+        onPair={actions.pair}
+        onForget={actions.forgetToken}
+        onDownload={actions.downloadModels}
+      />
       <sp-divider size="small" />
       <SourceSection document={state.document} settings={state.settings} onChange={actions.update} onRefresh={actions.refreshDocument} />
       <PromptSection settings={state.settings} onChange={actions.update} />

@@ -27,6 +27,8 @@ export interface LoopbackOptions {
   /** Milliseconds between sampling steps. */
   stepDelayMs?: number;
   limits?: Partial<Limits>;
+  /** Start with the engine waiting for a model that `models.pull` then "downloads". */
+  modelsMissing?: boolean;
 }
 
 export interface ReceivedUpload {
@@ -85,6 +87,8 @@ export async function startLoopbackCompanion(options: LoopbackOptions): Promise<
   let accepted = 0;
   let nextJob = 1;
   let nextTransfer = 1000;
+  let modelsMissing = options.modelsMissing ?? false;
+  const modelList = () => [{ id: 'tiny', description: 'tiny test model', repo: 'none/tiny', present: !modelsMissing, missingBytes: modelsMissing ? 3_000_000 : 0 }];
 
   server.on('connection', (ws) => {
     accepted++;
@@ -173,7 +177,7 @@ export async function startLoopbackCompanion(options: LoopbackOptions): Promise<
         authed = true;
         send({
           type: 'welcome', companionVersion: '0.0.0-loopback', protocolVersion: version, providers: ['cpu'], provider: 'cpu',
-          models: [], engine: { ready: true }, limits,
+          models: modelList(), engine: modelsMissing ? { ready: false, reason: 'models missing: tiny' } : { ready: true }, limits,
         });
         return;
       }
@@ -196,6 +200,18 @@ export async function startLoopbackCompanion(options: LoopbackOptions): Promise<
           const job = running.get(msg.jobId);
           if (job) job.cancelled = true;
           else send({ type: 'error', code: 'UNKNOWN_JOB', message: `no job ${msg.jobId}` });
+          return;
+        }
+        case 'models.pull': {
+          const requestId = msg.requestId;
+          void (async () => {
+            for (const receivedBytes of [1_000_000, 3_000_000]) {
+              await new Promise((r) => setTimeout(r, 5));
+              send({ type: 'models.progress', requestId, model: 'tiny', file: 'unet.safetensors', receivedBytes, totalBytes: 3_000_000 });
+            }
+            modelsMissing = false;
+            send({ type: 'models.done', requestId, models: modelList() });
+          })();
           return;
         }
         case 'ping':

@@ -29,8 +29,8 @@ describe('PanelSession with a real client and a loopback companion', () => {
   let session: PanelSession;
   let host: MemoryHost;
 
-  async function started(stepDelayMs = 2, doc = SAMPLE_DOC) {
-    companion = await startLoopbackCompanion({ token: TOKEN, stepDelayMs });
+  async function started(stepDelayMs = 2, doc = SAMPLE_DOC, modelsMissing = false) {
+    companion = await startLoopbackCompanion({ token: TOKEN, stepDelayMs, modelsMissing });
     host = new MemoryHost(doc);
     const client = new CompanionClient({ url: companion.url, socketFactory: (u) => new WebSocket(u) as unknown as SocketLike });
     session = new PanelSession(host, client);
@@ -135,6 +135,27 @@ describe('PanelSession with a real client and a loopback companion', () => {
     await session.reinsert(result.id);
     expect(host.inserts).toHaveLength(2);
     expect(host.inserts[1]!.results).toHaveLength(1);
+  });
+
+  test('missing models: download with progress, then a fresh welcome says the engine is ready', async () => {
+    await started(2, SAMPLE_DOC, true);
+    await session.pair(TOKEN);
+    await until(session, (s) => s.connection.kind === 'ready');
+    const c = session.state.connection;
+    expect(c.kind === 'ready' && c.welcome.engine).toEqual({ ready: false, reason: 'models missing: tiny' });
+    const seen: number[] = [];
+    const off = session.subscribe(() => {
+      const d = session.state.download;
+      if (d?.started) seen.push(d.receivedBytes);
+    });
+    session.downloadModels();
+    expect(session.state.download).toEqual({ started: false });
+    await until(session, (s) => s.connection.kind === 'ready' && s.connection.welcome.engine.ready);
+    off();
+    expect(seen).toEqual([1_000_000, 3_000_000]);
+    expect(session.state.download).toBeNull();
+    expect(session.state.notice).toEqual({ kind: 'info', text: 'Models downloaded.' });
+    expect(companion.connections()).toBe(2);
   });
 
   test(`only the newest ${KEPT_RESULTS} results keep their pixels`, async () => {

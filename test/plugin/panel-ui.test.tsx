@@ -18,7 +18,7 @@ const READY: ConnectionState = { kind: 'ready', welcome };
 function baseState(patch: Partial<PanelState> = {}): PanelState {
   return {
     connection: READY, hasToken: true, document: { kind: 'ready', doc: SAMPLE_DOC }, settings: DEFAULT_SETTINGS,
-    job: null, results: [], notice: null, ...patch,
+    job: null, results: [], notice: null, download: null, ...patch,
   };
 }
 
@@ -29,6 +29,7 @@ function recorder(): PanelActions & { calls: Array<[string, unknown[]]> } {
     calls,
     pair: rec('pair'), forgetToken: rec('forgetToken'), refreshDocument: rec('refreshDocument'), update: rec('update'),
     generate: rec('generate'), cancel: rec('cancel'), reinsert: rec('reinsert'), reuseSeed: rec('reuseSeed'), dismissNotice: rec('dismissNotice'),
+    downloadModels: rec('downloadModels'),
   };
 }
 
@@ -77,6 +78,29 @@ describe('connection and pairing', () => {
     expect(screen.getByTestId('connection-title').textContent).toMatch(title);
     expect(screen.getByTestId('connection-detail').textContent).toMatch(detail);
     expect(screen.queryByTestId('token') !== null).toBe(asksToken);
+  });
+
+  test('models missing: the engine\'s reason is shown with a download button, then download progress', () => {
+    const notReady: ConnectionState = {
+      kind: 'ready',
+      welcome: {
+        ...welcome, engine: { ready: false, reason: 'models missing: sdxl-base' },
+        models: [
+          { id: 'sdxl-base', description: 'SDXL', repo: 'x/y', present: false, missingBytes: 6.6e9 },
+          { id: 'vae', description: 'VAE', repo: 'x/z', present: true, missingBytes: 0 },
+        ],
+      },
+    };
+    const { actions, rerenderWith } = renderPanel(baseState({ connection: notReady, settings: { ...DEFAULT_SETTINGS, prompt: 'p' } }));
+    expect(screen.getByTestId('connection-detail').textContent).toMatch(/Not ready: models missing: sdxl-base/);
+    expect(screen.getByTestId('generate').hasAttribute('disabled')).toBe(true);
+    expect(screen.getByTestId('download-models').textContent).toBe('Download models (about 6.6 GB)');
+    act(() => void fireEvent.click(screen.getByTestId('download-models')));
+    expect(actions.calls).toContainEqual(['downloadModels', []]);
+    rerenderWith(baseState({ connection: notReady, download: { started: true, model: 'sdxl-base', file: 'unet.safetensors', receivedBytes: 2e9, totalBytes: 5e9 } }));
+    const bar = screen.getByTestId('download-progress');
+    expect([bar.getAttribute('value'), bar.getAttribute('max')]).toEqual(['2000', '5000']);
+    expect(screen.queryByTestId('download-models')).toBeNull();
   });
 
   test('Generate is disabled until connected, with a document and a prompt', () => {
