@@ -65,6 +65,7 @@ test('pairing with the real `stylestudio serve`: wrong token, then the printed t
     await pair(page, companion.token);
     await expectText(title(page), 'Connected');
     await expectText(page.locator('[data-testid=connection-detail]'), /Not ready: models missing/);
+    await expectText(page.locator('[data-testid=download-models]'), /^Download models \(about \d+\.\d GB\)$/);
     await page.locator('[data-testid=prompt] textarea').fill('a harbour at dawn');
     expect(await page.locator('[data-testid=generate] button').isDisabled()).toBe(true);
     expect(problems).toEqual([]);
