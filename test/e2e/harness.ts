@@ -99,21 +99,32 @@ function stopper(child: ChildProcess, cleanup: () => void): () => Promise<void> 
     });
 }
 
+export interface ServeOptions {
+  /** Reuse a port (to restart a companion where the panel expects it). */
+  readonly port?: number;
+  /** Reuse a config dir (the token survives restarts, as for a user). */
+  readonly dir?: string;
+}
+
 /**
  * `stylestudio serve` exactly as a user runs it, on a free port, with a fresh config dir (so a new
- * token) and an empty model cache. Its token is read from what it prints.
+ * token) and an empty model cache. Its token is read from what it prints. `stop()` keeps the config
+ * dir when it was passed in; otherwise it removes it.
  */
-export async function startServeCli(): Promise<CompanionProcess> {
+export async function startServeCli(options: ServeOptions = {}): Promise<CompanionProcess & { port: number; dir: string }> {
   const cli = path.join(repoRoot, 'dist', 'companion', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: build with tsc -b first`);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-e2e-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--models', path.join(tmp, 'models')], {
-    env: { ...process.env, STYLESTUDIO_CONFIG_DIR: path.join(tmp, 'config'), HF_HUB_OFFLINE: '1' },
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-e2e-'));
+  const port = options.port ?? (await freePort());
+  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--models', path.join(dir, 'models')], {
+    env: { ...process.env, STYLESTUDIO_CONFIG_DIR: path.join(dir, 'config'), HF_HUB_OFFLINE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { match, output } = await waitForOutput(child, /token\s+([A-Za-z0-9_-]{20,})[\s\S]*stop with Ctrl\+C/, 20_000);
-  return { url: `ws://127.0.0.1:${port}`, token: match[1]!, output, stop: stopper(child, () => fs.rmSync(tmp, { recursive: true, force: true })) };
+  const cleanup = () => {
+    if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: `ws://127.0.0.1:${port}`, token: match[1]!, output, port, dir, stop: stopper(child, cleanup) };
 }
 
 /**

@@ -4,6 +4,7 @@
  * server with the synthetic engine for generation (the SDXL pipeline is not in `serve` yet).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths';
@@ -72,6 +73,28 @@ test('pairing with the real `stylestudio serve`: wrong token, then the printed t
     await page.close();
   } finally {
     await companion.stop();
+  }
+});
+
+test('the companion stops and comes back: the panel says so, retries, and reconnects with the stored token', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-e2e-'));
+  const first = await startServeCli({ dir });
+  let second: CompanionProcess | null = null;
+  try {
+    const { page, problems } = await openPanel(first);
+    await pair(page, first.token);
+    await expectText(title(page), 'Connected');
+    await first.stop();
+    await expectText(title(page), 'Companion not running');
+    await expectText(page.locator('[data-testid=connection-detail]'), /Nothing answers on .*stylestudio serve.*Retrying in \d+ s/);
+    second = await startServeCli({ port: first.port, dir });
+    expect(second.token).toBe(first.token); // same config dir, same token: no re-pairing
+    await expectText(title(page), 'Connected');
+    expect(problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket connection/.test(p))).toEqual([]);
+    await page.close();
+  } finally {
+    await second?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
