@@ -52,12 +52,14 @@ export interface PanelState {
 
 /** Most results whose full pixels stay in memory for "insert again"; older ones keep only a thumbnail. */
 export const KEPT_RESULTS = 8;
+/** Most results listed; older entries leave the list and their thumbnails are released. */
+export const LISTED_RESULTS = 48;
 const THUMBNAIL_SIDE = 160;
 /** Style references need no more than this (CLIP sees 224²); Photoshop downsamples larger layers on read. */
 const STYLE_READ_SIDE = 1024;
 
 interface Kept {
-  readonly view: ResultView;
+  view: ResultView;
   image: Rgba8Image | null;
   readonly documentId: number;
   readonly target: Bounds;
@@ -101,6 +103,7 @@ export class PanelSession {
     private readonly host: Host,
     private readonly companion: Companion,
     settings: Settings = DEFAULT_SETTINGS,
+    private readonly listedResults: number = LISTED_RESULTS,
   ) {
     this.current = {
       connection: companion.state,
@@ -306,14 +309,14 @@ export class PanelSession {
     this.kept.forEach((k, i) => {
       if (i >= KEPT_RESULTS) k.image = null;
     });
+    for (const dropped of this.kept.splice(this.listedResults)) this.host.imageUrls.release(dropped.view.thumbnailUrl);
     this.publishResults();
   }
 
   private publishResults(inserted: ReadonlySet<string> = new Set()): void {
     const results = this.kept.map((k) => {
-      const v = { ...k.view, canReinsert: k.image !== null, inserted: k.view.inserted || inserted.has(k.view.id) };
-      (k as { view: ResultView }).view = v;
-      return v;
+      k.view = { ...k.view, canReinsert: k.image !== null, inserted: k.view.inserted || inserted.has(k.view.id) };
+      return k.view;
     });
     this.set({ results });
   }

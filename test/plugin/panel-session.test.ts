@@ -29,11 +29,11 @@ describe('PanelSession with a real client and a loopback companion', () => {
   let session: PanelSession;
   let host: MemoryHost;
 
-  async function started(stepDelayMs = 2, doc = SAMPLE_DOC, modelsMissing = false) {
+  async function started(stepDelayMs = 2, doc = SAMPLE_DOC, modelsMissing = false, listed?: number) {
     companion = await startLoopbackCompanion({ token: TOKEN, stepDelayMs, modelsMissing });
     host = new MemoryHost(doc);
     const client = new CompanionClient({ url: companion.url, socketFactory: (u) => new WebSocket(u) as unknown as SocketLike });
-    session = new PanelSession(host, client);
+    session = new PanelSession(host, client, undefined, listed);
     await session.start();
   }
 
@@ -158,8 +158,8 @@ describe('PanelSession with a real client and a loopback companion', () => {
     expect(companion.connections()).toBe(2);
   });
 
-  test(`only the newest ${KEPT_RESULTS} results keep their pixels`, async () => {
-    await started(1);
+  test(`only the newest ${KEPT_RESULTS} results keep their pixels; the list itself is bounded`, async () => {
+    await started(1, SAMPLE_DOC, false, 10);
     await session.pair(TOKEN);
     await until(session, (s) => s.connection.kind === 'ready');
     session.update({ prompt: 'p', steps: 1, teacherSteps: 1, variations: 4, longSide: 64 });
@@ -168,8 +168,9 @@ describe('PanelSession with a real client and a loopback companion', () => {
       await until(session, (s) => s.job === null);
     }
     const flags = session.state.results.map((r) => r.canReinsert);
-    expect(flags).toEqual([...Array(KEPT_RESULTS).fill(true), ...Array(12 - KEPT_RESULTS).fill(false)]);
-    await session.reinsert(session.state.results[11]!.id);
+    expect(flags).toEqual([...Array(KEPT_RESULTS).fill(true), ...Array(10 - KEPT_RESULTS).fill(false)]);
+    expect(host.urls.size).toBe(10); // thumbnails of the 2 results that left the list were released
+    await session.reinsert(session.state.results[9]!.id);
     expect(session.state.notice?.text).toMatch(/no longer in memory/);
   });
 });
