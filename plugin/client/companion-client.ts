@@ -289,7 +289,9 @@ export class CompanionClient {
     const frames = encodeImageFrames(FrameKind.upload, transferId, image.width, image.height, image.data, chunkBytes);
     for (const frame of frames) {
       await this.drain(socket);
-      socket.send(frame);
+      // A whole ArrayBuffer is the most widely supported binary payload (UXP documents ArrayBuffer first).
+      const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame : frame.slice();
+      socket.send(whole.buffer as ArrayBuffer);
     }
     return transferId;
   }
