@@ -194,7 +194,7 @@ export const ErrorMessage = z.object({
   type: z.literal('error'),
   code: ErrorCodeSchema,
   message: z.string(),
-  /** Present when the error ends or concerns a job (a job's last message is `done` or such an error). */
+  /** Present only when this error ends that job (a job's last message is `done` or such an error). */
   jobId: Id.optional(),
   /** Echoes `generate.requestId` / `models.pull.requestId` when the request was refused. */
   requestId: Id.optional(),

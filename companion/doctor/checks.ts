@@ -59,11 +59,15 @@ export function checkProviders(probes: readonly ProviderProbe[] | undefined): Ch
 export const CUDA_LIBRARIES = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10', 'libcudnn.so.9'] as const;
 
 /** Folders and the ldconfig cache where the dynamic loader would find libraries. */
-export function findLibraries(names: readonly string[], env: NodeJS.ProcessEnv = process.env, ldconfigOutput?: string): Map<string, string | undefined> {
-  const dirs = [
-    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
-    '/usr/local/cuda/lib64', '/usr/local/cuda/targets/x86_64-linux/lib', '/usr/lib/x86_64-linux-gnu', '/usr/lib64',
-  ];
+export const STANDARD_LIB_DIRS = ['/usr/local/cuda/lib64', '/usr/local/cuda/targets/x86_64-linux/lib', '/usr/lib/x86_64-linux-gnu', '/usr/lib64'];
+
+export function findLibraries(
+  names: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  ldconfigOutput?: string,
+  standardDirs: readonly string[] = STANDARD_LIB_DIRS,
+): Map<string, string | undefined> {
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...standardDirs];
   let cache = ldconfigOutput;
   if (cache === undefined) {
     try {
@@ -81,12 +85,17 @@ export function findLibraries(names: readonly string[], env: NodeJS.ProcessEnv =
   return found;
 }
 
-export function checkCuda(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env, ldconfigOutput?: string): CheckResult[] {
+export function checkCuda(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+  ldconfigOutput?: string,
+  standardDirs: readonly string[] = STANDARD_LIB_DIRS,
+): CheckResult[] {
   if (platform !== 'linux') {
     const native = platform === 'win32' ? 'DirectML' : platform === 'darwin' ? 'CoreML' : 'CPU';
     return [ok('cuda', `not used on ${platform} (${native} is this platform's GPU path)`)];
   }
-  const libs = findLibraries(['libcuda.so.1', ...CUDA_LIBRARIES], env, ldconfigOutput);
+  const libs = findLibraries(['libcuda.so.1', ...CUDA_LIBRARIES], env, ldconfigOutput, standardDirs);
   if (!libs.get('libcuda.so.1')) {
     return [warn('cuda', 'no NVIDIA driver (libcuda.so.1) found; generation will run on the CPU', 'on a machine with an NVIDIA GPU, install the NVIDIA driver')];
   }

@@ -66,6 +66,11 @@ export class JobRunner {
     }
   }
 
+  /** Resolves when the job running now (if any) has ended. */
+  async idle(): Promise<void> {
+    await this.active;
+  }
+
   /** Ends waiting jobs with SHUTTING_DOWN, stops the running one and waits for it. */
   async shutdown(): Promise<void> {
     this.stopping = true;

@@ -28,7 +28,7 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token' | 'companionVer
   maxConnections: 16,
   pairing: { maxFailures: 5, windowMs: 60_000 },
   allowedOrigins: [],
-  maxBufferedBytes: 64 * 1024 * 1024,
+  maxBufferedBytes: 128 * 1024 * 1024,
 };
 
 function positiveInt(name: string, value: number): void {

@@ -52,7 +52,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
       return statuses.map(toModelInfo);
     },
   };
-  const server = new StyleStudioServer(options, engine, models, async (s) => {
+  const server = new StyleStudioServer(options, engine, models, (s) => {
     s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir }));
     process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
   });

@@ -115,9 +115,14 @@ export class StyleStudioServer {
     return this.engine.status();
   }
 
-  /** Swaps the engine (e.g. after models arrive); a running job finishes on the engine it started with. */
+  /**
+   * Swaps the engine (e.g. after models arrive). A running job finishes on the engine it started
+   * with; the old engine is closed once that job is over.
+   */
   setEngine(engine: GenerationEngine): void {
+    const old = this.engine;
     this.engine = engine;
+    if (old !== engine) void this.runner.idle().then(() => old.close()).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -164,7 +169,10 @@ export class StyleStudioServer {
       alive = false;
       return was;
     };
-    ws.on('message', (data, isBinary) => session.handle(data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      alive = true; // any message proves liveness too, in case a client's WebSocket does not answer pings
+      session.handle(data, isBinary);
+    });
     // ws reports protocol violations (oversized message, bad UTF-8) here and then closes the socket.
     ws.on('error', () => {});
     ws.on('close', () => {

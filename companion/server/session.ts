@@ -155,7 +155,8 @@ export class Session implements JobSink {
         return this.onGenerate(message);
       case 'cancel':
         if (!this.ctx.runner.cancel(this.id, message.jobId)) {
-          this.sendError('UNKNOWN_JOB', `no job ${message.jobId} of this connection is waiting or running`, { jobId: message.jobId });
+          // No `jobId` field: that field marks the error that ends a job, and this job has ended already (or never was).
+          this.sendError('UNKNOWN_JOB', `no job ${message.jobId} of this connection is waiting or running`);
         }
         return;
       case 'status':
@@ -203,6 +204,7 @@ export class Session implements JobSink {
     const take = (transferId: number): RgbaImage | undefined => {
       const image = this.uploads.get(transferId);
       this.uploads.delete(transferId);
+      this.reassembler.abort(transferId); // an unfinished upload named here will never be usable
       return image;
     };
     const negativeRef = params.negativeStyle.kind === 'image' ? params.negativeStyle.image.transferId : undefined;

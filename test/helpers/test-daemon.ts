@@ -15,6 +15,9 @@ export interface TestDaemonConfig {
   readonly helloTimeoutMs?: number;
   readonly pairing?: { maxFailures: number; windowMs: number };
   readonly maxConnections?: number;
+  /** Exact web Origins to accept (e.g. the page of a browser end-to-end test). */
+  readonly allowedOrigins?: string[];
+  readonly maxBufferedBytes?: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TestDaemonConfig;
@@ -27,6 +30,7 @@ const server = new StyleStudioServer(
   resolveServerOptions({
     token: config.token, companionVersion: `test-${PROTOCOL_VERSION}`, port: 0, limits: config.limits,
     helloTimeoutMs: config.helloTimeoutMs, pairing: config.pairing, maxConnections: config.maxConnections,
+    allowedOrigins: config.allowedOrigins, maxBufferedBytes: config.maxBufferedBytes,
   }),
   engine,
   models,

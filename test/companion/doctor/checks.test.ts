@@ -1,0 +1,77 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  checkCuda, checkMemory, checkNode, checkProviders, checkToken, CUDA_LIBRARIES, findLibraries, formatResult,
+} from '../../../companion/doctor/checks';
+
+const GB = 1024 ** 3;
+
+test('node: 20+ ok, older fails with the fix', () => {
+  expect(checkNode('20.1.0').status).toBe('ok');
+  expect(checkNode('18.19.0')).toMatchObject({ status: 'fail', fix: 'install Node.js 20 or newer' });
+});
+
+test('memory thresholds', () => {
+  expect(checkMemory(32 * GB, 20 * GB).status).toBe('ok');
+  expect(checkMemory(32 * GB, 2 * GB).status).toBe('warn');
+  expect(checkMemory(4 * GB, 2 * GB).status).toBe('fail');
+});
+
+test('providers: without a probe a warning says so; probes become one line each', () => {
+  expect(checkProviders(undefined)).toEqual([expect.objectContaining({ status: 'warn', label: 'providers' })]);
+  expect(checkProviders([{ name: 'cpu', works: true, detail: 'ran' }, { name: 'cuda', works: false, detail: 'libcudnn missing' }]).map((r) => r.status)).toEqual(['ok', 'warn']);
+});
+
+describe('CUDA libraries', () => {
+  const ldconfig = (names: readonly string[]) => names.map((n) => `\t${n} (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/${n}`).join('\n');
+  const env = { LD_LIBRARY_PATH: '' };
+
+  test('found through the ldconfig cache or LD_LIBRARY_PATH', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-libs-'));
+    fs.writeFileSync(path.join(dir, 'libcudnn.so.9'), '');
+    const found = findLibraries(['libcudart.so.12', 'libcudnn.so.9', 'libcufft.so.11'], { LD_LIBRARY_PATH: dir }, ldconfig(['libcudart.so.12']), []);
+    expect(found.get('libcudart.so.12')).toBe('/usr/lib/x86_64-linux-gnu/libcudart.so.12');
+    expect(found.get('libcudnn.so.9')).toBe(path.join(dir, 'libcudnn.so.9'));
+    expect(found.get('libcufft.so.11')).toBeUndefined();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('no driver: a warning that the CPU will be used', () => {
+    expect(checkCuda('linux', env, '', [])).toEqual([expect.objectContaining({ status: 'warn', label: 'cuda' })]);
+  });
+
+  test('driver present, cuDNN missing: fail naming the library, with the fix', () => {
+    const results = checkCuda('linux', env, ldconfig(['libcuda.so.1', ...CUDA_LIBRARIES.filter((n) => n !== 'libcudnn.so.9')]), []);
+    const libs = results.find((r) => r.label === 'cuda libraries')!;
+    expect(libs.status).toBe('fail');
+    expect(libs.detail).toBe('missing libcudnn.so.9');
+    expect(libs.fix).toContain('cuDNN 9');
+  });
+
+  test('everything present: ok', () => {
+    const results = checkCuda('linux', env, ldconfig(['libcuda.so.1', ...CUDA_LIBRARIES]), []);
+    expect(results.find((r) => r.label === 'cuda libraries')?.status).toBe('ok');
+  });
+
+  test('other platforms name their own GPU path', () => {
+    expect(checkCuda('win32')[0]?.detail).toContain('DirectML');
+    expect(checkCuda('darwin')[0]?.detail).toContain('CoreML');
+  });
+});
+
+test('token: missing warns, loose mode warns, 0600 ok', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-tok-'));
+  const file = path.join(dir, 'token');
+  expect(checkToken(file).status).toBe('warn');
+  fs.writeFileSync(file, 'x', { mode: 0o644 });
+  fs.chmodSync(file, 0o644);
+  expect(checkToken(file).fix).toContain('chmod 600');
+  fs.chmodSync(file, 0o600);
+  expect(checkToken(file)).toEqual({ status: 'ok', label: 'token', detail: file });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('formatResult: a tag, the label, the detail, and the fix on its own line', () => {
+  expect(formatResult({ status: 'fail', label: 'node', detail: 'v18', fix: 'upgrade' })).toBe(`[FAIL] ${'node'.padEnd(24)} v18\n       ${''.padEnd(24)} fix: upgrade`);
+});
