@@ -157,7 +157,7 @@ export function Slider(props: {
   const ref = useListener<HTMLElement>('input', read);
   useProperty(ref, 'value', props.value);
   return (
-    <sp-slider ref={ref} min={props.min} max={props.max} step={props.step ?? 1} value={props.value} disabled={flag(!!props.disabled)} data-testid={props.testId} show-value={undefined}>
+    <sp-slider ref={ref} min={props.min} max={props.max} step={props.step ?? 1} value={props.value} disabled={flag(!!props.disabled)} data-testid={props.testId}>
       <sp-label slot="label">
         {props.label}: <span className="value">{props.format ? props.format(props.value) : String(props.value)}</span>
       </sp-label>
