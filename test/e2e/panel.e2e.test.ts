@@ -158,6 +158,38 @@ async function waitUntil(page: Page, predicate: () => boolean, timeoutMs: number
   await page.waitForFunction(predicate, undefined, { timeout: timeoutMs, polling: 100 });
 }
 
+test('a selection shapes the output and receives the result; "only the selected area" crops the style', async () => {
+  const companion = await startSyntheticDaemon(5);
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    await page.evaluate(() => (globalThis as any).e2e.setSelection({ left: 40, top: 40, right: 200, bottom: 280 }));
+    await page.locator('[data-testid=prompt] textarea').click(); // focusing the panel re-reads the document
+    await page.locator('[data-testid=prompt] textarea').fill('a tall lighthouse');
+    await expectText(page.locator('[data-testid=output-size]'), '704 × 1024, shaped like the selection');
+    await page.locator('[data-testid=selection-only] input').check();
+    // one variation: drive the slider's range input as a user would
+    await page.locator('[data-testid=variations] input').fill('1');
+    await page.locator('[data-testid=long-side] select').selectOption({ index: 0 }); // 512 px
+    await expectText(page.locator('[data-testid=output-size]'), '320 × 512, shaped like the selection');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 60_000);
+    const reads = await page.evaluate(() => (globalThis as any).e2e.reads());
+    expect(reads).toHaveLength(1);
+    const read = reads[0];
+    expect(read.left >= 40 && read.top >= 40 && read.right <= 200 && read.bottom <= 280 && read.right > read.left).toBe(true);
+    const results = (await layers(page)).filter((l) => l.depth === 1);
+    expect(results).toHaveLength(1);
+    // 320×512 fitted into the 160×240 selection: ×0.46875 → 150×240, centred horizontally
+    expect(results[0]!.bounds).toEqual({ left: 45, top: 40, right: 195, bottom: 280 });
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
 async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';

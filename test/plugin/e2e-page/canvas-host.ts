@@ -55,6 +55,8 @@ export class CanvasHost implements Host {
   activeLayerId: number | null = null;
   selection: Bounds | null = null;
   historySteps: string[] = [];
+  /** Regions read as style references, in order. */
+  readonly reads: Bounds[] = [];
   private nextId = 1;
 
   constructor(
@@ -176,6 +178,7 @@ export class CanvasHost implements Host {
     const ctx = tmp.getContext('2d')!;
     ctx.drawImage(layer.canvas, region.left, region.top, w, h, 0, 0, ow, oh);
     const data = new Uint8Array(ctx.getImageData(0, 0, ow, oh).data.buffer.slice(0));
+    this.reads.push(region);
     return { image: { width: ow, height: oh, data }, bounds: region };
   }
 

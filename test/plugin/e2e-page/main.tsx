@@ -40,7 +40,9 @@ declare global {
     e2e: {
       layers: () => ReturnType<CanvasHost['snapshot']>;
       historySteps: () => string[];
+      reads: () => CanvasHost['reads'];
       state: () => unknown;
+      setSelection: (bounds: { left: number; top: number; right: number; bottom: number } | null) => void;
     };
   }
 }
@@ -48,5 +50,10 @@ declare global {
 window.e2e = {
   layers: () => host.snapshot(),
   historySteps: () => [...host.historySteps],
+  reads: () => [...host.reads],
   state: () => panel.session.state,
+  setSelection: (bounds) => {
+    host.selection = bounds;
+    host.render();
+  },
 };
