@@ -12,7 +12,14 @@ const program = new Command()
 
 registerServeCommand(program);
 registerModelsCommand(program);
-registerDoctorCommand(program);
+registerDoctorCommand(program, async () => {
+  const { availableProviders } = await import('./onnx/session');
+  return (await availableProviders()).map((r) => ({
+    name: r.provider,
+    works: r.available,
+    detail: r.available ? 'a test session runs' : (r.reason ?? 'unavailable'),
+  }));
+});
 registerPipelineCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,7 +1,7 @@
 /** `stylestudio doctor`: what this machine needs for the companion, one ok/warn/fail line each. */
 import type { Command } from 'commander';
 import { DEFAULT_PORT } from '../../protocol';
-import { hubCacheDir } from '../weights/hub-layout';
+import { modelsCacheDir } from '../weights/hub-layout';
 import {
   checkCuda, checkGpuMemory, checkMemory, checkModels, checkNode, checkOnnxRuntime, checkPort, checkProviders, checkToken,
   formatResult, type CheckResult, type ProviderProbe,
@@ -17,7 +17,7 @@ export async function runDoctor(options: { port: number; models?: string | undef
   results.push(checkMemory());
   const gpu = checkGpuMemory();
   if (gpu) results.push(gpu);
-  results.push(...checkModels(hubCacheDir(options.models)));
+  results.push(...checkModels(modelsCacheDir(options.models)));
   results.push(await checkPort(options.port));
   results.push(checkToken());
   return results;

@@ -103,7 +103,8 @@ export function openStyleAdapter(file: string, crossDim: number): StyleAdapter {
     },
     ignoredKeys(plan) {
       const used = new Set(plan.styleLayers.map((l) => String(l.processorId)));
-      return [...keys.filter((k) => k.startsWith('ip_adapter.') && !used.has(k.split('.')[1]!)), /^content_image_proj\./];
+      // CSGO: content K/V (to_k_ip_content, content-only layers) and the content projection are not StyleStudio's.
+      return [...keys.filter((k) => k.startsWith('ip_adapter.') && !used.has(k.split('.')[1]!)), /^ip_adapter\.\d+\.to_[kv]_ip_content\.weight$/, /^content_image_proj\./];
     },
   };
 }

@@ -1,4 +1,5 @@
 /** Tensor element encodings for constants: little-endian bytes per ONNX dtype, float16/bfloat16 rounding. */
+import { float32ToFloat16Bits } from '../rng/float16';
 import type { ElemType } from './graph';
 
 export const ELEM_BYTES: Readonly<Record<ElemType, number>> = {
@@ -32,28 +33,5 @@ export function encodeElements(dtype: ElemType, values: ArrayLike<number>): Uint
   return out;
 }
 
-/** IEEE half from a double, round-to-nearest-even, with overflow to ±inf and subnormals. */
-export function float32ToFloat16Bits(value: number): number {
-  const f = new Float32Array([value]);
-  const x = new Uint32Array(f.buffer)[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-  return sign | half;
-}
+/** Half-precision bits of a number, round to nearest even (one implementation, shared with rng/). */
+export { float32ToFloat16Bits };

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_PORT, PROTOCOL_VERSION, type ModelInfo } from '../../protocol';
 import { createEngine, type EngineFactory } from '../pipeline/engine-factory';
-import { hubCacheDir, hubEndpoint } from '../weights/hub-layout';
+import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
 import { formatGB } from '../weights/models-command';
 import { ProgressLine } from '../weights/progress-line';
@@ -29,7 +29,7 @@ function parsePort(text: string): number {
 }
 
 export async function serve(flags: ServeFlags, engineFactory: EngineFactory = createEngine): Promise<StyleStudioServer> {
-  const cacheDir = hubCacheDir(flags.models);
+  const cacheDir = modelsCacheDir(flags.models);
   const pairing = loadOrCreateToken();
   const maxQueue = flags.maxQueue === undefined ? undefined : Number(flags.maxQueue);
   const options = resolveServerOptions({

@@ -4,17 +4,13 @@
  * relative symlinks into blobs/, and refs/{revision} holds the commit hash.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { assertSafeRepo, assertSafeRepoPath, assertSafeRevision } from './default-models';
+import { hubCacheDir } from './hub-cache';
 
-/** The cache root: explicit dir, HF_HUB_CACHE (or legacy HUGGINGFACE_HUB_CACHE), HF_HOME/hub, XDG/~/.cache. */
-export function hubCacheDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (explicit) return path.resolve(explicit);
-  const hubCache = env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE;
-  if (hubCache) return path.resolve(hubCache);
-  const home = env.HF_HOME || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'huggingface');
-  return path.resolve(home, 'hub');
+/** The cache root: an explicit `--models DIR`, else the environment's hub cache (hub-cache.ts). */
+export function modelsCacheDir(explicit?: string): string {
+  return explicit ? path.resolve(explicit) : hubCacheDir();
 }
 
 /** The hub's base URL: HF_ENDPOINT or huggingface.co. */

@@ -1,7 +1,7 @@
 /** `stylestudio models list|pull`: the default model set in the hub cache, and fetching what is missing. */
 import type { Command } from 'commander';
 import { DEFAULT_MODELS } from './default-models';
-import { hubCacheDir, hubEndpoint } from './hub-layout';
+import { hubEndpoint, modelsCacheDir } from './hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from './model-catalog';
 import { ProgressLine } from './progress-line';
 
@@ -23,7 +23,7 @@ export function registerModelsCommand(program: Command): void {
     .option('--models <dir>', 'hub cache folder to use instead of HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub')
     .option('--json', 'print JSON')
     .action((opts: { models?: string; json?: boolean }) => {
-      const cacheDir = hubCacheDir(opts.models);
+      const cacheDir = modelsCacheDir(opts.models);
       const statuses = modelStatuses(cacheDir);
       if (opts.json) {
         const rows = statuses.map((s) => ({ id: s.spec.id, repo: s.spec.repo, present: s.present, missingFiles: s.missingFiles, snapshotDir: s.snapshotDir ?? null }));
@@ -44,7 +44,7 @@ export function registerModelsCommand(program: Command): void {
       const unknown = ids.filter((id) => !DEFAULT_MODELS.some((m) => m.id === id));
       if (unknown.length > 0) throw new Error(`unknown model ${unknown.join(', ')}; known: ${DEFAULT_MODELS.map((m) => m.id).join(', ')}`);
       const chosen = ids.length > 0 ? DEFAULT_MODELS.filter((m) => ids.includes(m.id)) : DEFAULT_MODELS;
-      const cacheDir = hubCacheDir(opts.models);
+      const cacheDir = modelsCacheDir(opts.models);
       const endpoint = hubEndpoint();
       process.stdout.write(`hub cache: ${cacheDir}\nfrom: ${endpoint}\n`);
       const progress = new ProgressLine();

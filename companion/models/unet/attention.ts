@@ -33,6 +33,8 @@ export interface StyleLayerWeights {
 
 export interface AttentionContext {
   readonly heads: number;
+  /** Path of the UNet's own scope in the checkpoint ('' when its keys are at the root). */
+  readonly unetRoot: string;
   /** int64 [B]: the row whose queries/keys each row uses in attn1 (present when the plan shares). */
   readonly teacherIndex?: Value;
   readonly style?: StyleControls;
@@ -42,6 +44,13 @@ export interface AttentionContext {
   readonly adainEpsilon: number;
   /** The style weights of the layer being built (style layers only). */
   readonly styleWeights?: (path: string) => StyleLayerWeights;
+}
+
+/** A layer's module path relative to the UNet (what the AttentionPlan and the adapter numbering use). */
+export function modulePath(w: WeightScope, ctx: AttentionContext): string {
+  if (ctx.unetRoot === '') return w.path;
+  if (!w.path.startsWith(`${ctx.unetRoot}.`)) throw new GraphBuildError(`${w.path} is outside the UNet scope ${ctx.unetRoot}`);
+  return w.path.slice(ctx.unetRoot.length + 1);
 }
 
 export function selfAttention(w: WeightScope, x: Value, kind: AttentionKind & { kind: 'self' }, ctx: AttentionContext): Value {
@@ -76,7 +85,7 @@ export function crossAttention(w: WeightScope, x: Value, ehs: Value, kind: Atten
       throw new GraphBuildError(`${w.path}: planned ${kind.tokens} style tokens but encoder_hidden_states carries ${styleTokens}`);
     }
     if (!ctx.style || !ctx.styleWeights) throw new GraphBuildError(`${w.path}: style layer without style inputs or adapter weights`);
-    const weights = ctx.styleWeights(w.path);
+    const weights = ctx.styleWeights(modulePath(w, ctx));
     for (const [name, ref] of [['to_k_ip', weights.toK], ['to_v_ip', weights.toV]] as const) {
       if (ref.shape.length !== 2 || ref.shape[0] !== c || ref.shape[1] !== crossDim) {
         throw new GraphBuildError(`${w.path}.${name}: adapter weight ${ref.key} (${ref.file}) has shape [${ref.shape.join(', ')}], the layer needs [${c}, ${crossDim}]`);

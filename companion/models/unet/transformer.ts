@@ -6,7 +6,7 @@ import type { Value } from '../../onnx/graph';
 import { add, mul, reshape, split, staticDim, transpose } from '../../onnx/ops/basic';
 import { conv2d, gelu, groupNorm, layerNorm, linear } from '../../onnx/ops/nn';
 import type { WeightScope } from '../../weights/tensor';
-import { type AttentionContext, crossAttention, selfAttention } from './attention';
+import { type AttentionContext, crossAttention, modulePath, selfAttention } from './attention';
 import type { AttentionPlan } from './attention-plan';
 
 export interface Transformer2DOptions {
@@ -29,10 +29,10 @@ function feedForward(w: WeightScope, x: Value): Value {
 export function basicTransformerBlock(w: WeightScope, x: Value, ehs: Value, plan: AttentionPlan, ctx: AttentionContext): Value {
   const attn1 = w.child('attn1');
   const attn2 = w.child('attn2');
-  const k1 = plan.kindOf(attn1.path);
+  const k1 = plan.kindOf(modulePath(attn1, ctx));
   if (k1.kind !== 'self') throw new Error(`${attn1.path}: plan says ${k1.kind}`);
   let h = add(selfAttention(attn1, layerNorm(w.child('norm1'), x, 1e-5), k1, ctx), x);
-  h = add(crossAttention(attn2, layerNorm(w.child('norm2'), h, 1e-5), ehs, plan.kindOf(attn2.path), ctx), h);
+  h = add(crossAttention(attn2, layerNorm(w.child('norm2'), h, 1e-5), ehs, plan.kindOf(modulePath(attn2, ctx)), ctx), h);
   return add(feedForward(w.child('ff'), layerNorm(w.child('norm3'), h, 1e-5)), h);
 }
 

@@ -76,6 +76,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
 
   const attn: AttentionContext = {
     heads: 0,
+    unetRoot: w.path,
     textTokens: o.textTokens,
     adainEpsilon: o.adainEpsilon ?? 1e-6,
     ...(plan.styleLayers.length > 0 ? {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { downloadFile, normalizeEtag, type DownloadOptions } from '../../../companion/weights/download';
-import { hubCacheDir, hubEndpoint, RepoCache } from '../../../companion/weights/hub-layout';
+import { hubCacheDir } from '../../../companion/weights/hub-cache';
+import { hubEndpoint, modelsCacheDir, RepoCache } from '../../../companion/weights/hub-layout';
 import { FAKE_COMMIT, FakeHub, generatedBytes } from '../../helpers/fake-hub';
 import { fixture } from '../../helpers/paths';
 
@@ -168,12 +169,8 @@ test('etags are normalised like huggingface_hub does', () => {
 });
 
 test('cache location and endpoint follow the hub environment variables', () => {
-  expect(hubCacheDir('/explicit', { HF_HUB_CACHE: '/x' })).toBe('/explicit');
-  expect(hubCacheDir(undefined, { HF_HUB_CACHE: '/x', HF_HOME: '/h' })).toBe('/x');
-  expect(hubCacheDir(undefined, { HUGGINGFACE_HUB_CACHE: '/legacy' })).toBe('/legacy');
-  expect(hubCacheDir(undefined, { HF_HOME: '/h' })).toBe('/h/hub');
-  expect(hubCacheDir(undefined, { XDG_CACHE_HOME: '/c' })).toBe('/c/huggingface/hub');
-  expect(hubCacheDir(undefined, {})).toBe(path.join(os.homedir(), '.cache', 'huggingface', 'hub'));
+  expect(modelsCacheDir('/explicit')).toBe('/explicit');
+  expect(modelsCacheDir(undefined)).toBe(hubCacheDir());
   expect(hubEndpoint({})).toBe('https://huggingface.co');
   expect(hubEndpoint({ HF_ENDPOINT: 'http://127.0.0.1:9/' })).toBe('http://127.0.0.1:9');
 });

@@ -1,0 +1,223 @@
+import { boundsHeight, boundsWidth, fitInside, intersect, isEmpty, roundOut } from './geometry';
+import { documentRefusal } from './document-modes';
+import type {
+  Bounds,
+  DocumentState,
+  Host,
+  ImageUrls,
+  InsertedResults,
+  InsertRequest,
+  LayerInfo,
+  LayerPixels,
+  ReadLayerRequest,
+  TokenStore,
+} from './host';
+import { HostError } from './host';
+import type { PhotoshopApi, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
+import { ANCHOR_TOP_LEFT, PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
+import { to16BitRange, toRgba8 } from './pixels';
+import { SecureTokenStore } from './token-store';
+
+/** Every pixel crosses the wire as sRGB 8-bit; Photoshop converts from and to the document's profile. */
+export const SRGB_PROFILE = 'sRGB IEC61966-2.1';
+
+/** Layer kinds whose pixels imaging.getPixels can read (groups and adjustments have none of their own). */
+const READABLE_KINDS = new Set(['pixel', 'smartObject', 'text', 'solidColor', 'gradientFill', 'pattern']);
+
+function* walk(layers: PsList<PsLayer> | null, depth = 0): Generator<{ layer: PsLayer; depth: number }> {
+  if (!layers) return;
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i]!;
+    yield { layer, depth };
+    yield* walk(layer.layers, depth + 1);
+  }
+}
+
+function findLayer(doc: PsDocument, id: number): PsLayer | null {
+  for (const { layer } of walk(doc.layers)) if (layer.id === id) return layer;
+  return null;
+}
+
+function canvasOf(doc: PsDocument): Bounds {
+  return { left: 0, top: 0, right: doc.width, bottom: doc.height };
+}
+
+/** Photoshop's errors to messages a designer can act on. */
+function asHostError(err: unknown, doing: string): HostError {
+  if (err instanceof HostError) return err;
+  const e = err as { number?: number; message?: string };
+  if (e?.number === 9) {
+    return new HostError(`Photoshop is busy (another plugin or a dialog is open), so StyleStudio could not ${doing}. Try again when it is done.`);
+  }
+  return new HostError(`Photoshop could not ${doing}: ${e?.message ?? String(err)}`);
+}
+
+/** For hosts without image display (tests): every image shows as an empty picture. */
+const NO_IMAGE_URLS: ImageUrls = { create: () => '', release: () => undefined };
+
+export class PhotoshopHost implements Host {
+  readonly tokens: TokenStore;
+
+  constructor(
+    private readonly ps: PhotoshopApi,
+    storage: SecureStorageApi,
+    readonly imageUrls: ImageUrls = NO_IMAGE_URLS,
+  ) {
+    this.tokens = new SecureTokenStore(storage);
+  }
+
+  async documentState(): Promise<DocumentState> {
+    const doc = this.ps.app.activeDocument;
+    if (!doc) return { kind: 'none' };
+    const refusal = documentRefusal(doc.mode, doc.bitsPerChannel);
+    if (refusal) return { kind: 'unsupported', title: doc.title, reason: refusal };
+    const layers: LayerInfo[] = [];
+    for (const { layer, depth } of walk(doc.layers)) {
+      layers.push({ id: layer.id, name: layer.name, depth, readable: READABLE_KINDS.has(layer.kind) });
+    }
+    const sel = doc.selection.bounds;
+    return {
+      kind: 'ready',
+      doc: {
+        id: doc.id,
+        title: doc.title,
+        width: doc.width,
+        height: doc.height,
+        layers,
+        activeLayerId: doc.activeLayers.length > 0 ? doc.activeLayers[0]!.id : null,
+        selection: sel ? intersect(roundOut(sel), canvasOf(doc)) : null,
+      },
+    };
+  }
+
+  private document(id: number): PsDocument {
+    const docs = this.ps.app.documents;
+    for (let i = 0; i < docs.length; i++) if (docs[i]!.id === id) return docs[i]!;
+    throw new HostError('The document this job belongs to has been closed.');
+  }
+
+  private usableDocument(id: number): PsDocument {
+    const doc = this.document(id);
+    const refusal = documentRefusal(doc.mode, doc.bitsPerChannel);
+    if (refusal) throw new HostError(refusal);
+    return doc;
+  }
+
+  async readLayer(request: ReadLayerRequest): Promise<LayerPixels> {
+    const doc = this.usableDocument(request.documentId);
+    const layer = findLayer(doc, request.layerId);
+    if (!layer) throw new HostError('The style layer no longer exists. Choose another layer.');
+    if (!READABLE_KINDS.has(layer.kind)) {
+      throw new HostError(`“${layer.name}” is a ${layer.kind} layer without pixels of its own. Choose a pixel layer.`);
+    }
+    const layerBounds = roundOut(layer.boundsNoEffects);
+    if (isEmpty(layerBounds)) {
+      throw new HostError(`Layer “${layer.name}” is empty. Paint or paste into it, or choose another layer.`);
+    }
+    let region = intersect(layerBounds, canvasOf(doc));
+    if (!region) throw new HostError(`Layer “${layer.name}” lies entirely outside the canvas.`);
+    if (request.selectionOnly) {
+      const sel = doc.selection.bounds;
+      if (!sel) throw new HostError('“Selection only” is on, but nothing is selected. Make a selection or turn the option off.');
+      region = intersect(region, roundOut(sel));
+      if (!region) throw new HostError(`The selection does not overlap layer “${layer.name}”.`);
+    }
+    const w = boundsWidth(region);
+    const h = boundsHeight(region);
+    const targetSize =
+      Math.max(w, h) <= request.maxSide ? undefined : w >= h ? { width: request.maxSide } : { height: request.maxSide };
+
+    try {
+      // A short modal scope for the read only; it closes before anything is sent to the companion.
+      return await this.ps.core.executeAsModal(
+        async () => {
+          const got = await this.ps.imaging.getPixels({
+            documentID: doc.id,
+            layerID: layer.id,
+            sourceBounds: region!,
+            ...(targetSize ? { targetSize } : {}),
+            colorSpace: 'RGB',
+            colorProfile: SRGB_PROFILE,
+            componentSize: 8,
+          });
+          const { imageData } = got;
+          try {
+            if (imageData.width === 0 || imageData.height === 0) {
+              throw new HostError(`Layer “${layer.name}” has no visible pixels in that area.`);
+            }
+            const data = await imageData.getData({ chunky: true });
+            if (!(data instanceof Uint8Array)) {
+              throw new HostError('Photoshop returned 16/32-bit pixels although 8-bit were requested.');
+            }
+            const image = toRgba8(data, imageData.width, imageData.height, imageData.components);
+            // The returned bounds are trimmed to content; with targetSize they are in the read's
+            // pyramid level, and only the unscaled region is meaningful in document pixels.
+            return { image, bounds: targetSize ? region! : roundOut(got.sourceBounds) };
+          } finally {
+            await imageData.dispose();
+          }
+        },
+        { commandName: 'StyleStudio: read style layer' },
+      );
+    } catch (err) {
+      throw asHostError(err, `read layer “${layer.name}”`);
+    }
+  }
+
+  async insertResults(request: InsertRequest): Promise<InsertedResults> {
+    if (request.results.length === 0) throw new HostError('There are no results to insert.');
+    const doc = this.usableDocument(request.documentId);
+    const sixteenBit = doc.bitsPerChannel === 'bitDepth16';
+    try {
+      return await this.ps.core.executeAsModal(
+        async (ctx) => {
+          const suspension = await ctx.hostControl.suspendHistory({ documentID: doc.id, name: `StyleStudio: ${request.groupName}` });
+          try {
+            const group = await doc.createLayerGroup({ name: request.groupName });
+            if (!group) throw new HostError('Photoshop did not create the results group.');
+            const above = request.aboveLayerId === null ? null : findLayer(doc, request.aboveLayerId);
+            if (above && above.id !== group.id) await group.move(above, PLACE_BEFORE);
+            const layerIds: number[] = [];
+            // Last variation first: each layer goes to the top of the group, so variation 1 ends on top.
+            for (const result of [...request.results].reverse()) {
+              const layer = await doc.createPixelLayer({ name: `${request.layerPrefix} · seed ${result.seed}` });
+              if (!layer) throw new HostError('Photoshop did not create a result layer.');
+              await layer.move(group, PLACE_INSIDE);
+              const { width, height, data } = result.image;
+              const place = fitInside(width, height, request.target);
+              const imageData = await this.ps.imaging.createImageDataFromBuffer(sixteenBit ? to16BitRange(data) : data, {
+                width,
+                height,
+                components: 4,
+                colorSpace: 'RGB',
+                colorProfile: SRGB_PROFILE,
+              });
+              try {
+                await this.ps.imaging.putPixels({
+                  documentID: doc.id,
+                  layerID: layer.id,
+                  imageData,
+                  replace: true,
+                  targetBounds: { left: place.left, top: place.top, width, height },
+                });
+              } finally {
+                await imageData.dispose();
+              }
+              if (place.scale !== 1) await layer.scale(place.scale * 100, place.scale * 100, ANCHOR_TOP_LEFT);
+              layerIds.unshift(layer.id);
+            }
+            await ctx.hostControl.resumeHistory(suspension, true);
+            return { groupId: group.id, layerIds };
+          } catch (err) {
+            // Roll the half-made group back so a failure leaves the document as it was.
+            await ctx.hostControl.resumeHistory(suspension, false).catch(() => undefined);
+            throw err;
+          }
+        },
+        { commandName: 'StyleStudio: insert results' },
+      );
+    } catch (err) {
+      throw asHostError(err, 'insert the results');
+    }
+  }
+}

@@ -1,0 +1,384 @@
+import type { CompanionClient, ConnectionState, DownloadProgress, JobHandle, JobOutcome, NegativeStyleInput } from '../client/companion-client';
+import { outputSizeFor } from '../host/geometry';
+import type { Bounds, DocumentState, Host, Rgba8Image, ResultImage } from '../host/host';
+import { HostError } from '../host/host';
+import { DEFAULT_SETTINGS, type Settings } from './settings';
+import { downscale } from './thumbnails';
+
+export type Companion = Pick<CompanionClient, 'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels'>;
+
+export type JobPhase = 'reading' | 'uploading' | 'queued' | 'running' | 'inserting';
+
+export interface JobView {
+  readonly phase: JobPhase;
+  /** Jobs ahead in the companion's queue (when queued). */
+  readonly position: number;
+  readonly step: number;
+  readonly total: number;
+  readonly previewUrl: string | null;
+  readonly received: number;
+  readonly variations: number;
+  readonly cancelling: boolean;
+}
+
+export interface ResultView {
+  readonly id: string;
+  readonly prompt: string;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly thumbnailUrl: string;
+  readonly inserted: boolean;
+  /** Full pixels are kept for the most recent results only. */
+  readonly canReinsert: boolean;
+}
+
+export interface Notice {
+  readonly kind: 'error' | 'info';
+  readonly text: string;
+}
+
+export interface PanelState {
+  readonly connection: ConnectionState;
+  readonly hasToken: boolean;
+  readonly document: DocumentState;
+  readonly settings: Settings;
+  readonly job: JobView | null;
+  readonly results: readonly ResultView[];
+  readonly notice: Notice | null;
+  /** Model download in progress (null when none); `started` before the first progress message. */
+  readonly download: (DownloadProgress & { readonly started: true }) | { readonly started: false } | null;
+}
+
+/** Most results whose full pixels stay in memory for "insert again"; older ones keep only a thumbnail. */
+export const KEPT_RESULTS = 8;
+/** Most results listed; older entries leave the list and their thumbnails are released. */
+export const LISTED_RESULTS = 48;
+const THUMBNAIL_SIDE = 160;
+/** Style references need no more than this (CLIP sees 224²); Photoshop downsamples larger layers on read. */
+const STYLE_READ_SIDE = 1024;
+
+interface Kept {
+  view: ResultView;
+  image: Rgba8Image | null;
+  readonly documentId: number;
+  readonly target: Bounds;
+  readonly aboveLayerId: number | null;
+}
+
+/** Short group and layer names from the prompt (Photoshop layer names are best kept short). */
+export function shortName(prompt: string, max = 48): string {
+  const oneLine = prompt.replace(/\s+/g, ' ').trim();
+  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
+}
+
+function failureText(outcome: Extract<JobOutcome, { kind: 'failed' }>): string {
+  switch (outcome.code) {
+    case 'MODELS_MISSING':
+      return `${outcome.message} Run \`stylestudio models pull\` in a terminal, then try again.`;
+    case 'QUEUE_FULL':
+      return 'The companion\'s queue is full. Wait for a job to finish, then try again.';
+    case 'DISCONNECTED':
+    case 'NOT_CONNECTED':
+      return outcome.message;
+    default:
+      return `The companion could not run this job (${outcome.code}): ${outcome.message}`;
+  }
+}
+
+/**
+ * The panel's behaviour without any UI: pairing, reading the style from the host, submitting through
+ * the companion client, following progress, and inserting results as one history step. The UI renders
+ * `state` and calls the methods; nothing here touches Photoshop or sockets directly.
+ */
+export class PanelSession {
+  private current: PanelState;
+  private readonly listeners = new Set<() => void>();
+  private readonly kept: Kept[] = [];
+  private handle: JobHandle | null = null;
+  private nextResult = 1;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly host: Host,
+    private readonly companion: Companion,
+    settings: Settings = DEFAULT_SETTINGS,
+    private readonly listedResults: number = LISTED_RESULTS,
+  ) {
+    this.current = {
+      connection: companion.state,
+      hasToken: false,
+      document: { kind: 'none' },
+      settings,
+      job: null,
+      results: [],
+      notice: null,
+      download: null,
+    };
+  }
+
+  get state(): PanelState {
+    return this.current;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private set(patch: Partial<PanelState>): void {
+    this.current = { ...this.current, ...patch };
+    for (const l of [...this.listeners]) l();
+  }
+
+  private setJob(patch: Partial<JobView>): void {
+    if (this.current.job) this.set({ job: { ...this.current.job, ...patch } });
+  }
+
+  /** Connects with the stored token, if any, and reads the document. Returns at once (UXP's setup has 300 ms). */
+  async start(): Promise<void> {
+    this.unsubscribe = this.companion.subscribe((connection) => this.set({ connection }));
+    const token = await this.host.tokens.load();
+    if (token) {
+      this.set({ hasToken: true });
+      this.companion.connect(token);
+    }
+    await this.refreshDocument();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.companion.disconnect();
+  }
+
+  async pair(token: string): Promise<void> {
+    const trimmed = token.trim();
+    if (!trimmed) {
+      this.set({ notice: { kind: 'error', text: 'Paste the token that `stylestudio serve` printed.' } });
+      return;
+    }
+    await this.host.tokens.save(trimmed);
+    this.set({ hasToken: true, notice: null });
+    this.companion.connect(trimmed);
+  }
+
+  async forgetToken(): Promise<void> {
+    await this.host.tokens.clear();
+    this.companion.disconnect();
+    this.set({ hasToken: false });
+  }
+
+  async refreshDocument(): Promise<void> {
+    const document = await this.host.documentState();
+    this.set({ document });
+  }
+
+  update(patch: Partial<Settings>): void {
+    this.set({ settings: { ...this.current.settings, ...patch } });
+  }
+
+  /** Asks the companion to fetch its missing models; progress shows in `download`. */
+  downloadModels(): void {
+    if (this.current.download) return;
+    this.set({ download: { started: false }, notice: null });
+    this.companion.pullModels({
+      progress: (p) => this.set({ download: { ...p, started: true } }),
+      end: (outcome) =>
+        this.set({
+          download: null,
+          notice: outcome.kind === 'completed' ? { kind: 'info', text: 'Models downloaded.' } : { kind: 'error', text: `The model download failed: ${outcome.message}` },
+        }),
+    });
+  }
+
+  dismissNotice(): void {
+    this.set({ notice: null });
+  }
+
+  /** Output size for the current document/selection and long-side setting, or null without a document. */
+  outputSize(maxSide = Infinity): { width: number; height: number } | null {
+    const doc = this.current.document;
+    if (doc.kind !== 'ready') return null;
+    const region = doc.doc.selection ?? { left: 0, top: 0, right: doc.doc.width, bottom: doc.doc.height };
+    const size = outputSizeFor(region, Math.min(this.current.settings.longSide, maxSide));
+    return size;
+  }
+
+  async generate(): Promise<void> {
+    if (this.current.job) return;
+    const s = this.current.settings;
+    const connection = this.current.connection;
+    if (connection.kind !== 'ready') {
+      this.set({ notice: { kind: 'error', text: 'Not connected to the companion yet. See the connection status above.' } });
+      return;
+    }
+    if (!s.prompt.trim()) {
+      this.set({ notice: { kind: 'error', text: 'Type a prompt describing what to generate.' } });
+      return;
+    }
+    this.set({ notice: null, job: { phase: 'reading', position: 0, step: 0, total: 0, previewUrl: null, received: 0, variations: s.variations, cancelling: false } });
+    let prepared;
+    try {
+      prepared = await this.prepare(s, connection.welcome.limits.maxImageSide);
+    } catch (err) {
+      this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Reading the document failed: ${(err as Error).message}` });
+      return;
+    }
+    const { documentId, sourceLayerId, target, style, negativeStyle, size } = prepared;
+    const received: ResultImage[] = [];
+    this.setJob({ phase: 'uploading' });
+    const prompt = s.prompt.trim();
+    this.handle = await this.companion.submit(
+      {
+        params: {
+          prompt,
+          ...(s.negativePrompt.trim() ? { negativePrompt: s.negativePrompt.trim() } : {}),
+          crossModalAdain: s.adain,
+          adainStrength: s.adainStrength,
+          teacher: s.teacher,
+          teacherSteps: s.teacher ? Math.min(s.teacherSteps, s.steps) : 0,
+          guidance: s.guidance,
+          steps: s.steps,
+          variations: s.variations,
+          seed: s.seedMode === 'fixed' ? s.seed : null,
+          width: size.width,
+          height: size.height,
+        },
+        style,
+        negativeStyle,
+      },
+      {
+        accepted: (_jobId, position) => this.setJob({ phase: position > 0 ? 'queued' : 'running', position }),
+        progress: (p) => {
+          const old = this.current.job?.previewUrl ?? null;
+          const previewUrl = p.preview ? this.host.imageUrls.create(p.preview) : old;
+          if (p.preview && old) this.host.imageUrls.release(old);
+          this.setJob({ phase: 'running', step: p.step, total: p.total, previewUrl });
+        },
+        result: (r) => {
+          received.push({ seed: r.seed, image: r.image });
+          this.addResult(prompt, r.seed, r.image, documentId, target, sourceLayerId);
+          this.setJob({ received: received.length });
+        },
+        end: (outcome) => void this.finish(outcome, prompt, documentId, target, sourceLayerId, received),
+      },
+    );
+  }
+
+  private async prepare(s: Settings, maxImageSide: number) {
+    const state = await this.host.documentState();
+    this.set({ document: state });
+    if (state.kind === 'none') throw new HostError('Open a document and choose a layer to take the style from.');
+    if (state.kind === 'unsupported') throw new HostError(state.reason);
+    const doc = state.doc;
+    const sourceLayerId = s.sourceLayerId ?? doc.activeLayerId;
+    if (sourceLayerId === null) throw new HostError('Select a layer to take the style from.');
+    const readSide = Math.min(STYLE_READ_SIDE, maxImageSide);
+    const source = await this.host.readLayer({ documentId: doc.id, layerId: sourceLayerId, selectionOnly: s.selectionOnly, maxSide: readSide });
+    let negativeStyle: NegativeStyleInput = { kind: 'none' };
+    if (s.avoid.kind === 'drop') negativeStyle = { kind: 'drop', preset: s.avoid.preset };
+    if (s.avoid.kind === 'layer') {
+      if (s.avoid.layerId === null) throw new HostError('Choose the layer whose style to avoid, or set “Avoid” to None.');
+      const avoid = await this.host.readLayer({ documentId: doc.id, layerId: s.avoid.layerId, selectionOnly: false, maxSide: readSide });
+      negativeStyle = { kind: 'image', image: avoid.image };
+    }
+    const target = doc.selection ?? { left: 0, top: 0, right: doc.width, bottom: doc.height };
+    const size = outputSizeFor(target, Math.min(s.longSide, maxImageSide));
+    return { documentId: doc.id, sourceLayerId, target, style: source.image, negativeStyle, size };
+  }
+
+  cancel(): void {
+    if (!this.current.job || !this.handle) return;
+    this.setJob({ cancelling: true });
+    this.handle.cancel();
+  }
+
+  private addResult(prompt: string, seed: number, image: Rgba8Image, documentId: number, target: Bounds, aboveLayerId: number | null): void {
+    const view: ResultView = {
+      id: `result-${this.nextResult++}`,
+      prompt,
+      seed,
+      width: image.width,
+      height: image.height,
+      thumbnailUrl: this.host.imageUrls.create(downscale(image, THUMBNAIL_SIDE)),
+      inserted: false,
+      canReinsert: true,
+    };
+    this.kept.unshift({ view, image, documentId, target, aboveLayerId });
+    // Bound memory: only the newest results keep their full pixels.
+    this.kept.forEach((k, i) => {
+      if (i >= KEPT_RESULTS) k.image = null;
+    });
+    for (const dropped of this.kept.splice(this.listedResults)) this.host.imageUrls.release(dropped.view.thumbnailUrl);
+    this.publishResults();
+  }
+
+  private publishResults(inserted: ReadonlySet<string> = new Set()): void {
+    const results = this.kept.map((k) => {
+      k.view = { ...k.view, canReinsert: k.image !== null, inserted: k.view.inserted || inserted.has(k.view.id) };
+      return k.view;
+    });
+    this.set({ results });
+  }
+
+  private async finish(
+    outcome: JobOutcome,
+    prompt: string,
+    documentId: number,
+    target: Bounds,
+    aboveLayerId: number | null,
+    received: ResultImage[],
+  ): Promise<void> {
+    this.handle = null;
+    if (outcome.kind === 'failed') {
+      this.endJob({ kind: 'error', text: failureText(outcome) });
+      return;
+    }
+    if (outcome.kind === 'cancelled') {
+      this.endJob({ kind: 'info', text: received.length > 0 ? 'Cancelled. Results that arrived are listed below; insert them from there.' : 'Cancelled.' });
+      return;
+    }
+    if (received.length === 0) {
+      this.endJob({ kind: 'error', text: 'The companion finished without sending any image.' });
+      return;
+    }
+    this.setJob({ phase: 'inserting' });
+    try {
+      // The only modal scope of a generation: short, after the GPU work is over.
+      await this.host.insertResults({ documentId, groupName: shortName(prompt), layerPrefix: shortName(prompt, 32), target, aboveLayerId, results: received });
+      const ids = new Set(this.kept.slice(0, received.length).map((k) => k.view.id));
+      this.publishResults(ids);
+      this.endJob(null);
+    } catch (err) {
+      this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Inserting failed: ${(err as Error).message}` });
+    }
+  }
+
+  private endJob(notice: Notice | null): void {
+    const preview = this.current.job?.previewUrl;
+    if (preview) this.host.imageUrls.release(preview);
+    this.set({ job: null, notice });
+  }
+
+  async reinsert(resultId: string): Promise<void> {
+    const k = this.kept.find((x) => x.view.id === resultId);
+    if (!k || !k.image) {
+      this.set({ notice: { kind: 'error', text: 'This result is no longer in memory. Use its seed to generate it again.' } });
+      return;
+    }
+    try {
+      await this.host.insertResults({
+        documentId: k.documentId, groupName: shortName(k.view.prompt), layerPrefix: shortName(k.view.prompt, 32),
+        target: k.target, aboveLayerId: k.aboveLayerId, results: [{ seed: k.view.seed, image: k.image }],
+      });
+      this.publishResults(new Set([k.view.id]));
+    } catch (err) {
+      this.set({ notice: { kind: 'error', text: err instanceof HostError ? err.message : (err as Error).message } });
+    }
+  }
+
+  reuseSeed(resultId: string): void {
+    const k = this.kept.find((x) => x.view.id === resultId);
+    if (k) this.update({ seedMode: 'fixed', seed: k.view.seed });
+  }
+}

@@ -1,0 +1,45 @@
+/** Everything the user sets in the panel; plain data, kept between generations. */
+export type AvoidChoice =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'layer'; readonly layerId: number | null }
+  | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
+
+export interface Settings {
+  /** null: whichever layer is active when Generate is pressed. */
+  readonly sourceLayerId: number | null;
+  readonly selectionOnly: boolean;
+  readonly avoid: AvoidChoice;
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly adain: boolean;
+  readonly adainStrength: number;
+  readonly teacher: boolean;
+  readonly teacherSteps: number;
+  readonly guidance: number;
+  readonly steps: number;
+  readonly variations: number;
+  readonly seedMode: 'random' | 'fixed';
+  readonly seed: number;
+  /** Long side of the generated image; the short side follows the selection's or document's aspect. */
+  readonly longSide: number;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  sourceLayerId: null,
+  selectionOnly: false,
+  avoid: { kind: 'none' },
+  prompt: '',
+  negativePrompt: '',
+  adain: true,
+  adainStrength: 1,
+  teacher: true,
+  teacherSteps: 20,
+  guidance: 5,
+  steps: 50,
+  variations: 2,
+  seedMode: 'random',
+  seed: 0,
+  longSide: 1024,
+};
+
+export const LONG_SIDES = [512, 768, 1024, 1280] as const;

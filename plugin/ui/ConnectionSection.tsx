@@ -1,0 +1,79 @@
+import { useState } from 'react';
+import type { ConnectionState } from '../client/companion-client';
+import type { PanelState } from '../session/panel-session';
+import { connectionText } from './connection-text';
+import { Button, ProgressBar, TextField } from './spectrum';
+
+function gigabytes(bytes: number): string {
+  return `${(bytes / 1e9).toFixed(1)} GB`;
+}
+
+/** Offers the companion's model download when its engine is waiting for models, and shows its progress. */
+function ModelsDownload(props: { connection: ConnectionState; download: PanelState['download']; onDownload: () => void }) {
+  const d = props.download;
+  if (d) {
+    return d.started ? (
+      <ProgressBar label={`Downloading ${d.model}: ${d.file}`} value={Math.round(d.receivedBytes / 1e6)} max={Math.max(1, Math.round(d.totalBytes / 1e6))} testId="download-progress" />
+    ) : (
+      <sp-detail data-testid="download-progress">Starting the download…</sp-detail>
+    );
+  }
+  if (props.connection.kind !== 'ready' || props.connection.welcome.engine.ready) return null;
+  const missing = props.connection.welcome.models.filter((m) => !m.present);
+  if (missing.length === 0) return null;
+  const bytes = missing.reduce((sum, m) => sum + m.missingBytes, 0);
+  return (
+    <Button variant="primary" onPress={props.onDownload} testId="download-models" title={missing.map((m) => m.id).join(', ')}>
+      Download models (about {gigabytes(bytes)})
+    </Button>
+  );
+}
+
+export function ConnectionSection(props: {
+  connection: ConnectionState;
+  hasToken: boolean;
+  download: PanelState['download'];
+  onPair: (token: string) => void;
+  onForget: () => void;
+  onDownload: () => void;
+}) {
+  const [token, setToken] = useState('');
+  const [changing, setChanging] = useState(false);
+  const text = connectionText(props.connection);
+  const askToken = text.askToken || changing;
+  const submit = () => {
+    if (!token.trim()) return;
+    props.onPair(token);
+    setToken('');
+    setChanging(false);
+  };
+  return (
+    <section className={`connection tone-${text.tone}`} data-testid="connection" aria-live="polite">
+      <div className="row">
+        <span className={`dot dot-${text.tone}`} aria-hidden="true" />
+        <sp-heading size="XXS" data-testid="connection-title">{text.title}</sp-heading>
+      </div>
+      <sp-body size="S" data-testid="connection-detail">{text.detail}</sp-body>
+      <ModelsDownload connection={props.connection} download={props.download} onDownload={props.onDownload} />
+      {askToken ? (
+        <div className="row">
+          <div className="grow">
+            <TextField label="Pairing token" type="password" value={token} onChange={setToken} onEnter={submit} placeholder="paste the token" testId="token" />
+          </div>
+          <Button onPress={submit} disabled={!token.trim()} testId="pair">
+            Pair
+          </Button>
+        </div>
+      ) : props.hasToken ? (
+        <div className="row">
+          <Button quiet variant="secondary" onPress={() => setChanging(true)} testId="change-token">
+            Change token
+          </Button>
+          <Button quiet variant="secondary" onPress={props.onForget} testId="forget-token">
+            Forget token
+          </Button>
+        </div>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,70 @@
+import type { Settings } from '../session/settings';
+import { LONG_SIDES } from '../session/settings';
+import { Checkbox, Picker, Slider, TextArea, TextField } from './spectrum';
+
+export function PromptSection(props: { settings: Settings; onChange: (patch: Partial<Settings>) => void }) {
+  return (
+    <section className="prompt" data-testid="prompt-section">
+      <PromptArea label="Prompt" value={props.settings.prompt} placeholder="what to paint, e.g. a lighthouse at dusk" onChange={(prompt) => props.onChange({ prompt })} testId="prompt" />
+      <PromptArea label="Negative prompt" value={props.settings.negativePrompt} placeholder="optional: what to keep out" onChange={(negativePrompt) => props.onChange({ negativePrompt })} testId="negative-prompt" />
+    </section>
+  );
+}
+
+function PromptArea(props: { label: string; value: string; placeholder: string; onChange: (v: string) => void; testId: string }) {
+  return <TextArea label={props.label} value={props.value} placeholder={props.placeholder} onChange={props.onChange} testId={props.testId} />;
+}
+
+export function OptionsSection(props: {
+  settings: Settings;
+  outputSize: { width: number; height: number } | null;
+  fromSelection: boolean;
+  onChange: (patch: Partial<Settings>) => void;
+}) {
+  const s = props.settings;
+  const set = props.onChange;
+  return (
+    <section className="options" data-testid="options">
+      <Checkbox checked={s.adain} onChange={(adain) => set({ adain })} testId="adain">
+        Cross-modal AdaIN (style follows the text layout)
+      </Checkbox>
+      <Slider label="AdaIN strength" value={s.adainStrength} min={0} max={1} step={0.05} disabled={!s.adain} onChange={(adainStrength) => set({ adainStrength })} format={(v) => v.toFixed(2)} testId="adain-strength" />
+      <Checkbox checked={s.teacher} onChange={(teacher) => set({ teacher })} testId="teacher">
+        Teacher model (steadier layout)
+      </Checkbox>
+      <Slider label="Teacher steps" value={Math.min(s.teacherSteps, s.steps)} min={1} max={s.steps} disabled={!s.teacher} onChange={(teacherSteps) => set({ teacherSteps })} testId="teacher-steps" />
+      <Slider label="Guidance" value={s.guidance} min={1} max={15} step={0.5} onChange={(guidance) => set({ guidance })} format={(v) => v.toFixed(1)} testId="guidance" />
+      <Slider label="Steps" value={s.steps} min={4} max={100} onChange={(steps) => set({ steps })} testId="steps" />
+      <Slider label="Variations" value={s.variations} min={1} max={4} onChange={(variations) => set({ variations })} testId="variations" />
+      <div className="row">
+        <Checkbox checked={s.seedMode === 'fixed'} onChange={(fixed) => set({ seedMode: fixed ? 'fixed' : 'random' })} testId="fixed-seed">
+          Fixed seed
+        </Checkbox>
+        {s.seedMode === 'fixed' ? (
+          <div className="grow">
+            <TextField
+              label="Seed"
+              type="number"
+              value={String(s.seed)}
+              onChange={(v) => {
+                const n = Math.floor(Number(v));
+                if (Number.isFinite(n) && n >= 0) set({ seed: n });
+              }}
+              testId="seed"
+            />
+          </div>
+        ) : null}
+      </div>
+      <Picker
+        label="Output size (long side)"
+        options={LONG_SIDES.map((n) => ({ key: String(n), label: `${n} px` }))}
+        selected={String(s.longSide)}
+        onChange={(k) => set({ longSide: Number(k) })}
+        testId="long-side"
+      />
+      <sp-detail data-testid="output-size">
+        {props.outputSize ? `${props.outputSize.width} × ${props.outputSize.height}, shaped like the ${props.fromSelection ? 'selection' : 'document'}` : 'No document'}
+      </sp-detail>
+    </section>
+  );
+}

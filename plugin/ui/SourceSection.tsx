@@ -1,0 +1,71 @@
+import type { DocumentState } from '../host/host';
+import type { AvoidChoice, Settings } from '../session/settings';
+import { Button, Checkbox, Picker, type PickerOption } from './spectrum';
+
+const ACTIVE = 'active';
+
+export function SourceSection(props: {
+  document: DocumentState;
+  settings: Settings;
+  onChange: (patch: Partial<Settings>) => void;
+  onRefresh: () => void;
+}) {
+  const { document: state, settings } = props;
+  if (state.kind !== 'ready') {
+    return (
+      <section className="source" data-testid="source">
+        <sp-body size="S" data-testid="document-problem">
+          {state.kind === 'none' ? 'Open a document to take a style from one of its layers.' : state.reason}
+        </sp-body>
+        <Button quiet variant="secondary" onPress={props.onRefresh} testId="refresh">
+          Check again
+        </Button>
+      </section>
+    );
+  }
+  const doc = state.doc;
+  const active = doc.layers.find((l) => l.id === doc.activeLayerId);
+  const layerOptions: PickerOption[] = doc.layers.map((l) => ({
+    key: String(l.id),
+    label: `${'  '.repeat(l.depth)}${l.name}`,
+    disabled: !l.readable,
+  }));
+  const sourceOptions: PickerOption[] = [{ key: ACTIVE, label: `Active layer${active ? ` (${active.name})` : ''}` }, ...layerOptions];
+  const avoidKey = settings.avoid.kind === 'drop' ? `drop-${settings.avoid.preset}` : settings.avoid.kind;
+  const avoidOptions: PickerOption[] = [
+    { key: 'none', label: 'Nothing' },
+    { key: 'layer', label: 'The style of a layer…' },
+    { key: 'drop-colour', label: 'The reference’s colours' },
+    { key: 'drop-texture', label: 'The reference’s texture' },
+  ];
+  const onAvoid = (key: string) => {
+    const avoid: AvoidChoice =
+      key === 'layer' ? { kind: 'layer', layerId: null } : key === 'drop-colour' ? { kind: 'drop', preset: 'colour' } : key === 'drop-texture' ? { kind: 'drop', preset: 'texture' } : { kind: 'none' };
+    props.onChange({ avoid });
+  };
+  return (
+    <section className="source" data-testid="source">
+      <sp-heading size="XXS">Style from · {doc.title}</sp-heading>
+      <Picker
+        label="Style layer"
+        options={sourceOptions}
+        selected={settings.sourceLayerId === null ? ACTIVE : String(settings.sourceLayerId)}
+        onChange={(key) => props.onChange({ sourceLayerId: key === ACTIVE ? null : Number(key) })}
+        testId="source-layer"
+      />
+      <Checkbox checked={settings.selectionOnly} onChange={(selectionOnly) => props.onChange({ selectionOnly })} disabled={!doc.selection} testId="selection-only">
+        Only the selected area{doc.selection ? '' : ' (no selection)'}
+      </Checkbox>
+      <Picker label="Avoid" options={avoidOptions} selected={avoidKey} onChange={onAvoid} testId="avoid" />
+      {settings.avoid.kind === 'layer' ? (
+        <Picker
+          label="Layer whose style to avoid"
+          options={[{ key: 'unset', label: 'Choose a layer…' }, ...layerOptions]}
+          selected={settings.avoid.layerId === null ? 'unset' : String(settings.avoid.layerId)}
+          onChange={(key) => props.onChange({ avoid: { kind: 'layer', layerId: key === 'unset' ? null : Number(key) } })}
+          testId="avoid-layer"
+        />
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,202 @@
+/**
+ * The built panel in headless Chromium (Debian's chromium via playwright-core), over a canvas-backed
+ * document, talking to real companion processes: `stylestudio serve` for pairing, and the real daemon
+ * server with the synthetic engine for generation (the SDXL pipeline is not in `serve` yet).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { repoRoot } from '../helpers/paths';
+import { buildTestPage, launchChromium, startServeCli, startSyntheticDaemon, type CompanionProcess } from './harness';
+
+jest.setTimeout(180_000);
+
+interface LayerSnapshot {
+  id: number;
+  name: string;
+  kind: 'pixel' | 'group';
+  depth: number;
+  bounds: { left: number; top: number; right: number; bottom: number } | null;
+}
+
+const artifacts = path.join(repoRoot, 'artifacts', 'e2e');
+let pageFile: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  pageFile = await buildTestPage();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Opens the panel page pointed at a companion, collecting page errors and console errors. */
+async function openPanel(companion: CompanionProcess): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 860, height: 1180 } });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  await page.goto(`file://${pageFile}?url=${encodeURIComponent(companion.url)}`);
+  await page.waitForSelector('[data-testid=connection-title]');
+  return { page, problems };
+}
+
+async function pair(page: Page, token: string): Promise<void> {
+  await page.locator('[data-testid=token] input').fill(token);
+  await page.locator('[data-testid=pair]').click();
+}
+
+const title = (page: Page) => page.locator('[data-testid=connection-title]');
+const layers = (page: Page): Promise<LayerSnapshot[]> => page.evaluate(() => (globalThis as any).e2e.layers());
+const historySteps = (page: Page): Promise<string[]> => page.evaluate(() => (globalThis as any).e2e.historySteps());
+
+test('pairing with the real `stylestudio serve`: wrong token, then the printed token; missing models are explained', async () => {
+  const companion = await startServeCli();
+  try {
+    const { page, problems } = await openPanel(companion);
+    await expectText(title(page), 'Not paired');
+    await pair(page, 'x'.repeat(43));
+    await expectText(title(page), 'Wrong token');
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    await expectText(page.locator('[data-testid=connection-detail]'), /Not ready: models missing/);
+    await expectText(page.locator('[data-testid=download-models]'), /^Download models \(about \d+\.\d GB\)$/);
+    await page.locator('[data-testid=prompt] textarea').fill('a harbour at dawn');
+    expect(await page.locator('[data-testid=generate] button').isDisabled()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
+test('the companion stops and comes back: the panel says so, retries, and reconnects with the stored token', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-e2e-'));
+  const first = await startServeCli({ dir });
+  let second: CompanionProcess | null = null;
+  try {
+    const { page, problems } = await openPanel(first);
+    await pair(page, first.token);
+    await expectText(title(page), 'Connected');
+    await first.stop();
+    await expectText(title(page), 'Companion not running');
+    await expectText(page.locator('[data-testid=connection-detail]'), /Nothing answers on .*stylestudio serve.*Retrying in \d+ s/);
+    second = await startServeCli({ port: first.port, dir });
+    expect(second.token).toBe(first.token); // same config dir, same token: no re-pairing
+    await expectText(title(page), 'Connected');
+    expect(problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket connection/.test(p))).toEqual([]);
+    await page.close();
+  } finally {
+    await second?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('generate two variations, cancel a second job, layers land in the document; screenshot', async () => {
+  const companion = await startSyntheticDaemon(15);
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    const before = await layers(page);
+    expect(before.map((l) => l.name)).toEqual(['Ink strokes', 'Background']);
+
+    await page.locator('[data-testid=prompt] textarea').fill('a harbour at dawn, ink and watercolour');
+    await page.locator('[data-testid=long-side] select').selectOption({ index: 0 }); // 512 px
+    await expectText(page.locator('[data-testid=output-size]'), '512 × 320, shaped like the document');
+    await page.locator('[data-testid=generate]').click();
+    await page.waitForSelector('[data-testid=preview]', { timeout: 30_000 }); // live preview while sampling
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 60_000);
+
+    const after = await layers(page);
+    const group = after.find((l) => l.kind === 'group')!;
+    expect(group.name).toBe('a harbour at dawn, ink and watercolour');
+    const results = after.filter((l) => l.depth === 1);
+    expect(results).toHaveLength(2);
+    expect(results.map((l) => l.name)).toEqual([expect.stringMatching(/ · seed \d+$/), expect.stringMatching(/ · seed \d+$/)]);
+    // 512×320 results fill the 480×320 canvas's fitted area: whole height, centred
+    for (const l of results) expect(l.bounds).toEqual({ left: 0, top: 10, right: 480, bottom: 310 });
+    // the group sits directly above the style layer it was generated from
+    expect(after.filter((l) => l.depth === 0).map((l) => l.name)).toEqual([group.name, 'Ink strokes', 'Background']);
+    await expect(page.locator('[data-testid=result]').count()).resolves.toBe(2);
+    const seeds = await page.locator('[data-testid=result-seed]').allTextContents();
+    expect(seeds.every((s) => / · in document$/.test(s))).toBe(true);
+    // Both theme families: the panel's colours come from Photoshop's theme variables, with fallbacks per scheme.
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.screenshot({ path: path.join(artifacts, 'panel-light.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(artifacts, 'panel.png'), fullPage: true });
+    expect(await page.evaluate(() => (globalThis as any).getComputedStyle((globalThis as any).document.body).backgroundColor)).toBe('rgb(50, 50, 50)');
+
+    // A second job, started from the keyboard, cancelled while it runs: no new layers, no history step.
+    await page.locator('[data-testid=prompt] textarea').press('Control+Enter');
+    await page.waitForSelector('[data-testid=cancel]');
+    await waitUntil(page, () => Number((globalThis as any).document.querySelector('[data-testid=progress]')?.getAttribute('value') ?? 0) > 0, 30_000);
+    await page.locator('[data-testid=cancel]').click();
+    await expectText(page.locator('[data-testid=notice]'), /Cancelled/);
+    expect(await historySteps(page)).toHaveLength(1);
+    expect((await layers(page)).length).toBe(after.length);
+    await page.waitForSelector('[data-testid=generate]');
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
+// Functions passed to the page are serialised, so they reach the page's globals through `globalThis`
+// (typed loosely: this project compiles without DOM types). Strings would be eval'd, which the page's
+// CSP forbids, as UXP does.
+
+async function waitUntil(page: Page, predicate: () => boolean, timeoutMs: number): Promise<void> {
+  await page.waitForFunction(predicate, undefined, { timeout: timeoutMs, polling: 100 });
+}
+
+test('a selection shapes the output and receives the result; "only the selected area" crops the style', async () => {
+  const companion = await startSyntheticDaemon(5);
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    await page.evaluate(() => (globalThis as any).e2e.setSelection({ left: 40, top: 40, right: 200, bottom: 280 }));
+    await page.locator('[data-testid=prompt] textarea').click(); // focusing the panel re-reads the document
+    await page.locator('[data-testid=prompt] textarea').fill('a tall lighthouse');
+    await expectText(page.locator('[data-testid=output-size]'), '704 × 1024, shaped like the selection');
+    await page.locator('[data-testid=selection-only] input').check();
+    // one variation: drive the slider's range input as a user would
+    await page.locator('[data-testid=variations] input').fill('1');
+    await page.locator('[data-testid=long-side] select').selectOption({ index: 0 }); // 512 px
+    await expectText(page.locator('[data-testid=output-size]'), '320 × 512, shaped like the selection');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 60_000);
+    const reads = await page.evaluate(() => (globalThis as any).e2e.reads());
+    expect(reads).toHaveLength(1);
+    const read = reads[0];
+    expect(read.left >= 40 && read.top >= 40 && read.right <= 200 && read.bottom <= 280 && read.right > read.left).toBe(true);
+    const results = (await layers(page)).filter((l) => l.depth === 1);
+    expect(results).toHaveLength(1);
+    // 320×512 fitted into the 160×240 selection: ×0.46875 → 150×240, centred horizontally
+    expect(results[0]!.bounds).toEqual({ left: 45, top: 40, right: 195, bottom: 280 });
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
+async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
+    if (typeof expected === 'string' ? last.trim() === expected : expected.test(last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected ${String(expected)}, last saw ${JSON.stringify(last)}`);
+}

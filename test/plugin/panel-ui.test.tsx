@@ -1,0 +1,218 @@
+/** @jest-environment jsdom */
+// The explicit prologue keeps the docblock above tsc's "use strict", where jest looks for it.
+'use strict';
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { DEFAULT_LIMITS } from '../../protocol';
+import type { ConnectionState } from '../../plugin/client/companion-client';
+import type { PanelState } from '../../plugin/session/panel-session';
+import { DEFAULT_SETTINGS } from '../../plugin/session/settings';
+import { Panel, type PanelActions } from '../../plugin/ui/Panel';
+import { SAMPLE_DOC } from './fakes/memory-host';
+
+const welcome = {
+  type: 'welcome' as const, companionVersion: '0.1.0', protocolVersion: '1.0', providers: ['cpu'], provider: 'cpu',
+  models: [], engine: { ready: true }, limits: DEFAULT_LIMITS,
+};
+const READY: ConnectionState = { kind: 'ready', welcome };
+
+function baseState(patch: Partial<PanelState> = {}): PanelState {
+  return {
+    connection: READY, hasToken: true, document: { kind: 'ready', doc: SAMPLE_DOC }, settings: DEFAULT_SETTINGS,
+    job: null, results: [], notice: null, download: null, ...patch,
+  };
+}
+
+function recorder(): PanelActions & { calls: Array<[string, unknown[]]> } {
+  const calls: Array<[string, unknown[]]> = [];
+  const rec = (name: string) => (...args: unknown[]) => void calls.push([name, args]);
+  return {
+    calls,
+    pair: rec('pair'), forgetToken: rec('forgetToken'), refreshDocument: rec('refreshDocument'), update: rec('update'),
+    generate: rec('generate'), cancel: rec('cancel'), reinsert: rec('reinsert'), reuseSeed: rec('reuseSeed'), dismissNotice: rec('dismissNotice'),
+    downloadModels: rec('downloadModels'),
+  };
+}
+
+function setValue(el: HTMLElement, prop: string, value: unknown, event: 'input' | 'change') {
+  (el as unknown as Record<string, unknown>)[prop] = value;
+  act(() => {
+    fireEvent[event](el);
+  });
+}
+
+function renderPanel(state: PanelState, outputSize = { width: 1024, height: 576 }) {
+  const actions = recorder();
+  const utils = render(<Panel state={state} outputSize={outputSize} actions={actions} />);
+  return { actions, ...utils, rerenderWith: (s: PanelState) => utils.rerender(<Panel state={s} outputSize={outputSize} actions={actions} />) };
+}
+
+describe('connection and pairing', () => {
+  test('unpaired: explains how to get a token; Pair sends the pasted token', () => {
+    const { actions } = renderPanel(baseState({ connection: { kind: 'unpaired' }, hasToken: false }));
+    expect(screen.getByTestId('connection-title').textContent).toBe('Not paired');
+    expect(screen.getByTestId('connection-detail').textContent).toMatch(/npx stylestudio serve/);
+    const pair = screen.getByTestId('pair');
+    expect(pair.hasAttribute('disabled')).toBe(true);
+    setValue(screen.getByTestId('token'), 'value', ' abc123 ', 'input');
+    expect(pair.hasAttribute('disabled')).toBe(false);
+    act(() => void fireEvent.click(pair));
+    expect(actions.calls).toContainEqual(['pair', [' abc123 ']]);
+  });
+
+  test('Enter in the token field pairs too', () => {
+    const { actions } = renderPanel(baseState({ connection: { kind: 'unpaired' }, hasToken: false }));
+    const field = screen.getByTestId('token');
+    setValue(field, 'value', 'tok', 'input');
+    act(() => void fireEvent.keyDown(field, { key: 'Enter' }));
+    expect(actions.calls).toContainEqual(['pair', ['tok']]);
+  });
+
+  test.each<[ConnectionState, RegExp, RegExp, boolean]>([
+    [{ kind: 'unreachable', attempt: 3, retryInMs: 4000 }, /Companion not running/, /Nothing answers on 127\.0\.0\.1:47821.*stylestudio serve.*Retrying in 4 s/, false],
+    [{ kind: 'refused', code: 'BAD_TOKEN', message: 'The companion did not accept this pairing token.' }, /Wrong token/, /did not accept/, true],
+    [{ kind: 'refused', code: 'VERSION_MISMATCH', message: 'The companion speaks protocol 2.0, this panel 1.0. Update this panel.' }, /Version mismatch/, /protocol 2\.0.*Update this panel/, false],
+    [{ kind: 'connecting', attempt: 1 }, /Connecting/, /127\.0\.0\.1:47821/, false],
+    [READY, /Connected/, /Companion 0\.1\.0 on cpu/, false],
+  ])('%j', (connection, title, detail, asksToken) => {
+    renderPanel(baseState({ connection }));
+    expect(screen.getByTestId('connection-title').textContent).toMatch(title);
+    expect(screen.getByTestId('connection-detail').textContent).toMatch(detail);
+    expect(screen.queryByTestId('token') !== null).toBe(asksToken);
+  });
+
+  test('models missing: the engine\'s reason is shown with a download button, then download progress', () => {
+    const notReady: ConnectionState = {
+      kind: 'ready',
+      welcome: {
+        ...welcome, engine: { ready: false, reason: 'models missing: sdxl-base' },
+        models: [
+          { id: 'sdxl-base', description: 'SDXL', repo: 'x/y', present: false, missingBytes: 6.6e9 },
+          { id: 'vae', description: 'VAE', repo: 'x/z', present: true, missingBytes: 0 },
+        ],
+      },
+    };
+    const { actions, rerenderWith } = renderPanel(baseState({ connection: notReady, settings: { ...DEFAULT_SETTINGS, prompt: 'p' } }));
+    expect(screen.getByTestId('connection-detail').textContent).toMatch(/Not ready: models missing: sdxl-base/);
+    expect(screen.getByTestId('generate').hasAttribute('disabled')).toBe(true);
+    expect(screen.getByTestId('download-models').textContent).toBe('Download models (about 6.6 GB)');
+    act(() => void fireEvent.click(screen.getByTestId('download-models')));
+    expect(actions.calls).toContainEqual(['downloadModels', []]);
+    rerenderWith(baseState({ connection: notReady, download: { started: true, model: 'sdxl-base', file: 'unet.safetensors', receivedBytes: 2e9, totalBytes: 5e9 } }));
+    const bar = screen.getByTestId('download-progress');
+    expect([bar.getAttribute('value'), bar.getAttribute('max')]).toEqual(['2000', '5000']);
+    expect(screen.queryByTestId('download-models')).toBeNull();
+  });
+
+  test('Generate is disabled until connected, with a document and a prompt', () => {
+    const off = renderPanel(baseState({ connection: { kind: 'unpaired' }, settings: { ...DEFAULT_SETTINGS, prompt: 'p' } }));
+    expect(screen.getByTestId('generate').hasAttribute('disabled')).toBe(true);
+    off.rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, prompt: '  ' } }));
+    expect(screen.getByTestId('generate').hasAttribute('disabled')).toBe(true);
+    off.rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, prompt: 'a cat' } }));
+    expect(screen.getByTestId('generate').hasAttribute('disabled')).toBe(false);
+    act(() => void fireEvent.click(screen.getByTestId('generate')));
+    expect(off.actions.calls).toContainEqual(['generate', []]);
+  });
+});
+
+describe('source and settings', () => {
+  test('the style layer defaults to the active layer and lists the document\'s layers', () => {
+    const { actions } = renderPanel(baseState());
+    const picker = screen.getByTestId('source-layer');
+    const labels = Array.from(picker.querySelectorAll('sp-menu-item')).map((i) => i.textContent);
+    expect(labels).toEqual(['Active layer (Ink texture)', 'Ink texture', 'Photo', 'Background']);
+    expect(picker.querySelector('sp-menu-item')!.hasAttribute('selected')).toBe(true);
+    setValue(picker, 'selectedIndex', 2, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ sourceLayerId: 2 }]]);
+  });
+
+  test('selection-only is unavailable without a selection', () => {
+    renderPanel(baseState());
+    expect(screen.getByTestId('selection-only').hasAttribute('disabled')).toBe(true);
+    expect(screen.getByTestId('selection-only').textContent).toMatch(/no selection/);
+  });
+
+  test('avoid: choosing "a layer" shows a second layer picker', () => {
+    const { actions, rerenderWith } = renderPanel(baseState());
+    setValue(screen.getByTestId('avoid'), 'selectedIndex', 1, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'layer', layerId: null } }]]);
+    rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, avoid: { kind: 'layer', layerId: null } } }));
+    setValue(screen.getByTestId('avoid-layer'), 'selectedIndex', 2, 'change'); // [Choose…, Ink texture, Photo, …]
+    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'layer', layerId: 2 } }]]);
+    setValue(screen.getByTestId('avoid'), 'selectedIndex', 3, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', preset: 'texture' } }]]);
+  });
+
+  test('prompt, switches, sliders and seed report their values', () => {
+    const { actions, rerenderWith } = renderPanel(baseState());
+    setValue(screen.getByTestId('prompt'), 'value', 'a red fox', 'input');
+    setValue(screen.getByTestId('adain'), 'checked', false, 'change');
+    setValue(screen.getByTestId('teacher'), 'checked', false, 'change');
+    setValue(screen.getByTestId('variations'), 'value', 9, 'input'); // clamped to 4
+    setValue(screen.getByTestId('guidance'), 'value', '7.5', 'input');
+    setValue(screen.getByTestId('fixed-seed'), 'checked', true, 'change');
+    expect(actions.calls.filter(([n]) => n === 'update').map(([, a]) => a[0])).toEqual([
+      { prompt: 'a red fox' }, { adain: false }, { teacher: false }, { variations: 4 }, { guidance: 7.5 }, { seedMode: 'fixed' },
+    ]);
+    rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, seedMode: 'fixed', seed: 5, adain: false } }));
+    expect(screen.getByTestId('adain-strength').hasAttribute('disabled')).toBe(true);
+    setValue(screen.getByTestId('seed'), 'value', '1234', 'input');
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['update', [{ seed: 1234 }]]);
+  });
+
+  test('output size is shown with where its shape comes from', () => {
+    renderPanel(baseState(), { width: 1024, height: 576 });
+    expect(screen.getByTestId('output-size').textContent).toBe('1024 × 576, shaped like the document');
+  });
+
+  test('unsupported documents show the refusal and a way to check again', () => {
+    const { actions } = renderPanel(baseState({ document: { kind: 'unsupported', title: 'x', reason: 'This document is in CMYK mode. …' } }));
+    expect(screen.getByTestId('document-problem').textContent).toMatch(/CMYK/);
+    act(() => void fireEvent.click(screen.getByTestId('refresh')));
+    expect(actions.calls).toContainEqual(['refreshDocument', []]);
+  });
+});
+
+describe('job and results', () => {
+  const job = { phase: 'running' as const, position: 0, step: 7, total: 40, previewUrl: 'blob:preview/1', received: 1, variations: 2, cancelling: false };
+
+  test('progress with live preview; Cancel and Esc cancel', () => {
+    const { actions } = renderPanel(baseState({ job }));
+    const bar = screen.getByTestId('progress');
+    expect([bar.getAttribute('value'), bar.getAttribute('max')]).toEqual(['7', '40']);
+    expect(screen.getByTestId('job-status').textContent).toMatch(/step 7 of 40.*1\/2 done/);
+    expect(screen.getByTestId('preview').getAttribute('src')).toBe('blob:preview/1');
+    expect(screen.queryByTestId('generate')).toBeNull();
+    act(() => void fireEvent.click(screen.getByTestId('cancel')));
+    act(() => void fireEvent.keyDown(screen.getByTestId('prompt'), { key: 'Escape' }));
+    expect(actions.calls.filter(([n]) => n === 'cancel')).toHaveLength(2);
+  });
+
+  test('Ctrl+Enter generates from the prompt field', () => {
+    const { actions } = renderPanel(baseState({ settings: { ...DEFAULT_SETTINGS, prompt: 'p' } }));
+    act(() => void fireEvent.keyDown(screen.getByTestId('prompt'), { key: 'Enter', ctrlKey: true }));
+    expect(actions.calls).toContainEqual(['generate', []]);
+  });
+
+  test('results list seeds; insert again only while pixels are kept; reuse seed', () => {
+    const results = [
+      { id: 'r2', prompt: 'fox', seed: 43, width: 1024, height: 576, thumbnailUrl: 'blob:t/2', inserted: true, canReinsert: true },
+      { id: 'r1', prompt: 'fox', seed: 42, width: 1024, height: 576, thumbnailUrl: 'blob:t/1', inserted: false, canReinsert: false },
+    ];
+    const { actions } = renderPanel(baseState({ results }));
+    const rows = screen.getAllByTestId('result');
+    expect(rows.map((r) => within(r).getByTestId('result-seed').textContent)).toEqual(['seed 43 · 1024×576 · in document', 'seed 42 · 1024×576']);
+    expect(within(rows[1]!).getByTestId('reinsert').hasAttribute('disabled')).toBe(true);
+    act(() => void fireEvent.click(within(rows[1]!).getByTestId('reinsert')));
+    act(() => void fireEvent.click(within(rows[0]!).getByTestId('reinsert')));
+    act(() => void fireEvent.click(within(rows[1]!).getByTestId('reuse-seed')));
+    expect(actions.calls.filter(([n]) => n === 'reinsert' || n === 'reuseSeed')).toEqual([['reinsert', ['r2']], ['reuseSeed', ['r1']]]);
+  });
+
+  test('errors are announced as alerts and can be dismissed', () => {
+    const { actions } = renderPanel(baseState({ notice: { kind: 'error', text: 'The companion\'s queue is full.' } }));
+    expect(screen.getByRole('alert').textContent).toMatch(/queue is full/);
+    act(() => void fireEvent.click(screen.getByTestId('dismiss')));
+    expect(actions.calls).toContainEqual(['dismissNotice', []]);
+  });
+});

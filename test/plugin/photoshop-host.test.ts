@@ -1,0 +1,225 @@
+import { PhotoshopHost } from '../../plugin/host/photoshop-host';
+import { HostError, type Rgba8Image } from '../../plugin/host/host';
+import { FakePhotoshop, FakeSecureStorage, type FakeDocument, type PixelContent } from './fakes/fake-photoshop';
+
+function solid(left: number, top: number, width: number, height: number, rgba: [number, number, number, number]): PixelContent {
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < data.length; i += 4) data.set(rgba, i);
+  return { left, top, width, height, rgba: data };
+}
+
+function image(width: number, height: number, value: number): Rgba8Image {
+  return { width, height, data: new Uint8Array(width * height * 4).fill(value) };
+}
+
+function setup(mode?: string, bits?: string) {
+  const ps = new FakePhotoshop();
+  const doc = ps.addDocument('poster.psd', 1000, 800, mode, bits);
+  const host = new PhotoshopHost(ps, new FakeSecureStorage());
+  return { ps, doc, host };
+}
+
+function addStyleLayer(doc: FakeDocument) {
+  const bg = doc.addLayer('Background', 'pixel', solid(0, 0, 1000, 800, [255, 255, 255, 255]));
+  bg.opaque = true;
+  const style = doc.addLayer('Brush strokes', 'pixel', solid(100, 50, 300, 200, [10, 120, 200, 128]));
+  doc.activeLayerIds = [style.id];
+  return { bg, style };
+}
+
+describe('documentState', () => {
+  test('no document', async () => {
+    const ps = new FakePhotoshop();
+    expect(await new PhotoshopHost(ps, new FakeSecureStorage()).documentState()).toEqual({ kind: 'none' });
+  });
+
+  test.each([
+    ['CMYKColorMode', 'bitDepth8', /CMYK mode.*Image › Mode › RGB Color/],
+    ['labColorMode', 'bitDepth8', /Lab mode/],
+    ['indexedColorMode', 'bitDepth8', /Indexed Color mode/],
+    ['bitmapMode', 'bitDepth1', /Bitmap mode/],
+    ['grayscaleMode', 'bitDepth8', /Grayscale mode/],
+    ['RGBColorMode', 'bitDepth32', /32 bits per channel.*16 Bits\/Channel or 8 Bits\/Channel/],
+  ])('refuses %s %s with the fix in the message', async (mode, bits, message) => {
+    const { host } = setup(mode, bits);
+    const state = await host.documentState();
+    expect(state.kind).toBe('unsupported');
+    expect(state.kind === 'unsupported' && state.reason).toMatch(message);
+  });
+
+  test('lists layers with depth and readability, the active layer and the selection clipped to the canvas', async () => {
+    const { ps, doc, host } = setup('RGBColorMode', 'bitDepth16');
+    const { bg, style } = addStyleLayer(doc);
+    ps.modalDepth++; // test setup: building a group changes the document
+    const group = await doc.createLayerGroup({ name: 'Refs' });
+    style.move(group!, 'placeInside' as never);
+    ps.modalDepth--;
+    doc.selectionBounds = { left: -20, top: 10.5, right: 300, bottom: 900 };
+    const state = await host.documentState();
+    expect(state).toEqual({
+      kind: 'ready',
+      doc: {
+        id: doc.id, title: 'poster.psd', width: 1000, height: 800, activeLayerId: style.id,
+        selection: { left: 0, top: 10, right: 300, bottom: 800 },
+        layers: [
+          { id: group!.id, name: 'Refs', depth: 0, readable: false },
+          { id: style.id, name: 'Brush strokes', depth: 1, readable: true },
+          { id: bg.id, name: 'Background', depth: 0, readable: true },
+        ],
+      },
+    });
+  });
+});
+
+describe('readLayer', () => {
+  test('reads the layer as RGBA, trimmed to its content, in a short modal scope, and disposes the data', async () => {
+    const { ps, doc, host } = setup();
+    const { style } = addStyleLayer(doc);
+    const got = await host.readLayer({ documentId: doc.id, layerId: style.id, selectionOnly: false, maxSide: 1024 });
+    expect(got.bounds).toEqual({ left: 100, top: 50, right: 400, bottom: 250 });
+    expect([got.image.width, got.image.height]).toEqual([300, 200]);
+    expect(Array.from(got.image.data.subarray(0, 4))).toEqual([10, 120, 200, 128]);
+    expect(ps.pixelReads).toEqual([{ layerID: style.id, sourceBounds: got.bounds, inModal: true }]);
+    expect(ps.modalScopes).toEqual(['StyleStudio: read style layer']);
+    expect(ps.modalDepth).toBe(0); // nothing stays modal while the companion works
+    expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
+  });
+
+  test('3-component (opaque) reads are expanded to RGBA with full alpha', async () => {
+    const { doc, host } = setup();
+    const { bg } = addStyleLayer(doc);
+    const got = await host.readLayer({ documentId: doc.id, layerId: bg.id, selectionOnly: false, maxSide: 2000 });
+    expect(got.image.data.length).toBe(1000 * 800 * 4);
+    expect(Array.from(got.image.data.subarray(0, 8))).toEqual([255, 255, 255, 255, 255, 255, 255, 255]);
+  });
+
+  test('selection only: crops to the selection; a large read asks Photoshop for a smaller target size', async () => {
+    const { ps, doc, host } = setup();
+    const { bg, style } = addStyleLayer(doc);
+    doc.selectionBounds = { left: 200, top: 100, right: 600, bottom: 700 };
+    const crop = await host.readLayer({ documentId: doc.id, layerId: style.id, selectionOnly: true, maxSide: 1024 });
+    expect(crop.bounds).toEqual({ left: 200, top: 100, right: 400, bottom: 250 });
+    expect([crop.image.width, crop.image.height]).toEqual([200, 150]);
+    const big = await host.readLayer({ documentId: doc.id, layerId: bg.id, selectionOnly: false, maxSide: 500 });
+    expect(ps.pixelReads[1]!.targetSize).toEqual({ width: 500 });
+    expect([big.image.width, big.image.height]).toEqual([500, 400]);
+    expect(big.bounds).toEqual({ left: 0, top: 0, right: 1000, bottom: 800 });
+  });
+
+  test('refusals: empty layer, group, no selection, selection elsewhere, unsupported document', async () => {
+    const { ps, doc, host } = setup();
+    const { style } = addStyleLayer(doc);
+    const empty = doc.addLayer('Layer 3', 'pixel', null);
+    ps.modalDepth++;
+    const group = await doc.createLayerGroup({ name: 'Group 1' });
+    ps.modalDepth--;
+    const read = (layerId: number, selectionOnly = false) =>
+      host.readLayer({ documentId: doc.id, layerId, selectionOnly, maxSide: 1024 });
+    await expect(read(empty.id)).rejects.toThrow(/Layer “Layer 3” is empty/);
+    await expect(read(group!.id)).rejects.toThrow(/“Group 1” is a group layer/);
+    await expect(read(style.id, true)).rejects.toThrow(/nothing is selected/);
+    doc.selectionBounds = { left: 600, top: 600, right: 700, bottom: 700 };
+    await expect(read(style.id, true)).rejects.toThrow(/does not overlap layer “Brush strokes”/);
+    await expect(read(9999)).rejects.toThrow(HostError);
+    const cmyk = ps.addDocument('print.psd', 10, 10, 'CMYKColorMode');
+    await expect(host.readLayer({ documentId: cmyk.id, layerId: 1, selectionOnly: false, maxSide: 10 })).rejects.toThrow(/CMYK/);
+    expect(ps.pixelReads).toEqual([]);
+  });
+
+  test('a modal collision becomes a "Photoshop is busy" message', async () => {
+    const { ps, doc, host } = setup();
+    const { style } = addStyleLayer(doc);
+    ps.modalDepth = 1; // another plugin holds the modal state
+    await expect(host.readLayer({ documentId: doc.id, layerId: style.id, selectionOnly: false, maxSide: 1024 })).rejects.toThrow(/Photoshop is busy/);
+  });
+});
+
+describe('insertResults', () => {
+  test('one history step: a group above the style layer, one layer per variation named with its seed, fitted and scaled', async () => {
+    const { ps, doc, host } = setup();
+    const { bg, style } = addStyleLayer(doc);
+    const inserted = await host.insertResults({
+      documentId: doc.id,
+      groupName: 'a lighthouse at dusk',
+      layerPrefix: 'a lighthouse',
+      target: { left: 0, top: 0, right: 1000, bottom: 800 },
+      aboveLayerId: bg.id,
+      results: [{ seed: 7, image: image(512, 512, 1) }, { seed: 8, image: image(512, 512, 2) }],
+    });
+    expect(ps.violations).toEqual([]);
+    expect(ps.modalScopes).toEqual(['StyleStudio: insert results']);
+    expect(ps.modalDepth).toBe(0);
+    expect(ps.suspensions).toEqual([{ id: 1, documentID: doc.id, name: 'StyleStudio: a lighthouse at dusk', committed: true }]);
+    const group = doc.find(inserted.groupId)!;
+    expect(group.name).toBe('a lighthouse at dusk');
+    // the group sits directly above the chosen layer (below the style layer, which is on top)
+    expect(doc.top.map((l) => l.id)).toEqual([style.id, group.id, bg.id]);
+    expect(group.children!.map((l) => l.name)).toEqual(['a lighthouse · seed 7', 'a lighthouse · seed 8']);
+    expect(inserted.layerIds).toEqual(group.children!.map((l) => l.id));
+    // 512² fitted into 1000×800: 800×800 centred at x=100, written at native size then scaled by 800/512
+    const first = group.children![0]!;
+    expect(first.content).toMatchObject({ left: 100, top: 0, width: 512, height: 512 });
+    expect(first.content!.rgba[0]).toBe(1);
+    expect(first.scaled).toEqual({ w: 156.25, h: 156.25, anchor: 'top-left' });
+    expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
+  });
+
+  test('over a selection; 16-bit documents get 16-bit data in Photoshop\'s 0..32768 range', async () => {
+    const { ps, doc, host } = setup('RGBColorMode', 'bitDepth16');
+    addStyleLayer(doc);
+    const inserted = await host.insertResults({
+      documentId: doc.id, groupName: 'g', layerPrefix: 'p', aboveLayerId: null,
+      target: { left: 200, top: 100, right: 456, bottom: 228 },
+      results: [{ seed: 1, image: image(256, 128, 255) }],
+    });
+    const layer = doc.find(inserted.layerIds[0]!)!;
+    expect(layer.content).toMatchObject({ left: 200, top: 100, width: 256, height: 128 });
+    expect(layer.content!.rgba).toBeInstanceOf(Uint16Array);
+    expect(layer.content!.rgba[0]).toBe(32768);
+    expect(layer.scaled).toBeNull(); // exact fit: no resampling
+    expect(ps.violations).toEqual([]);
+  });
+
+  test('a failure part-way rolls the history step back and reports a HostError', async () => {
+    const { ps, doc, host } = setup();
+    addStyleLayer(doc);
+    ps.failNextPut = new Error('The command “Put Pixels” is not currently available');
+    await expect(
+      host.insertResults({
+        documentId: doc.id, groupName: 'g', layerPrefix: 'p', aboveLayerId: null,
+        target: { left: 0, top: 0, right: 100, bottom: 100 }, results: [{ seed: 1, image: image(8, 8, 9) }],
+      }),
+    ).rejects.toThrow(/Photoshop could not insert the results: The command “Put Pixels”/);
+    expect(ps.suspensions.map((s) => s.committed)).toEqual([false]);
+    expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
+    expect(ps.modalDepth).toBe(0);
+  });
+
+  test('a closed document is reported, not written to', async () => {
+    const { ps, host } = setup();
+    await expect(
+      host.insertResults({
+        documentId: 4242, groupName: 'g', layerPrefix: 'p', aboveLayerId: null,
+        target: { left: 0, top: 0, right: 10, bottom: 10 }, results: [{ seed: 1, image: image(8, 8, 9) }],
+      }),
+    ).rejects.toThrow(/has been closed/);
+    expect(ps.modalScopes).toEqual([]);
+  });
+
+  test('the fake itself refuses document changes outside a modal scope', async () => {
+    const { ps, doc } = setup();
+    await expect(doc.createPixelLayer({ name: 'x' })).rejects.toThrow(/inside executeAsModal/);
+    expect(ps.violations).toEqual(['createPixelLayer']);
+  });
+});
+
+test('the pairing token round-trips through secure storage', async () => {
+  const storage = new FakeSecureStorage();
+  const host = new PhotoshopHost(new FakePhotoshop(), storage);
+  expect(await host.tokens.load()).toBeNull();
+  await host.tokens.save('tok-ABC_123');
+  expect(storage.items.size).toBe(1);
+  expect(await host.tokens.load()).toBe('tok-ABC_123');
+  await host.tokens.clear();
+  expect(await host.tokens.load()).toBeNull();
+});
