@@ -1,24 +1,61 @@
 /**
  * The ONNX graph builder: typed values with static shapes, scoped node names, constants, and initializers that
- * are external-data references into the user's own weight files.
+ * are external-data references into the user's own weight files (nothing is copied, nothing written to disk).
  *
- * API (what the networks use):
- *   const g = new Graph({ lowering: { kind: 'portable', precision: 'fp32' } });
- *   const ids = g.input('input_ids', 'int64', ['batch', 77]);     // string dims are symbolic
- *   g.scoped('text_model.encoder.layers.0', () => ...);            // node names become "<scope>/<op>"
- *   const w = g.param(ref);          // TensorRef → initializer in the compute dtype (BF16/F16/F32 Cast as needed)
- *   const raw = g.weight(ref);       // TensorRef → initializer in the file's dtype (no Cast)
- *   const c = g.constant('float32', [2], [1, 2]);   g.scalar(0.5)   g.ints([0, 0, 4, 8])   (deduplicated)
- *   const y = g.op('Add', [a, b]);   // shape/dtype inferred (see shape-inference.ts); throws GraphBuildError on
- *                                   // mismatch, naming the node. Unknown ops need { shape, dtype } in options.
- *   g.opN('Split', [x, sizes], { axis: -1 }, { outputs: 2 });
- *   attributes: integer → INT, { f } → FLOAT, string → STRING, number[] → INTS, { fs } → FLOATS, { t } → TENSOR
- *   g.cast(x, 'float32'); g.output('hidden_states', y);
- *   const { bytes, folder } = g.serialize();   // folder = common real ancestor of all weight files
- *   g.usedWeights()                            // every TensorRef key the graph references (leftover checks)
- * Higher-level helpers (linear, conv2d, layerNorm, groupNorm, attention, activations) live in ops/nn.ts and
- * elementwise/shape helpers in ops/basic.ts; the lowering (portable | fused, fp32 | fp16) in lowering.ts.
- * Sessions (worker thread, providers) are in session.ts.
+ * ── graph.ts ────────────────────────────────────────────────────────────────────────────────────────────────
+ *   const g = new Graph({ lowering: loweringFor('cpu') , name? })   // lowering.ts: {kind: portable|fused, precision: fp32|fp16}
+ *   g.computeType                          'float32' | 'float16' (from lowering.precision)
+ *   g.input(name, dtype, shape)            shape dims: number (fixed) | string (symbolic, e.g. 'batch')
+ *   g.output(name, value)                  public output (an Identity carries the name); returns the output Value
+ *   g.scoped(path, fn) / g.at(path, fn)    nested (joined with '.') / absolute module scope for node names:
+ *                                          nodes are named "<scope>/<Op>" ("down_blocks.1.attentions.0/Add_2")
+ *   g.weight(ref, expect?)                 TensorRef → initializer in the FILE's dtype (F32/F16/BF16/…); deduped by file+key;
+ *                                          the initializer is named by the checkpoint key
+ *   g.param(ref, expect?, dtype?)          same, cast to `dtype` (default computeType) when the file stores another
+ *                                          float type (BF16 → Cast; fp16 files in fp16 graphs are used as stored)
+ *   g.constant(dtype, dims, values)        raw-data initializer, deduplicated by content; g.scalar(v, dtype?) g.ints([...])
+ *   g.op(type, inputs, attrs?, opts?)      one node, one output; `null` input = omitted optional input
+ *   g.opN(type, inputs, attrs, {outputs})  several outputs
+ *       attrs: integer → INT, {f} → FLOAT, string → STRING, number[] → INTS, {fs} → FLOATS, {t} → TENSOR
+ *              (a non-integer plain number is refused, so 1e-5 can never silently become an INT)
+ *       opts: {domain: 'com.microsoft', label, shape, dtype}: shape/dtype are required only for ops that
+ *             shape-inference.ts does not know, and are checked against inference when both exist
+ *   g.cast(x, dtype)                       no-op when x already has dtype (use it for fp32 statistics in fp16 graphs)
+ *   g.serialize() → {bytes, folder, files} ModelProto (IR 8, opset 17 + com.microsoft 1 when used); external-data
+ *                                          locations are relative POSIX paths under `folder` = the common real
+ *                                          ancestor of all weight files (symlinks resolved, ranges checked)
+ *   g.usedWeights(), g.opTypes(), g.nodeCount
+ *   Value: {graph, name, dtype, shape, rank, dim(axis)}; errors are GraphBuildError naming node/weight/key.
+ *
+ * Files: errors.ts (GraphBuildError), elements.ts (constant encodings, float32ToFloat16Bits), external-data.ts
+ * (commonAncestor, relativePosix), shape-inference.ts (per-op inference), onnx-proto.ts + protobuf.ts (encoder).
+ *
+ * ── ops/basic.ts ── one node each, numbers lift to scalars of the other operand's dtype:
+ *   add sub mul div pow equal where sqrt exp sin cos sigmoid erf tanh neg cast matmul reshape(0 = copy dim,
+ *   -1 = infer) transpose concat slice gather unsqueeze squeeze split softmax reduceMean argMax expand staticDim
+ *
+ * ── ops/nn.ts ── torch modules at a WeightScope (nodes named after the scope path, shapes checked at build):
+ *   linear(w, x, out, {bias?})           FusedMatMul(transB=1) on the [out,in] weight (+ Add bias); linearRef(x, W, b?)
+ *   conv2d(w, x, {outChannels, kernel, stride?, padding?, groups?, bias?})   NCHW Conv
+ *   layerNorm(w, x, eps)                  LayerNormalization-17 over the last dim
+ *   groupNorm(w, x, {groups, eps, silu?}) portable: Reshape→InstanceNormalization (fp32)→Reshape→affine;
+ *                                         fused: Transpose→com.microsoft.GroupNorm(NHWC, activation)→Transpose (CUDA/DML only)
+ *   attention(q, k, v, {heads, bias?, scale?})  [B,S,H·D] in/out; portable: per-head MatMul/Softmax (softmax in fp32);
+ *                                         fused: com.microsoft.MultiHeadAttention (bias = attention_bias [B|1,H|1,Sq,Sk])
+ *   activation(x, 'gelu'|'gelu_tanh'|'quick_gelu'|'silu'), gelu, geluTanh, quickGelu, silu, finfoMin(dtype)
+ *   geglu(w, x, dimOut)                   diffusers GEGLU (portable: Split + erf GELU; fused: com.microsoft.BiasSplitGelu)
+ *   upsampleNearest(x, factor)            F.interpolate(mode="nearest") via Resize (asymmetric, floor)
+ *
+ * ── lowering.ts ── Lowering {kind, precision}; loweringFor(provider, precision?): cpu → portable fp32,
+ *   cuda/dml → fused fp16, coreml → portable fp16; EXECUTION_PROVIDERS; PORTABLE_FP32.
+ *
+ * ── session.ts ── (the only importers of onnxruntime-node are session-worker.ts and providers.ts)
+ *   const s = await Session.create(g.serialize(), {provider?, deviceId?, optimization?, intraOpThreads?, logLevel?})
+ *   s.inputNames, s.outputNames; await s.run({name: {dtype, dims, data}}) → {name: TensorData};
+ *   await s.release()   — each session lives in its own worker thread; run() never blocks the caller's loop.
+ *   TensorData.data: Float32Array | Uint16Array (float16 bits) | BigInt64Array | Int32Array | Uint8Array (bool) …
+ *   Errors: ProviderUnavailableError (provider not offered here / failed to start), SessionError (ORT's message).
+ *   availableProviders() → [{provider, available, reason?}] by creating a tiny session per provider (for `doctor`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -33,6 +70,9 @@ import {
   type TensorProto,
   TensorDataType,
 } from './onnx-proto';
+import { ELEM_BYTES, encodeElements } from './elements';
+import { GraphBuildError } from './errors';
+import { commonAncestor, relativePosix } from './external-data';
 import { inferShapes } from './shape-inference';
 
 export type ElemType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
@@ -52,18 +92,12 @@ export const ELEM_TYPE_CODE: Readonly<Record<ElemType, TensorDataTypeCode>> = {
   bool: TensorDataType.BOOL,
 };
 
-const ELEM_BYTES: Readonly<Record<ElemType, number>> = {
-  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1,
-};
 
 const SAFETENSORS_TO_ELEM: Readonly<Record<string, ElemType>> = {
   F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
 };
 
-/** A build-time error: the graph is never half-built silently. Messages name the node/weight at fault. */
-export class GraphBuildError extends Error {
-  override readonly name = 'GraphBuildError';
-}
+export { GraphBuildError };
 
 /** A typed value in the graph: the output of a node, a graph input, a constant or an initializer. */
 export class Value {
@@ -140,10 +174,6 @@ interface WeightEntry {
 const OPSET = 17;
 const MS_DOMAIN = 'com.microsoft';
 
-function isIntegerDims(shape: Shape): shape is readonly number[] {
-  return shape.every((d) => typeof d === 'number');
-}
-
 export function shapeToString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
@@ -163,59 +193,6 @@ function toAttribute(node: string, name: string, a: Attr): AttributeValue {
   if ('fs' in a) return { kind: 'floats', value: a.fs };
   if ('t' in a) return { kind: 'tensor', value: a.t };
   throw new GraphBuildError(`${node}: attribute ${name} has an unsupported value`);
-}
-
-/** Encodes numbers as little-endian bytes of `dtype` (float16 via round-to-nearest-even). */
-export function encodeElements(dtype: ElemType, values: ArrayLike<number>): Uint8Array {
-  const n = values.length;
-  const out = new Uint8Array(n * ELEM_BYTES[dtype]);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    switch (dtype) {
-      case 'float32': view.setFloat32(i * 4, v, true); break;
-      case 'float64': view.setFloat64(i * 8, v, true); break;
-      case 'float16': view.setUint16(i * 2, float32ToFloat16Bits(v), true); break;
-      case 'bfloat16': {
-        const f = new Float32Array([v]);
-        const bits = new Uint32Array(f.buffer)[0]!;
-        view.setUint16(i * 2, (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16, true);
-        break;
-      }
-      case 'int64': view.setBigInt64(i * 8, BigInt(v), true); break;
-      case 'int32': view.setInt32(i * 4, v, true); break;
-      case 'int8': view.setInt8(i, v); break;
-      case 'uint8': view.setUint8(i, v); break;
-      case 'bool': view.setUint8(i, v ? 1 : 0); break;
-    }
-  }
-  return out;
-}
-
-/** IEEE half from a double, round-to-nearest-even, with overflow to ±inf and subnormals. */
-export function float32ToFloat16Bits(value: number): number {
-  const f = new Float32Array([value]);
-  const x = new Uint32Array(f.buffer)[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-  return sign | half;
 }
 
 export class Graph {
@@ -519,32 +496,7 @@ function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** True when every dim is a number. */
 export function isStatic(shape: Shape): shape is readonly number[] {
-  return isIntegerDims(shape);
-}
-
-/** Deepest folder containing all `dirs` (absolute, real paths). Throws when there is none (e.g. two drives). */
-export function commonAncestor(dirs: readonly string[]): string {
-  const split = dirs.map((d) => path.resolve(d).split(path.sep));
-  const first = split[0]!;
-  let n = first.length;
-  for (const parts of split.slice(1)) {
-    let i = 0;
-    while (i < n && i < parts.length && parts[i] === first[i]) i++;
-    n = i;
-  }
-  const common = first.slice(0, n).join(path.sep);
-  if (n === 0 || (n === 1 && first[0] !== '')) {
-    throw new GraphBuildError(`weight files have no common folder: ${dirs.join(', ')}`);
-  }
-  return common === '' ? path.sep : common;
-}
-
-/** Relative POSIX location of `file` inside `folder`, refusing anything that would escape it. */
-export function relativePosix(folder: string, file: string): string {
-  const rel = path.relative(folder, file);
-  if (rel === '' || path.isAbsolute(rel) || rel.split(path.sep).includes('..')) {
-    throw new GraphBuildError(`weight file ${file} is not inside ${folder}`);
-  }
-  return rel.split(path.sep).join('/');
+  return shape.every((d) => typeof d === 'number');
 }

@@ -23,6 +23,11 @@ const HINT: Readonly<Record<ExecutionProvider, string>> = {
   coreml: 'CoreML is available on macOS arm64 only',
 };
 
+/** What a user needs for `provider` (empty for cpu). */
+export function providerHint(provider: ExecutionProvider): string {
+  return HINT[provider];
+}
+
 export function listedProviders(): string[] {
   return listSupportedBackends().map((b) => b.name);
 }

@@ -11,6 +11,8 @@ export interface TensorData {
   readonly data: TypedArray;
 }
 
+export type LogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+
 export interface CreateRequest {
   readonly kind: 'create';
   readonly bytes: Uint8Array;
@@ -19,6 +21,7 @@ export interface CreateRequest {
   readonly deviceId: number;
   readonly optimization: 'disabled' | 'basic' | 'extended' | 'all';
   readonly intraOpThreads: number;
+  readonly logLevel: LogLevel;
 }
 export interface RunRequest {
   readonly kind: 'run';

@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Graph, type SerializedModel } from './graph';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, PORTABLE_FP32 } from './lowering';
-import { checkProviderListed, ProviderUnavailableError } from './providers';
-import type { CreateResult, Reply, Request, RunResult, TensorData } from './session-protocol';
+import { checkProviderListed, providerHint, ProviderUnavailableError } from './providers';
+import type { CreateResult, LogLevel, Reply, Request, RunResult, TensorData } from './session-protocol';
 
 export type { TensorData, TypedArray } from './session-protocol';
 export { ProviderUnavailableError } from './providers';
@@ -20,6 +20,8 @@ export interface SessionOptions {
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Intra-op threads (0 = ORT's default). */
   readonly intraOpThreads?: number;
+  /** ORT's native log level (default 'error'). */
+  readonly logLevel?: LogLevel;
 }
 
 /** ORT refused the model or a run failed; the message is ORT's, prefixed with what we were doing. */
@@ -81,13 +83,14 @@ export class Session {
         deviceId: options.deviceId ?? 0,
         optimization: options.optimization ?? 'all',
         intraOpThreads: options.intraOpThreads ?? 0,
+        logLevel: options.logLevel ?? 'error',
       })) as CreateResult;
     } catch (e) {
       s.released = true;
       await worker.terminate();
       const message = (e as Error).message;
       if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn/i.test(message)) {
-        throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message}`);
+        throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message.trim()} (${providerHint(provider)})`);
       }
       throw new SessionError(`creating the ${provider} session failed: ${message}`);
     }
@@ -148,7 +151,7 @@ export async function availableProviders(): Promise<ProviderReport[]> {
   const reports: ProviderReport[] = [];
   for (const provider of EXECUTION_PROVIDERS) {
     try {
-      const s = await Session.create(model, { provider });
+      const s = await Session.create(model, { provider, logLevel: 'fatal' });
       try {
         const out = await s.run({ x: { dtype: 'float32', dims: [2], data: new Float32Array([1, 1]) } });
         const y = out['y']?.data;

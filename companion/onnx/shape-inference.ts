@@ -193,6 +193,12 @@ export function inferShapes(
       const v = req(x, 'X');
       return Array.from({ length: outputs }, () => ({ dtype: v.dtype, shape: v.shape }));
     }
+    if (op === 'BiasSplitGelu') {
+      const v = req(x, 'X');
+      const d = v.dim(-1);
+      if (v.rank !== 3 || typeof d !== 'number' || d % 2 !== 0) fail(`BiasSplitGelu needs [N, S, 2·D] input, got [${v.shape.join(', ')}]`);
+      return [{ dtype: v.dtype, shape: [v.shape[0]!, v.shape[1]!, d / 2] }];
+    }
     if (op === 'FusedMatMul') {
       const a = req(x, 'A');
       const b = req(inputs[1], 'B');

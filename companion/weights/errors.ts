@@ -6,14 +6,18 @@
  *   WeightError(key, problem, file?) a tensor lookup failed (missing key, wrong shape, unread keys)
  */
 
-/** A file (or folder) the weight readers were given cannot be used. `.file` is the path as given. */
+/**
+ * A file (or folder) the weight readers were given cannot be used. `.file` is the path as given; `.realFile` the
+ * file behind it when that differs (a hub-cache blob), also named in the message.
+ */
 export class WeightFileError extends Error {
   override readonly name = 'WeightFileError';
   constructor(
     readonly file: string,
     readonly problem: string,
+    readonly realFile?: string,
   ) {
-    super(`${file}: ${problem}`);
+    super(`${file}${realFile === undefined ? '' : ` (→ ${realFile})`}: ${problem}`);
   }
 }
 

@@ -18,9 +18,9 @@ export interface OpenedFile {
   readonly fd: number;
 }
 
-/** `given (→ real)` when they differ, so messages about hub-cache blobs still name the file the user knows. */
-export function displayPath(given: string, real: string): string {
-  return path.resolve(given) === real ? given : `${given} (→ ${real})`;
+/** The error for a problem inside an opened file: names the path as given, and the realpath when it differs. */
+export function fileError(f: OpenedFile, problem: string): WeightFileError {
+  return new WeightFileError(f.given, problem, path.resolve(f.given) === f.real ? undefined : f.real);
 }
 
 /** Resolves the realpath, checks it is a readable regular file and opens it. Close with `fs.closeSync(f.fd)`. */
@@ -55,7 +55,7 @@ export function readExactly(f: OpenedFile, position: number, length: number): Bu
   while (done < length) {
     const n = fs.readSync(f.fd, buf, done, length - done, position + done);
     if (n === 0) {
-      throw new WeightFileError(f.given, `unexpected end of file reading ${length} bytes at offset ${position}`);
+      throw fileError(f, `unexpected end of file reading ${length} bytes at offset ${position}`);
     }
     done += n;
   }

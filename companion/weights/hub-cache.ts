@@ -90,7 +90,15 @@ export function resolveModelLocation(pathOrRepoId: string, options: HubOptions =
   if (!REPO_ID.test(pathOrRepoId) || path.isAbsolute(pathOrRepoId) || pathOrRepoId.startsWith('.')) {
     throw new WeightFileError(pathOrRepoId, 'model folder not found');
   }
-  return resolveHubSnapshot(pathOrRepoId, options).dir;
+  try {
+    return resolveHubSnapshot(pathOrRepoId, options).dir;
+  } catch (err) {
+    // "models/sdxl" may be a mistyped folder as much as a repo id: say both were tried.
+    if (err instanceof WeightFileError) {
+      throw new WeightFileError(pathOrRepoId, `no such model folder, and not usable as a Hugging Face repo id: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 function listSnapshots(repoDir: string): string[] {

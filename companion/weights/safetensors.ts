@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import { WeightFileError } from './errors';
-import { displayPath, readExactly, readJsonObjectFile, withWeightFile, type OpenedFile } from './files';
+import { fileError, readExactly, readJsonObjectFile, withWeightFile, type OpenedFile } from './files';
 import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './strict-json';
 import { DTYPE_BYTES, type DType, type TensorRef } from './tensor';
 
@@ -43,9 +43,8 @@ export function readSafetensors(file: string): SafetensorsFile {
 }
 
 function parseOpened(f: OpenedFile): SafetensorsFile {
-  const where = displayPath(f.given, f.real);
   const bad = (problem: string): never => {
-    throw new WeightFileError(where, problem);
+    throw fileError(f, problem);
   };
   if (f.size === 0) bad('empty file (0 bytes), not a safetensors file');
   if (f.size < 8) bad(`file is ${f.size} bytes, shorter than the 8-byte safetensors header length`);

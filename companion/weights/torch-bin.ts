@@ -12,8 +12,7 @@
  * tensors (they would need a copy), big-endian archives, the legacy pre-1.6 format.
  */
 import { inflateRawSync } from 'node:zlib';
-import { WeightFileError } from './errors';
-import { displayPath, readExactly, withWeightFile, type OpenedFile } from './files';
+import { fileError, readExactly, withWeightFile, type OpenedFile } from './files';
 import { PickleDict, PickleError, PickleTuple, unpickle, type PickleCallable } from './restricted-pickle';
 import { DTYPE_BYTES, type DType, type TensorRef } from './tensor';
 import { readZipDirectory, type ZipEntry } from './zip';
@@ -53,9 +52,8 @@ export function readTorchBin(file: string): TorchBinFile {
 }
 
 function readOpened(f: OpenedFile): TorchBinFile {
-  const where = displayPath(f.given, f.real);
   const bad = (problem: string): never => {
-    throw new WeightFileError(where, problem);
+    throw fileError(f, problem);
   };
   if (f.size === 0) bad('empty file (0 bytes), not a PyTorch checkpoint');
   const magic = readExactly(f, 0, Math.min(4, f.size));

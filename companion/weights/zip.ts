@@ -5,8 +5,7 @@
  *
  *   readZipDirectory(f: OpenedFile): ZipEntry[]     errors are WeightFileError naming the file
  */
-import { WeightFileError } from './errors';
-import { displayPath, readExactly, type OpenedFile } from './files';
+import { fileError, readExactly, type OpenedFile } from './files';
 
 export interface ZipEntry {
   readonly name: string;
@@ -25,9 +24,8 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 
 export function readZipDirectory(f: OpenedFile): ZipEntry[] {
-  const where = displayPath(f.given, f.real);
   const bad = (problem: string): never => {
-    throw new WeightFileError(where, problem);
+    throw fileError(f, problem);
   };
   // The EOCD record is 22 bytes plus a comment of at most 65535 bytes, at the very end.
   const tailLength = Math.min(f.size, 22 + 0xffff);

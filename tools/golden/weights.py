@@ -13,10 +13,13 @@ Writes into test/fixtures/weights/ (run from the repository root with the refere
   legacy.bin                          the pre-1.6 non-zip torch.save format: refused with a clear message
   zip64.bin                           nested.bin rewritten with zip64 records (size/offset fields saturated), as
                                       torch writes checkpoints over 4 GB
+  ip-adapter_sdxl.bin                 test/fixtures/ip-adapter-tiny/sdxl_models/ip-adapter_sdxl.safetensors saved the way
+                                      h94 ships its .bin: {"image_proj": {...}, "ip_adapter": {...}}, fp16
   safetensors-digests.json            sha256 of every tensor's bytes in the sdxl-tiny / image-encoder fixtures,
                                       read through the `safetensors` Python package (an independent reader)
 
-Only torch, safetensors and the standard library are used; nothing is downloaded. Seeded: outputs are stable.
+Only torch, safetensors and the standard library are used; nothing is downloaded. Seeded and timestamp-free, so
+reruns give the same bytes, except legacy.bin (the old format records Python object ids).
 """
 import hashlib
 import json
@@ -61,6 +64,13 @@ def nested_checkpoint():
     }
 
 
+def fixed_time(name, compression):
+    """A zip entry header with a fixed timestamp, so rewritten archives are byte-stable across runs."""
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = compression
+    return info
+
+
 def flatten(tree, prefix=""):
     out = {}
     for key, value in tree.items():
@@ -89,8 +99,8 @@ def main():
     torch.save(ckpt, OUT / "nested.bin")
     save_file(flatten(ckpt), str(OUT / "nested.safetensors"))
 
-    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.LayerNorm(2))
     torch.manual_seed(1)
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.LayerNorm(2))
     torch.save(module.state_dict(), OUT / "state-dict.bin")
 
     torch.save({"w": torch.arange(6, dtype=torch.float32).view(2, 3).t()}, OUT / "noncontiguous.bin")
@@ -99,7 +109,7 @@ def main():
 
     with zipfile.ZipFile(OUT / "nested.bin") as src, zipfile.ZipFile(OUT / "compressed.bin", "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
+            dst.writestr(fixed_time(info.filename, zipfile.ZIP_DEFLATED), src.read(info.filename))
 
     # zipfile switches to zip64 fields above ZIP64_LIMIT; lowering it gives a tiny file with the > 4 GB layout.
     saved_limit = zipfile.ZIP64_LIMIT
@@ -107,11 +117,19 @@ def main():
     try:
         with zipfile.ZipFile(OUT / "nested.bin") as src, zipfile.ZipFile(OUT / "zip64.bin", "w", zipfile.ZIP_STORED) as dst:
             for info in src.infolist():
-                dst.writestr(info.filename, src.read(info.filename))
+                dst.writestr(fixed_time(info.filename, zipfile.ZIP_STORED), src.read(info.filename))
     finally:
         zipfile.ZIP64_LIMIT = saved_limit
     with zipfile.ZipFile(OUT / "zip64.bin") as check:  # the standard reader agrees with the layout
         assert check.read("nested/data/0") == zipfile.ZipFile(OUT / "nested.bin").read("nested/data/0")
+
+    adapter = {"image_proj": {}, "ip_adapter": {}}
+    adapter_st = ROOT / "test" / "fixtures" / "ip-adapter-tiny" / "sdxl_models" / "ip-adapter_sdxl.safetensors"
+    with safe_open(str(adapter_st), framework="pt") as f:
+        for key in f.keys():
+            group, rest = key.split(".", 1)
+            adapter[group][rest] = f.get_tensor(key)
+    torch.save(adapter, OUT / "ip-adapter_sdxl.bin")
 
     digests = {}
     for rel in ["sdxl-tiny/text_encoder/model.safetensors", "sdxl-tiny/text_encoder/model.fp16.safetensors",

@@ -2,7 +2,7 @@
  * Elementwise and shape helpers over Values. Each emits one node in the value's graph (scope-prefixed name);
  * numbers become scalar constants of the other operand's dtype.
  */
-import { type ElemType, type Shape, type Value, GraphBuildError } from '../graph';
+import { type ElemType, type Value, GraphBuildError } from '../graph';
 
 type Operand = Value | number;
 
@@ -102,8 +102,4 @@ export function staticDim(x: Value, axis: number): number {
   const d = x.dim(axis);
   if (typeof d !== 'number') throw new GraphBuildError(`${x.name}: dim ${axis} is symbolic (${d}); a static size is needed here`);
   return d;
-}
-
-export function shapeOf(x: Value): Shape {
-  return x.shape;
 }

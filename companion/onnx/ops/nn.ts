@@ -6,7 +6,7 @@
  */
 import type { TensorRef, WeightScope } from '../../weights/tensor';
 import { type ElemType, type Value, GraphBuildError, shapeToString } from '../graph';
-import { add, cast, div, erf, mul, reshape, sigmoid, softmax, staticDim, tanh, transpose } from './basic';
+import { add, cast, erf, mul, reshape, sigmoid, softmax, split, staticDim, tanh, transpose } from './basic';
 
 const MS = { domain: 'com.microsoft' } as const;
 
@@ -212,5 +212,33 @@ export function attention(q: Value, k: Value, v: Value, o: AttentionOptions): Va
   return reshape(transpose(out, [0, 2, 1, 3]), [0, 0, vHidden]);
 }
 
-/** Numerically friendly x / y for statistics (kept for networks that normalise by hand). */
-export const divide = div;
+// ── feed-forward and resampling ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * diffusers GEGLU (attention.py): proj = Linear(dim, 2·dimOut); hidden, gate = proj(x).chunk(2, -1);
+ * hidden · gelu(gate). fused: com.microsoft.BiasSplitGelu on the bias-free product (CUDA/DML only, 3-D input).
+ */
+export function geglu(w: WeightScope, x: Value, dimOut: number): Value {
+  const g = x.graph;
+  const inDim = staticDim(x, -1);
+  const weight = w.tensor('weight', [2 * dimOut, inDim]);
+  const bias = w.tensor('bias', [2 * dimOut]);
+  return g.at(w.path, () => {
+    if (g.lowering.kind === 'fused' && x.rank === 3) {
+      const product = linearRef(x, weight);
+      return g.op('BiasSplitGelu', [product, g.param(bias)], {}, MS);
+    }
+    const [hidden, gate] = split(linearRef(x, weight, bias), [dimOut, dimOut], -1) as [Value, Value];
+    return mul(hidden, gelu(gate));
+  });
+}
+
+/** F.interpolate(x, scale_factor=factor, mode="nearest") on NCHW (Resize: asymmetric + floor, torch's nearest). */
+export function upsampleNearest(x: Value, factor: number): Value {
+  const g = x.graph;
+  if (x.rank !== 4) throw new GraphBuildError(`upsampleNearest expects NCHW input, got ${x}`);
+  const scales = g.constant('float32', [4], [1, 1, factor, factor]);
+  return g.op('Resize', [x, null, scales], {
+    mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
+  });
+}

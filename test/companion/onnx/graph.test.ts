@@ -1,13 +1,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Graph, GraphBuildError, commonAncestor, float32ToFloat16Bits } from '../../../companion/onnx/graph';
+import { float32ToFloat16Bits } from '../../../companion/onnx/elements';
+import { commonAncestor } from '../../../companion/onnx/external-data';
+import { Graph, GraphBuildError } from '../../../companion/onnx/graph';
 import { PORTABLE_FP32 } from '../../../companion/onnx/lowering';
 import { add, reshape } from '../../../companion/onnx/ops/basic';
 import { linear, linearRef } from '../../../companion/onnx/ops/nn';
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { decodeModel } from '../../helpers/proto-decode';
 import { compare, f32, pseudoRandom, runGraph } from '../../helpers/onnx-run';
-import { buildSafetensors, tempDir } from '../weights/safetensors-writer';
+import { fixture } from '../../helpers/paths';
+import { buildSafetensors, tempDir as makeTempDir } from '../weights/safetensors-writer';
+
+const made: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function bytesOf(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
@@ -64,6 +77,22 @@ describe('Graph', () => {
     expect(out['y']!.dims).toEqual([2, 5]);
     expect(compare(out['y']!.data as Float32Array, linearReference(xv, 2, w, b, 5, 3)).maxAbs).toBeLessThan(1e-6);
     expect(store.unreadKeys()).toEqual(['odd']);
+  });
+
+  it('reads weights inside a torch .bin zip exactly like the same weights in a .safetensors file', async () => {
+    const results: Float32Array[] = [];
+    for (const file of [fixture('weights', 'ip-adapter_sdxl.bin'), fixture('ip-adapter-tiny', 'sdxl_models', 'ip-adapter_sdxl.safetensors')]) {
+      const s = WeightStore.open(file);
+      const proj = s.get('image_proj.proj.weight')!;
+      expect(proj.dtype).toBe('F16');
+      const g = new Graph({ lowering: PORTABLE_FP32 });
+      const x = g.input('x', 'float32', [1, proj.shape[1]!]);
+      g.output('y', linear(s.child('image_proj').child('proj'), x, proj.shape[0]!));
+      const out = await runGraph(g, { x: f32([1, proj.shape[1]!], pseudoRandom(proj.shape[1]!, 77)) });
+      results.push(out['y']!.data as Float32Array);
+    }
+    expect(results[0]!.length).toBeGreaterThan(0);
+    expect(Array.from(results[0]!)).toEqual(Array.from(results[1]!));
   });
 
   it('fails at build time when a linear weight does not take the activation, naming the key', () => {

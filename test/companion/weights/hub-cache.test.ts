@@ -112,6 +112,9 @@ describe('resolveHubSnapshot', () => {
     expect(() => resolveHubSnapshot('org/x', { cacheDir: path.join(cache, 'nope') })).toThrow(
       `${path.join(cache, 'nope')}: Hugging Face cache folder not found (looking for org/x; set HF_HUB_CACHE or HF_HOME, or give the model folder path)`);
     expect(() => resolveModelLocation('/no/such/folder')).toThrow('/no/such/folder: model folder not found');
+    expect(() => resolveModelLocation('models/sdxl', { cacheDir: cache })).toThrow(
+      `models/sdxl: no such model folder, and not usable as a Hugging Face repo id: ${path.join(cache, 'models--models--sdxl')}: ` +
+      'models/sdxl is not in the Hugging Face cache (download it first)');
   });
 
   test('a ref file that does not hold a commit hash', () => {
