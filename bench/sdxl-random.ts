@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { float32ToFloat16Bits, Graph } from '../companion/onnx/graph';
+import { Graph } from '../companion/onnx/graph';
+import { float32ToFloat16Bits } from '../companion/onnx/elements';
 import type { Lowering } from '../companion/onnx/lowering';
 import type { TensorRef, WeightScope } from '../companion/weights/tensor';
 import { WeightStore } from '../companion/weights/weight-store';

@@ -3,7 +3,8 @@
  * stated bound of fp32; the fused lowering (CUDA/DirectML kernels) is checked structurally — no GPU here.
  */
 import * as fs from 'node:fs';
-import { float32ToFloat16Bits, Graph } from '../../../../companion/onnx/graph';
+import { Graph } from '../../../../companion/onnx/graph';
+import { float32ToFloat16Bits } from '../../../../companion/onnx/elements';
 import type { Lowering } from '../../../../companion/onnx/lowering';
 import type { TensorData } from '../../../../companion/onnx/session';
 import { WeightStore } from '../../../../companion/weights/weight-store';
@@ -95,6 +96,10 @@ describe('fused lowering (CUDA / DirectML): structure', () => {
     expect(count('InstanceNormalization')).toBe(0);
     expect(count('ReduceMean')).toBe(4 * plan.styleLayers.length);
     expect(count('com.microsoft.FusedMatMul')).toBeGreaterThan(0);
+  });
+
+  test('GEGLU feed-forwards use com.microsoft.BiasSplitGelu (one per transformer block)', () => {
+    expect(count('com.microsoft.BiasSplitGelu')).toBe(plan.layers.length / 2);
   });
 
   test('the portable fp32 lowering uses only ops the CPU provider has', () => {
