@@ -1,11 +1,9 @@
 /**
  * How `serve` gets its engine: the ONNX StyleStudio pipeline on the default model set from the hub cache
- * (SDXL base, the fp16-fix VAE, CSGO csgo_4_32, the ViT-bigG image encoder), on the first GPU provider this
- * onnxruntime-node offers (CUDA, DirectML), else the CPU. With models missing, an engine that says so.
+ * (SDXL base, the fp16-fix VAE, CSGO csgo_4_32, the ViT-bigG image encoder), on the first GPU provider that
+ * really runs a test session here (CUDA, DirectML), else the CPU. With models missing, an engine that says so.
  */
 import * as path from 'node:path';
-import type { ExecutionProvider } from '../onnx/lowering';
-import { listedProviders } from '../onnx/providers';
 import type { ModelStatus } from '../weights/model-catalog';
 import type { GenerationEngine } from './engine';
 import { OnnxGenerationEngine } from './onnx-engine';
@@ -43,19 +41,6 @@ export const createEngine: EngineFactory = ({ models }) => {
       adapter: path.join(csgo, 'csgo_4_32.bin'),
       imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder'),
     },
-    provider: preferredProvider(),
+    provider: 'auto',
   });
 };
-
-/** CUDA, then DirectML, where this onnxruntime-node build offers them; CoreML stays opt-in (untested here). */
-function preferredProvider(): ExecutionProvider {
-  let listed: string[] = [];
-  try {
-    listed = listedProviders();
-  } catch {
-    // a broken onnxruntime install: the CPU session will report it
-  }
-  if (listed.includes('cuda')) return 'cuda';
-  if (listed.includes('dml')) return 'dml';
-  return 'cpu';
-}

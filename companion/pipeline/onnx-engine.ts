@@ -5,6 +5,7 @@
  * image's preprocessing runs in its own worker thread, the networks in the session workers.
  */
 import { listedProviders } from '../onnx/providers';
+import { availableProviders } from '../onnx/session';
 import type { ExecutionProvider } from '../onnx/lowering';
 import { latentPreview } from '../image/vae-image';
 import { WeightFileError } from '../weights/errors';
@@ -20,7 +21,8 @@ import type { SchedulerName } from '../schedulers';
 
 export interface OnnxEngineOptions {
   readonly paths: ModelPaths;
-  readonly provider?: ExecutionProvider;
+  /** 'auto': CUDA, then DirectML, where a test session really runs on them; else the CPU. Default 'cpu'. */
+  readonly provider?: ExecutionProvider | 'auto';
   readonly fp16?: boolean;
   readonly intraOpThreads?: number;
   /** Send a preview every this many steps (default: about ten per variation). */
@@ -81,18 +83,32 @@ function fitPreview(img: { width: number; height: number; data: Uint8Array }, si
   return { width: w, height: h, rgba: out };
 }
 
+/** A listed provider may still fail to load (CUDA/cuDNN missing): 'auto' takes the first GPU one that runs a session. */
+async function resolveProvider(p: ExecutionProvider | 'auto'): Promise<ExecutionProvider> {
+  if (p !== 'auto') return p;
+  const reports = await availableProviders();
+  for (const gpu of ['cuda', 'dml'] as const) {
+    if (reports.some((r) => r.provider === gpu && r.available)) return gpu;
+  }
+  return 'cpu';
+}
+
 export class OnnxGenerationEngine implements GenerationEngine {
   private busy = false;
   private closed = false;
   private models: ModelSet | null = null;
   private notReady: { reason: string; modelsMissing: boolean } | null = { reason: 'loading the models', modelsMissing: false };
   private readonly opening: Promise<void>;
+  private provider: ExecutionProvider = 'cpu';
 
   private constructor(private readonly options: OnnxEngineOptions) {
-    this.opening = ModelSet.open(options.paths, {
-      ...(options.provider !== undefined ? { provider: options.provider } : {}),
-      ...(options.fp16 !== undefined ? { fp16: options.fp16 } : {}),
-      ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+    this.opening = resolveProvider(options.provider ?? 'cpu').then((provider) => {
+      this.provider = provider;
+      return ModelSet.open(options.paths, {
+        provider,
+        ...(options.fp16 !== undefined ? { fp16: options.fp16 } : {}),
+        ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+      });
     }).then((models) => {
       this.models = models;
       this.notReady = null;
@@ -127,7 +143,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
     } catch {
       providers = ['cpu'];
     }
-    const provider = this.options.provider ?? 'cpu';
+    const provider = this.provider;
     if (this.closed) return { ready: false, reason: 'engine closed', provider, providers };
     if (this.notReady) return { ready: false, reason: this.notReady.reason, modelsMissing: this.notReady.modelsMissing, provider, providers };
     return { ready: true, provider, providers };

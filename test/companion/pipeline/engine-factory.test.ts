@@ -1,0 +1,75 @@
+/**
+ * `serve`'s engine factory on a default-set layout built from the tiny fixtures (SDXL folder without VAE weights,
+ * a separate VAE folder, a CSGO-format adapter named csgo_4_32.bin, the image encoder under sdxl_models/): the
+ * engine becomes ready and generates; with models missing it says so.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createEngine } from '../../../companion/pipeline/engine-factory';
+import type { GenerationEngine } from '../../../companion/pipeline/engine';
+import { DEFAULT_MODELS } from '../../../companion/weights/default-models';
+import type { ModelStatus } from '../../../companion/weights/model-catalog';
+import { decodeImage } from '../../../companion/image/rgba';
+import { fixture } from '../../helpers/paths';
+
+let root: string;
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-factory-'));
+  const base = path.join(root, 'base');
+  fs.mkdirSync(base);
+  for (const entry of fs.readdirSync(fixture('sdxl-tiny'))) {
+    if (entry === 'vae') continue; // the default set takes the VAE from its own repo
+    fs.symlinkSync(fixture('sdxl-tiny', entry), path.join(base, entry));
+  }
+  fs.mkdirSync(path.join(base, 'vae'));
+  fs.copyFileSync(fixture('sdxl-tiny', 'vae', 'config.json'), path.join(base, 'vae', 'config.json'));
+  fs.symlinkSync(fixture('sdxl-tiny', 'vae'), path.join(root, 'vae'));
+  fs.mkdirSync(path.join(root, 'csgo'));
+  fs.symlinkSync(fixture('ip-adapter-tiny', 'csgo', 'csgo_tiny.bin'), path.join(root, 'csgo', 'csgo_4_32.bin'));
+  fs.mkdirSync(path.join(root, 'enc', 'sdxl_models'), { recursive: true });
+  fs.symlinkSync(fixture('ip-adapter-tiny', 'sdxl_models', 'image_encoder'), path.join(root, 'enc', 'sdxl_models', 'image_encoder'));
+});
+afterAll(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+function statuses(present: boolean): ModelStatus[] {
+  const dirs: Record<string, string> = { 'sdxl-base': 'base', 'sdxl-vae-fp16-fix': 'vae', 'csgo-adapter': 'csgo', 'image-encoder': 'enc' };
+  return DEFAULT_MODELS.map((spec) => ({
+    spec, present, missingFiles: present ? [] : spec.files.map((f) => f.path), missingBytes: 0,
+    snapshotDir: present ? path.join(root, dirs[spec.id]!) : undefined,
+  }));
+}
+
+async function ready(engine: GenerationEngine): Promise<void> {
+  for (let i = 0; i < 2400 && !engine.status().ready; i++) { // up to a minute: the provider probe and the folders
+    if (engine.status().reason !== 'loading the models') break; // opening failed: the assertion below shows why
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('all present: the ONNX engine, ready, generates a StyleStudio image with the CSGO adapter', async () => {
+  const engine = createEngine({ models: statuses(true), cacheDir: root });
+  try {
+    await ready(engine);
+    expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
+    const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
+    const images = [];
+    for await (const img of engine.generate({
+      prompt: 'A red apple', negativePrompt: undefined, style: { width: style.width, height: style.height, rgba: style.data },
+      negativeStyle: { kind: 'none' }, crossModalAdain: true, adainStrength: 1, scale: 1, teacher: true, teacherSteps: 1,
+      guidance: 5, steps: 2, seeds: [1], width: 64, height: 64, scheduler: 'euler', styleLayers: 'default', styleResize: 'none',
+    }, { signal: new AbortController().signal, previewSide: 16, onStep: () => undefined })) images.push(img);
+    expect(images).toHaveLength(1);
+    expect(images[0]!.image).toMatchObject({ width: 64, height: 64 });
+  } finally {
+    await engine.close();
+  }
+});
+
+test('models missing: not ready, modelsMissing, names them', () => {
+  const engine = createEngine({ models: statuses(false), cacheDir: root });
+  expect(engine.status()).toMatchObject({ ready: false, modelsMissing: true });
+  expect(engine.status().reason).toContain('sdxl-base');
+});
