@@ -113,6 +113,8 @@ export class ModelSet {
     this.weightOptions = this.lowering.precision === 'fp16' ? { variant: 'fp16' } : {};
     this.sessionOptions = {
       provider,
+      // ORT's own error lines would precede our one-line message; its errors still arrive as exceptions
+      logLevel: 'fatal',
       ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
       ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     };
