@@ -73,3 +73,16 @@ test('a CSGO checkpoint (Resampler over penultimate features, conv_in override) 
     await csgo.close();
   }
 });
+
+describe('every scheduler runs the teacher and the student on their own states', () => {
+  test.each(['euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'ddim'])('%s: finite, seed-determined, dropping the teacher rows changes nothing', async (name) => {
+    const r = request({ steps: 4, teacherSteps: 2, scheduler: name });
+    const a = await pipe.generate(r, { decode: false });
+    const b = await pipe.generate(r, { decode: false });
+    const kept = await pipe.generate({ ...r, keepTeacherRows: true }, { decode: false });
+    expect(a.scheduler).toBe(name);
+    expect(a.variations[0]!.latents.data.every(Number.isFinite)).toBe(true);
+    expect(same(a.variations[0]!.latents.data, b.variations[0]!.latents.data)).toBe(true);
+    expect(same(a.variations[0]!.latents.data, kept.variations[0]!.latents.data)).toBe(true);
+  });
+});
