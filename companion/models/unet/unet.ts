@@ -76,7 +76,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
   }
 
   const attn: AttentionContext = {
-    heads: 0,
+    heads: 0, // set per Transformer2DModel (transformer.ts)
     unetRoot: w.path,
     textTokens: o.textTokens,
     adainEpsilon: o.adainEpsilon ?? 1e-6,
