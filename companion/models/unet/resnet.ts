@@ -1,7 +1,7 @@
 /** diffusers models/resnet.py: ResnetBlock2D (default time-scale-shift), Downsample2D, Upsample2D. */
 import type { Value } from '../../onnx/graph';
 import { add, reshape, staticDim } from '../../onnx/ops/basic';
-import { conv2d, groupNorm, linear, silu } from '../../onnx/ops/nn';
+import { conv2d, groupNorm, linear, silu, upsampleNearest } from '../../onnx/ops/nn';
 import type { WeightScope } from '../../weights/tensor';
 
 export interface ResnetBlock2DOptions {
@@ -35,9 +35,6 @@ export function downsample2D(w: WeightScope, x: Value): Value {
 
 /** Upsample2D with use_conv: nearest ×2 (F.interpolate scale_factor 2) then a 3×3 conv. */
 export function upsample2D(w: WeightScope, x: Value): Value {
-  const g = x.graph;
-  const up = g.at(w.path, () => g.op('Resize', [x, null, g.constant('float32', [4], [1, 1, 2, 2])], {
-    mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
-  }));
+  const up = x.graph.at(w.path, () => upsampleNearest(x, 2));
   return conv2d(w.child('conv'), up, { outChannels: staticDim(x, 1), kernel: 3, padding: 1 });
 }

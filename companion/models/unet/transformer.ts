@@ -3,8 +3,8 @@
  * with the attention behaviour of each attn1/attn2 taken from the AttentionPlan.
  */
 import type { Value } from '../../onnx/graph';
-import { add, mul, reshape, split, staticDim, transpose } from '../../onnx/ops/basic';
-import { conv2d, gelu, groupNorm, layerNorm, linear } from '../../onnx/ops/nn';
+import { add, reshape, staticDim, transpose } from '../../onnx/ops/basic';
+import { conv2d, geglu, groupNorm, layerNorm, linear } from '../../onnx/ops/nn';
 import type { WeightScope } from '../../weights/tensor';
 import { type AttentionContext, crossAttention, modulePath, selfAttention } from './attention';
 import type { AttentionPlan } from './attention-plan';
@@ -16,13 +16,10 @@ export interface Transformer2DOptions {
   readonly useLinearProjection: boolean;
 }
 
-/** FeedForward(activation "geglu", mult 4): proj → (hidden, gate) → hidden·GELU(gate) → net.2. */
+/** FeedForward(activation "geglu", mult 4): GEGLU proj (BiasSplitGelu when fused) → net.2. */
 function feedForward(w: WeightScope, x: Value): Value {
   const c = staticDim(x, -1);
-  const inner = 4 * c;
-  const proj = linear(w.child('net').child(0).child('proj'), x, 2 * inner);
-  const [hidden, gate] = x.graph.at(`${w.path}.net.0`, () => split(proj, [inner, inner], -1));
-  const act = x.graph.at(`${w.path}.net.0`, () => mul(hidden!, gelu(gate!)));
+  const act = geglu(w.child('net').child(0).child('proj'), x, 4 * c);
   return linear(w.child('net').child(2), act, c);
 }
 

@@ -98,6 +98,10 @@ describe('fused lowering (CUDA / DirectML): structure', () => {
     expect(count('com.microsoft.FusedMatMul')).toBeGreaterThan(0);
   });
 
+  test('GEGLU feed-forwards use com.microsoft.BiasSplitGelu (one per transformer block)', () => {
+    expect(count('com.microsoft.BiasSplitGelu')).toBe(plan.layers.length / 2);
+  });
+
   test('the portable fp32 lowering uses only ops the CPU provider has', () => {
     const portable = styleUNet({ kind: 'portable', precision: 'fp32' }, 'diffusion_pytorch_model.safetensors').g.opTypes();
     const contrib = [...new Set(portable.filter((o) => o.startsWith('com.microsoft.')))];
