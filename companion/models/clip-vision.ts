@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { type Graph, GraphBuildError, type Value } from '../onnx/graph';
-import { add, concat, expand, reshape, slice, squeeze, transpose } from '../onnx/ops/basic';
+import { add, concat, expand, reshape, slice, squeeze, staticDim, transpose } from '../onnx/ops/basic';
 import { activation, attention, layerNorm, linear } from '../onnx/ops/nn';
 import type { WeightScope } from '../weights/tensor';
 
@@ -51,28 +51,44 @@ function encoderLayer(w: WeightScope, x: Value, c: ClipVisionConfig): Value {
   return add(r, linear(m.child('fc2'), x.graph.at(m.path, () => activation(up, c.hidden_act)), d));
 }
 
-export function buildClipVision(g: Graph, w: WeightScope, c: ClipVisionConfig, o: { batch: number }): void {
+export interface ClipVisionOutputs {
+  readonly imageEmbeds: Value;
+  readonly penultimate: Value;
+}
+
+/** The encoder over `pixels` [B, C, S, S]; `w` is the model root (keys vision_model.*, visual_projection.*). */
+export function clipVision(w: WeightScope, pixels: Value, c: ClipVisionConfig): ClipVisionOutputs {
+  const g = pixels.graph;
+  const batch = staticDim(pixels, 0);
   const vm = w.child('vision_model');
   const emb = vm.child('embeddings');
   const d = c.hidden_size;
   const grid = c.image_size / c.patch_size;
   const positions = grid * grid + 1;
-  const pixels = g.input('pixel_values', g.computeType, [o.batch, c.num_channels, c.image_size, c.image_size]);
   const patchW = g.param(emb.child('patch_embedding').tensor('weight', [d, c.num_channels, c.patch_size, c.patch_size]));
   const classRef = emb.tensor('class_embedding', [d]);
   const posRef = emb.child('position_embedding').tensor('weight', [positions, d]);
   let h = g.at(emb.path, () => {
     const patches = g.op('Conv', [pixels, patchW], { kernel_shape: [c.patch_size, c.patch_size], strides: [c.patch_size, c.patch_size] });
-    const tokens = transpose(reshape(patches, [o.batch, d, grid * grid]), [0, 2, 1]);
-    const cls = expand(reshape(g.param(classRef), [1, 1, d]), [o.batch, 1, d]);
+    const tokens = transpose(reshape(patches, [batch, d, grid * grid]), [0, 2, 1]);
+    const cls = expand(reshape(g.param(classRef), [1, 1, d]), [batch, 1, d]);
     return add(concat([cls, tokens], 1), reshape(g.param(posRef), [1, positions, d]));
   });
   h = layerNorm(vm.child('pre_layrnorm'), h, c.layer_norm_eps);
   const layers = vm.child('encoder').child('layers');
+  let penultimate: Value | undefined;
   for (let i = 0; i < c.num_hidden_layers; i++) {
     h = encoderLayer(layers.child(i), h, c);
-    if (i === c.num_hidden_layers - 2) g.output('penultimate_hidden_states', h);
+    if (i === c.num_hidden_layers - 2) penultimate = h;
   }
   const pooled = layerNorm(vm.child('post_layernorm'), g.at(vm.path, () => squeeze(slice(h, [0], [1], [1]), [1])), c.layer_norm_eps);
-  g.output('image_embeds', linear(w.child('visual_projection'), pooled, c.projection_dim, { bias: false }));
+  return { imageEmbeds: linear(w.child('visual_projection'), pooled, c.projection_dim, { bias: false }), penultimate: penultimate! };
+}
+
+/** Graph with input pixel_values [B, C, S, S]; outputs image_embeds and penultimate_hidden_states. */
+export function buildClipVision(g: Graph, w: WeightScope, c: ClipVisionConfig, o: { batch: number }): void {
+  const pixels = g.input('pixel_values', g.computeType, [o.batch, c.num_channels, c.image_size, c.image_size]);
+  const out = clipVision(w, pixels, c);
+  g.output('penultimate_hidden_states', out.penultimate);
+  g.output('image_embeds', out.imageEmbeds);
 }

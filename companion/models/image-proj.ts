@@ -6,10 +6,11 @@
  * Unconditional tokens are the projection of ZERO features (METHOD.md §0): run the same graph on zeros.
  */
 import { type Graph, GraphBuildError, type Value } from '../onnx/graph';
-import { add, concat, expand, reshape, staticDim } from '../onnx/ops/basic';
+import { add, concat, expand, reshape, slice, staticDim } from '../onnx/ops/basic';
 import { attention, gelu, layerNorm, linear } from '../onnx/ops/nn';
 import type { WeightScope } from '../weights/tensor';
-import type { ImageProjectionSpec } from './adapter';
+import type { ImageProjectionSpec, StyleAdapter } from './adapter';
+import { type ClipVisionConfig, clipVision } from './clip-vision';
 
 export function imageProjection(x: Value, spec: ImageProjectionSpec): Value {
   switch (spec.kind) {
@@ -77,4 +78,36 @@ export function buildImageProjection(g: Graph, spec: ImageProjectionSpec, batch:
 function requireSeq(s: number | undefined): number {
   if (s === undefined) throw new GraphBuildError('a Resampler projection needs the feature sequence length');
   return s;
+}
+
+/**
+ * The whole image side in one graph: CLIP vision on `pixel_values` [N, 3, S, S] (style image, negative style image …)
+ * → the adapter's features → its projection. Outputs `style_tokens` [N, T, cross] and `uncond_tokens` [1, T, cross].
+ * Unconditional tokens: 'zero-features' = proj(zeros) (METHOD.md §0, the official StyleStudio / IP-Adapter code);
+ * 'zero-pixels' = proj(CLIP(black image)), what diffusers' prepare_ip_adapter_image_embeds does for Plus adapters.
+ */
+export interface StyleEncoderOptions {
+  readonly images: number;
+  readonly uncond: 'zero-features' | 'zero-pixels';
+}
+
+export function buildStyleEncoder(g: Graph, vision: WeightScope, visionConfig: ClipVisionConfig, adapter: StyleAdapter, o: StyleEncoderOptions): void {
+  const c = visionConfig;
+  const n = o.images;
+  const pixels = g.input('pixel_values', g.computeType, [n, c.num_channels, c.image_size, c.image_size]);
+  const withBlack = o.uncond === 'zero-pixels'
+    ? concat([pixels, g.constant(g.computeType, [1, c.num_channels, c.image_size, c.image_size], new Float32Array(c.num_channels * c.image_size * c.image_size))], 0)
+    : pixels;
+  const enc = clipVision(vision, withBlack, c);
+  let feats = adapter.features === 'image_embeds' ? enc.imageEmbeds : enc.penultimate;
+  if (o.uncond === 'zero-features') {
+    const shape = feats.shape.map((d, i) => (i === 0 ? 1 : d)) as number[];
+    feats = concat([feats, g.constant(feats.dtype, shape, new Float32Array(shape.reduce((a, b) => a * b, 1)))], 0);
+  }
+  if (adapter.imageProjection.inputDim !== staticDim(feats, -1)) {
+    throw new GraphBuildError(`${adapter.file}: the projection takes ${adapter.imageProjection.inputDim}-wide features, the image encoder gives ${staticDim(feats, -1)} (${adapter.features})`);
+  }
+  const tokens = imageProjection(feats, adapter.imageProjection);
+  g.output('style_tokens', g.at('image_proj', () => slice(tokens, [0], [n], [0])));
+  g.output('uncond_tokens', g.at('image_proj', () => slice(tokens, [n], [n + 1], [0])));
 }

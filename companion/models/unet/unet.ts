@@ -27,7 +27,7 @@ export interface UNetGraphOptions {
   readonly width: number;
   /** Text tokens at the front of encoder_hidden_states (77 for CLIP). */
   readonly textTokens: number;
-  /** SDXL: width of text_embeds (text_encoder_2 projection_dim). */
+  /** SDXL: width of text_embeds; default projection_class_embeddings_input_dim − 6 · addition_time_embed_dim. */
   readonly pooledDim?: number;
   /** Adapter K/V projections for each style layer of the plan (see adapter.ts). */
   readonly styleWeights?: (path: string) => StyleLayerWeights;
@@ -64,8 +64,9 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
   const tProj = g.at('time_proj', () => timesteps(t, { channels: c.block_out_channels[0]!, flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift }));
   let temb = timestepEmbedding(w.child('time_embedding'), g.cast(tProj, ft), dims.timeEmbedDim);
   if (c.addition_embed_type === 'text_time') {
-    if (o.pooledDim === undefined) throw new GraphBuildError('SDXL-type UNet: pooledDim (text_embeds width) is required');
-    const textEmbeds = input('text_embeds', ft, [B, o.pooledDim]);
+    // time_ids are 6 numbers (original size, crop top-left, target size) in SDXL pipelines
+    const pooledDim = o.pooledDim ?? c.projection_class_embeddings_input_dim! - 6 * c.addition_time_embed_dim!;
+    const textEmbeds = input('text_embeds', ft, [B, pooledDim]);
     const timeIds = input('time_ids', 'float32', [B, 6]);
     const aug = textTimeEmbedding(w, textEmbeds, timeIds, {
       addTimeEmbedDim: c.addition_time_embed_dim!, projectionInputDim: c.projection_class_embeddings_input_dim!,
@@ -75,7 +76,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
   }
 
   const attn: AttentionContext = {
-    heads: 0,
+    heads: 0, // set per Transformer2DModel (transformer.ts)
     unetRoot: w.path,
     textTokens: o.textTokens,
     adainEpsilon: o.adainEpsilon ?? 1e-6,

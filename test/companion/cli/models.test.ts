@@ -78,7 +78,7 @@ test('doctor prints one ok/warn/fail line per check, including models, port and 
     const lines = r.stdout.trim().split('\n').filter((l) => /^\[/.test(l));
     expect(lines.every((l) => /^\[( ok |warn|FAIL)\] /.test(l))).toBe(true);
     const labels = lines.map((l) => l.slice(7).trim().split(/\s{2,}/)[0]);
-    expect(labels).toEqual(expect.arrayContaining(['node', 'onnxruntime', 'providers', 'memory', 'model sdxl-base', 'port', 'token']));
+    expect(labels).toEqual(expect.arrayContaining(['node', 'onnxruntime', 'provider cpu', 'memory', 'model sdxl-base', 'port', 'token']));
     expect(r.stdout).toMatch(/\[warn\] model sdxl-base .*\n.*fix: run `stylestudio models pull`/);
     expect(r.stdout).toMatch(new RegExp(`\\[warn\\] port .*127\\.0\\.0\\.1:${port} is in use`));
     expect(r.stdout).toContain(path.join(tmp, 'config', 'token'));

@@ -12,6 +12,8 @@ import { planAttention, type StyleLayerSelection } from '../../../companion/mode
 import { buildUNet } from '../../../companion/models/unet/unet';
 import { openStyleAdapter, AdapterError } from '../../../companion/models/adapter';
 import { buildImageProjection } from '../../../companion/models/image-proj';
+import { buildStyleUNetGraph } from '../../../companion/models/unet/load';
+import { openDiffusersFolder } from '../../../companion/weights/diffusers';
 import { runGraph } from '../../helpers/onnx-run';
 import { fixture } from '../../helpers/paths';
 import { Golden, floats, relError } from './golden';
@@ -169,5 +171,37 @@ describe('adapter weights fail loudly', () => {
   test('an adapter without ip_adapter weights', () => {
     const file = editedCopy(src, (k, s) => (k.startsWith('ip_adapter.') ? null : s));
     expect(() => openStyleAdapter(file, 96)).toThrow(/has no ip_adapter\.\* weights/);
+  });
+});
+
+describe('buildStyleUNetGraph: diffusers folder + adapter file → the UNet graph', () => {
+  test('tiny SDXL folder + CSGO .bin: plan, conv_in override and inputs; a runnable graph', async () => {
+    const unetComponent = openDiffusersFolder(fixture('sdxl-tiny')).component('unet');
+    const r = buildStyleUNetGraph({
+      unet: unetComponent, lowering: PORTABLE_FP32, adapterFile: csgoFile, style: { preset: 'csgo' },
+      teacherShare: true, batch: 2, height: 8, width: 8,
+    });
+    expect(r.adapter?.kind).toBe('csgo');
+    expect(r.plan.styleLayers).toHaveLength(9);
+    expect(r.inputs).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'ip_scale', 'adain_strength', 'teacher_mask', 'teacher_index']);
+    const gold = new Golden('unet.csgo');
+    const unet = new Golden('unet');
+    const t = unet.get('in.timestep').data[0]!;
+    const out = await runGraph(r.graph, {
+      sample: unet.feed('in.sample'), timestep: floats([2], [t, t]), encoder_hidden_states: gold.feed('in.encoder_hidden_states'),
+      text_embeds: unet.feed('in.text_embeds'), time_ids: unet.feed('in.time_ids'),
+      ip_scale: floats([1], [1]), adain_strength: floats([1], [0]), teacher_mask: floats([2], [0, 0]),
+      teacher_index: { dtype: 'int64', dims: [2], data: BigInt64Array.from([0n, 1n]) },
+    });
+    expect(relError(out.noise_pred!.data as Float32Array, gold.get('out.noise_pred.ipadd_scale1').data).rel).toBeLessThan(TOL);
+  });
+
+  test('fp16 lowering picks diffusion_pytorch_model.fp16.safetensors', () => {
+    const r = buildStyleUNetGraph({
+      unet: openDiffusersFolder(fixture('sdxl-tiny')).component('unet'), lowering: { kind: 'portable', precision: 'fp16' },
+      style: { preset: 'none' }, teacherShare: false, batch: 1, height: 8, width: 8,
+    });
+    expect(r.graph.usedWeights().every((w) => w.file.endsWith('diffusion_pytorch_model.fp16.safetensors'))).toBe(true);
+    expect(r.inputs).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids']);
   });
 });

@@ -4,7 +4,7 @@ import { Graph } from '../../../companion/onnx/graph';
 import { PORTABLE_FP32 } from '../../../companion/onnx/lowering';
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { buildClipVision, parseClipVisionConfig } from '../../../companion/models/clip-vision';
-import { buildImageProjection } from '../../../companion/models/image-proj';
+import { buildImageProjection, buildStyleEncoder } from '../../../companion/models/image-proj';
 import { openStyleAdapter } from '../../../companion/models/adapter';
 import { runGraph } from '../../helpers/onnx-run';
 import { fixture } from '../../helpers/paths';
@@ -75,5 +75,52 @@ describe('image projections (style tokens), including proj(zeros)', () => {
     expect(eStyle.rel).toBeLessThan(TOL);
     expect(eDiffusers.rel).toBeLessThan(TOL);
     expect(eZero.rel).toBeLessThan(TOL);
+  });
+});
+
+describe('buildStyleEncoder: pixels → CLIP → adapter projection in one graph', () => {
+  const vision = () => ({
+    config: parseClipVisionConfig(JSON.parse(fs.readFileSync(models('image_encoder', 'config.json'), 'utf8'))),
+    store: WeightStore.open(models('image_encoder', 'model.safetensors')),
+  });
+  const pixels = floats([1, 3, 224, 224], enc.get('style.pixel_values').data);
+
+  test('IP-Adapter: style tokens and proj(zero features) = diffusers encoder_hid_proj([zeros ; embeds])', async () => {
+    const { config, store } = vision();
+    const adapter = openStyleAdapter(models('ip-adapter_sdxl.safetensors'), 96);
+    const g = new Graph({ lowering: PORTABLE_FP32 });
+    buildStyleEncoder(g, store, config, adapter, { images: 1, uncond: 'zero-features' });
+    const out = await runGraph(g, { pixel_values: pixels });
+    const ref = enc.get('projected.ip_tokens.0').data;
+    const es = relError(out.style_tokens!.data as Float32Array, ref.subarray(4 * 96));
+    const eu = relError(out.uncond_tokens!.data as Float32Array, ref.subarray(0, 4 * 96));
+    console.log(`style encoder (IP-Adapter) tokens rel ${es.rel.toExponential(2)}, uncond rel ${eu.rel.toExponential(2)}`);
+    expect(es.rel).toBeLessThan(TOL);
+    expect(eu.rel).toBeLessThan(TOL);
+  });
+
+  test("Plus: 'zero-pixels' reproduces diffusers' uncond, 'zero-features' the official proj(zeros)", async () => {
+    const adapter = openStyleAdapter(models('ip-adapter-plus_sdxl_vit-h.safetensors'), 96);
+    const d = plus.get('diffusers.tokens').data;
+    for (const uncond of ['zero-pixels', 'zero-features'] as const) {
+      const { config, store } = vision();
+      const g = new Graph({ lowering: PORTABLE_FP32 });
+      buildStyleEncoder(g, store, config, adapter, { images: 1, uncond });
+      const out = await runGraph(g, { pixel_values: pixels });
+      const es = relError(out.style_tokens!.data as Float32Array, d.subarray(6 * 96));
+      const refUncond = uncond === 'zero-pixels' ? d.subarray(0, 6 * 96) : plus.get('out.tokens_zero_features').data;
+      const eu = relError(out.uncond_tokens!.data as Float32Array, refUncond);
+      console.log(`style encoder (Plus, ${uncond}) tokens rel ${es.rel.toExponential(2)}, uncond rel ${eu.rel.toExponential(2)}`);
+      expect(es.rel).toBeLessThan(TOL);
+      expect(eu.rel).toBeLessThan(TOL);
+    }
+  });
+
+  test('an adapter made for another image encoder width is refused naming both widths', () => {
+    const { config, store } = vision();
+    const adapter = openStyleAdapter(models('ip-adapter_sdxl.safetensors'), 96);
+    const g = new Graph({ lowering: PORTABLE_FP32 });
+    expect(() => buildStyleEncoder(g, store, { ...config, projection_dim: 48 }, adapter, { images: 1, uncond: 'zero-features' }))
+      .toThrow(/visual_projection\.weight.*has shape \[32, 32\], expected \[48, 32\]/);
   });
 });

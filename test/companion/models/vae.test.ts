@@ -23,6 +23,16 @@ describe('AutoencoderKL parity with diffusers (fp32, CPU)', () => {
     expect(e.rel).toBeLessThan(TOL);
   });
 
+  test('decoder with the fp16 weight file (upcast to fp32, as diffusers does for fp32 runs)', async () => {
+    const store = WeightStore.open(fixture('sdxl-tiny', 'vae', 'diffusion_pytorch_model.fp16.safetensors'));
+    const g = new Graph({ lowering: PORTABLE_FP32, name: 'vae_decoder' });
+    buildVaeDecoder(g, store, config, { batch: 1, height: 8, width: 8 });
+    const out = await runGraph(g, { latents: gold.feed('decode.latents') });
+    const e = relError(out.sample!.data as Float32Array, gold.get('decode.sample.fp16_variant_weights').data);
+    console.log(`VAE decode, fp16 weights in fp32: rel ${e.rel.toExponential(2)}`);
+    expect(e.rel).toBeLessThan(TOL);
+  });
+
   test('encoder: latent_dist mean / std and mean · scaling_factor', async () => {
     const store = WeightStore.open(fixture('sdxl-tiny', 'vae', 'diffusion_pytorch_model.safetensors'));
     const g = new Graph({ lowering: PORTABLE_FP32, name: 'vae_encoder' });

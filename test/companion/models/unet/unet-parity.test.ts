@@ -38,6 +38,23 @@ describe('UNet2DConditionModel parity with diffusers (fp32, CPU)', () => {
     expect(e.rel).toBeLessThan(TOL);
   });
 
+  test('fp16 variant weights (diffusion_pytorch_model.fp16.safetensors) computed in fp32', async () => {
+    const { config } = load('sdxl-tiny');
+    const store = WeightStore.open(fixture('sdxl-tiny', 'unet', 'diffusion_pytorch_model.fp16.safetensors'));
+    const gold = new Golden('unet');
+    const g = new Graph({ lowering: PORTABLE_FP32, name: 'unet' });
+    buildUNet(g, store, config, planAttention(config, { style: { preset: 'none' }, styleTokens: 0, teacherShare: false }),
+      { batch: 2, height: 8, width: 8, textTokens: 77 });
+    const t = gold.get('in.timestep').data[0]!;
+    const out = await runGraph(g, {
+      sample: gold.feed('in.sample'), timestep: { dtype: 'float32', dims: [2], data: Float32Array.from([t, t]) },
+      encoder_hidden_states: gold.feed('in.encoder_hidden_states'), text_embeds: gold.feed('in.text_embeds'), time_ids: gold.feed('in.time_ids'),
+    });
+    const e = relError(out.noise_pred!.data as Float32Array, gold.get('out.noise_pred.no_ip.fp16_variant_weights').data);
+    console.log(`tiny SDXL UNet, fp16 weights in fp32: rel ${e.rel.toExponential(2)}`);
+    expect(e.rel).toBeLessThan(TOL);
+  });
+
   test('tiny SD 1.5-type (conv proj_in/out, no added embedding): noise_pred within 1e-4', async () => {
     const { config, store } = load('sd15-tiny');
     const gold = new Golden('unet.sd15');

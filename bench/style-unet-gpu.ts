@@ -1,13 +1,13 @@
 /**
- * `npm run gpu-check`: on a machine with a GPU, one SDXL-size UNet step (random weights, StyleStudio layers and
+ * On a machine with a GPU (`node dist/bench/style-unet-gpu.js --provider cuda`), one SDXL-size UNet step (random weights, StyleStudio layers and
  * teacher batch) per lowering — portable fp32, portable fp16, fused fp16 — on the GPU provider, each against the
  * portable fp32 CPU result. Prints max error relative to max |reference| and the median time of 3 runs.
- *   node dist/bench/gpu-check.js [--provider cuda|dml] [--size 256] [--channels-div 1|2] [--batch 4]
+ *   node dist/bench/style-unet-gpu.js [--provider cuda|dml] [--size 256] [--channels-div 1|2] [--batch 4]
  */
 import { type ExecutionProvider, type Lowering } from '../companion/onnx/lowering';
 import { Session, type TensorData } from '../companion/onnx/session';
 import { buildSdxlGraph, prepareSdxl, sdxlFeeds } from './sdxl-random';
-import { parseBenchArgs } from './unet';
+import { parseBenchArgs } from './style-unet';
 
 function toFloat(t: TensorData): Float32Array {
   if (t.dtype === 'float32') return t.data as Float32Array;

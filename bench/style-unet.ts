@@ -1,4 +1,5 @@
 /**
+ * `node dist/bench/style-unet.js [--size 256] [--batch 4] [--channels-div 1|2] [--style-tokens 32]`
  * Benchmark: a real SDXL-size UNet graph (full config, random fp16 weights in a temporary safetensors file, CSGO-shaped
  * style layers, teacher batch of 4) — build time, session-create time, one CPU step at 256×256, and peak RSS against
  * the bytes of weights. `--channels-div 2` runs a quarter-size variant for quick checks.
@@ -57,4 +58,18 @@ export function parseBenchArgs(argv: readonly string[]): SdxlBenchOptions {
   const channelsDiv = arg('channels-div', 1);
   if (channelsDiv !== 1 && channelsDiv !== 2) throw new Error('--channels-div must be 1 (real SDXL) or 2');
   return { channelsDiv, batch: arg('batch', 4), latent: arg('size', 256) / 8, styleTokens: arg('style-tokens', 32) };
+}
+
+async function main(): Promise<void> {
+  const rows = await benchSdxlUNet(parseBenchArgs(process.argv.slice(2)));
+  console.log('\nSDXL UNet with StyleStudio attention (random weights) on CPU');
+  const width = Math.max(...Object.keys(rows).map((k) => k.length));
+  for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(width)}  ${v}`);
+}
+
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
 }
