@@ -78,6 +78,8 @@ export function buildGraph(spec: GraphSpec): SerializedModel {
         ...(spec.adainEpsilon !== undefined ? { adainEpsilon: spec.adainEpsilon } : {}),
       });
       store.assertAllRead(adapter?.convIn ? [/^conv_in\./] : []);
+      // the image projection has its own graph; every other adapter tensor must be used or deliberately ignored
+      adapter?.store.assertAllRead([...adapter.ignoredKeys(plan), /^(style_)?image_proj\./]);
       return g.serialize();
     }
     case 'vae-decoder': {
