@@ -30,7 +30,7 @@ export interface UNetGraphSpec {
   readonly latentHeight: number;
   readonly latentWidth: number;
   readonly pooledDim: number;
-  readonly adainEpsilon?: number;
+  readonly adainVarianceFloor?: number;
 }
 
 export interface VaeDecoderGraphSpec {
@@ -75,7 +75,7 @@ export function buildGraph(spec: GraphSpec): SerializedModel {
         batch: spec.rows, height: spec.latentHeight, width: spec.latentWidth, textTokens: 77, pooledDim: spec.pooledDim,
         ...(adapter ? { styleWeights: adapter.styleWeights(plan, c.cross_attention_dim) } : {}),
         ...(adapter?.convIn ? { convIn: adapter.convIn } : {}),
-        ...(spec.adainEpsilon !== undefined ? { adainEpsilon: spec.adainEpsilon } : {}),
+        ...(spec.adainVarianceFloor !== undefined ? { adainVarianceFloor: spec.adainVarianceFloor } : {}),
       });
       store.assertAllRead(adapter?.convIn ? [/^conv_in\./] : []);
       // the image projection has its own graph; every other adapter tensor must be used or deliberately ignored

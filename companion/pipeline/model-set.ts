@@ -43,7 +43,7 @@ export interface ModelSetOptions {
    * Epsilon added to the AdaIN variance (default the UNet builder's 1e-6, METHOD.md §1 [ours]); 0 reproduces the
    * official processors exactly (used by the parity tests).
    */
-  readonly adainEpsilon?: number;
+  readonly adainVarianceFloor?: number;
   /** UNet sessions kept alive at once (default 2: the teacher's 4-row graph and the 2-row graph). */
   readonly maxUNetSessions?: number;
 }
@@ -261,7 +261,7 @@ export class ModelSet {
       kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weightFile: weights.file,
       adapterFile: styled ? adapter!.file : null, style: key.style, teacherShare: key.teacherShare, rows: key.rows,
       latentHeight: key.latentHeight, latentWidth: key.latentWidth, pooledDim: pooled,
-      ...(this.options.adainEpsilon !== undefined ? { adainEpsilon: this.options.adainEpsilon } : {}),
+      ...(this.options.adainVarianceFloor !== undefined ? { adainVarianceFloor: this.options.adainVarianceFloor } : {}),
     });
     const session = await Session.create(model, this.sessionOptions);
     this.sessionsCreated++;

@@ -40,8 +40,12 @@ export interface AttentionContext {
   readonly style?: StyleControls;
   /** Number of text tokens at the front of encoder_hidden_states. */
   readonly textTokens: number;
-  /** Variance epsilon of AdaIN's statistics [ours, METHOD.md §1]; the official code has none. */
-  readonly adainEpsilon: number;
+  /**
+   * Lower bound on AdaIN's variances [ours, METHOD.md §1]: std = sqrt(max(var, floor)). The official code has no
+   * guard; a floor (not an added epsilon) keeps every well-defined case identical to it and turns the undefined
+   * zero-variance case (e.g. all-zero text features) into a finite result instead of NaN.
+   */
+  readonly adainVarianceFloor: number;
   /** The style weights of the layer being built (style layers only). */
   readonly styleWeights?: (path: string) => StyleLayerWeights;
 }
@@ -96,7 +100,7 @@ export function crossAttention(w: WeightScope, x: Value, ehs: Value, kind: Atten
       const ip = slice(ehs, [ctx.textTokens], [tokens], [1]);
       const s = attention(q, linearRef(ip, weights.toK), linearRef(ip, weights.toV), { heads: ctx.heads });
       const weighted = add(content, mul(s, cast(style.ipScale, s.dtype)));
-      const ada = g.cast(adain(cast(content, 'float32'), cast(s, 'float32'), ctx.adainEpsilon), content.dtype);
+      const ada = g.cast(adain(cast(content, 'float32'), cast(s, 'float32'), ctx.adainVarianceFloor), content.dtype);
       const blended = add(weighted, mul(sub(ada, weighted), cast(style.adainStrength, content.dtype)));
       // teacher rows: h = c  ⇔  h + m·(c − h) with m ∈ {0, 1}
       return add(blended, mul(sub(content, blended), cast(style.teacherMask, content.dtype)));
@@ -109,14 +113,21 @@ export function crossAttention(w: WeightScope, x: Value, ehs: Value, kind: Atten
  * Cross-modal AdaIN over [B, N, C] (fp32): per row and channel, statistics over the token axis N, unbiased std
  * (torch.std), plus `eps` on the variance [ours]: (c − μc)/σc · σs + μs.
  */
-export function adain(content: Value, style: Value, eps: number): Value {
+/**
+ * Default AdaIN variance floor: far below any variance a real attention output has (SDXL's are ~1e-3..1), so it
+ * only ever acts on the degenerate zero-variance case.
+ */
+export const ADAIN_VARIANCE_FLOOR = 1e-10;
+
+export function adain(content: Value, style: Value, varianceFloor: number): Value {
   const n = staticDim(content, 1);
   if (n < 2) throw new GraphBuildError(`AdaIN needs at least 2 tokens, got ${n}`);
   const unbiased = n / (n - 1);
   const stats = (x: Value) => {
     const mean = reduceMean(x, [1]);
     const d = sub(x, mean);
-    const std = sqrt(add(mul(reduceMean(mul(d, d), [1]), unbiased), eps));
+    const variance = mul(reduceMean(mul(d, d), [1]), unbiased);
+    const std = sqrt(varianceFloor > 0 ? x.graph.op('Max', [variance, x.graph.scalar(varianceFloor, 'float32')]) : variance);
     return { mean, d, std };
   };
   const cs = stats(content);

@@ -14,7 +14,7 @@ import { type Graph, GraphBuildError, type Value } from '../../onnx/graph';
 import { reshape } from '../../onnx/ops/basic';
 import { conv2d, groupNorm } from '../../onnx/ops/nn';
 import type { WeightScope } from '../../weights/tensor';
-import { type AttentionContext, type StyleLayerWeights } from './attention';
+import { ADAIN_VARIANCE_FLOOR, type AttentionContext, type StyleLayerWeights } from './attention';
 import type { AttentionPlan } from './attention-plan';
 import { type BlockContext, downBlock, midBlock2DCrossAttn, upBlock } from './blocks';
 import { type UNetConfig, unetDims } from './config';
@@ -33,8 +33,8 @@ export interface UNetGraphOptions {
   readonly styleWeights?: (path: string) => StyleLayerWeights;
   /** Replaces unet.conv_in (CSGO checkpoints may carry `conv_in_unet_sd`). */
   readonly convIn?: WeightScope;
-  /** Default 1e-6 (METHOD.md §1 [ours]). */
-  readonly adainEpsilon?: number;
+  /** Floor on AdaIN's variances, default ADAIN_VARIANCE_FLOOR (METHOD.md §1 [ours]); 0 = the official code. */
+  readonly adainVarianceFloor?: number;
 }
 
 export interface UNetGraphIO {
@@ -79,7 +79,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
     heads: 0, // set per Transformer2DModel (transformer.ts)
     unetRoot: w.path,
     textTokens: o.textTokens,
-    adainEpsilon: o.adainEpsilon ?? 1e-6,
+    adainVarianceFloor: o.adainVarianceFloor ?? ADAIN_VARIANCE_FLOOR,
     ...(plan.styleLayers.length > 0 ? {
       style: {
         ipScale: input('ip_scale', 'float32', [1]),

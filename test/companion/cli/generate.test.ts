@@ -76,13 +76,14 @@ describe('generate through the CLI: --latents in, --save-latents out, parity wit
   });
 
   test.each([
-    ['teacher', ['--teacher-steps', '2'], 14],
-    ['scfg', ['--negative-style', fixture('golden', 'neg_style.png'), '--no-teacher'], 10],
+    ['teacher', ['--no-adain', '--teacher-steps', '2'], 14],
+    ['scfg', ['--no-adain', '--negative-style', fixture('golden', 'neg_style.png'), '--no-teacher'], 10],
+    ['all', ['--teacher-steps', '2', '--negative-style', fixture('golden', 'neg_style.png')], 14],
   ] as const)('StyleStudio %s (negative prompt "", scale 1) within 1e-3 of the official code; row-evals', (name, extra, evals) => {
     const latents = path.join(dir, 'in1.npy');
     writeNpy(latents, { shape: [1, 4, 8, 8], data: studio.get('in.latents_1').data });
     const saved = path.join(dir, `${name}.npy`);
-    const r = cli('generate', ...tiny, ...STYLE_ARGS, '--steps', '5', '--negative-prompt', '', '--scale', '1', '--no-adain', ...extra,
+    const r = cli('generate', ...tiny, ...STYLE_ARGS, '--steps', '5', '--negative-prompt', '', '--scale', '1', ...extra,
       '--latents', latents, '--save-latents', saved, '--out', path.join(dir, `${name}.png`));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`unet-row-evals=${evals}`);

@@ -29,7 +29,7 @@ function build(adapterFile: string, style: StyleLayerSelection, batch: number) {
   const plan = planAttention(config, { style, styleTokens: adapter.tokens, teacherShare: false });
   const g = new Graph({ lowering: PORTABLE_FP32, name: 'unet' });
   buildUNet(g, store, config, plan, {
-    batch, height: 8, width: 8, textTokens: 77, pooledDim: 48, adainEpsilon: 0,
+    batch, height: 8, width: 8, textTokens: 77, pooledDim: 48, adainVarianceFloor: 0,
     styleWeights: adapter.styleWeights(plan, config.cross_attention_dim),
     ...(adapter.convIn ? { convIn: adapter.convIn } : {}),
   });

@@ -30,7 +30,7 @@ async function cross(batch: number, scale: number, alpha: number, teacher: numbe
   const ehs = g.input('ehs', 'float32', [batch, 81, 96]);
   const mask: Value = reshape(g.input('teacher_mask', 'float32', [batch]), [batch, 1, 1]);
   const ctx: AttentionContext = {
-    heads: 4, unetRoot: '', textTokens: 77, adainEpsilon: 0,
+    heads: 4, unetRoot: '', textTokens: 77, adainVarianceFloor: 0,
     style: { ipScale: g.input('ip_scale', 'float32', [1]), adainStrength: g.input('adain_strength', 'float32', [1]), teacherMask: mask },
     styleWeights: () => ({ toK: goldFile.tensors.get('in.to_k_ip.weight')!, toV: goldFile.tensors.get('in.to_v_ip.weight')! }),
   };
@@ -68,7 +68,7 @@ describe('our attention processors = the official StyleStudio processors (one la
     const store = WeightStore.open(fixture('sdxl-tiny', 'unet', 'diffusion_pytorch_model.safetensors'));
     const g = new Graph({ lowering: PORTABLE_FP32 });
     const hs = g.input('hs', 'float32', [4, 16, 32]);
-    const ctx: AttentionContext = { heads: 4, unetRoot: '', textTokens: 77, adainEpsilon: 0, teacherIndex: g.input('teacher_index', 'int64', [4]) };
+    const ctx: AttentionContext = { heads: 4, unetRoot: '', textTokens: 77, adainVarianceFloor: 0, teacherIndex: g.input('teacher_index', 'int64', [4]) };
     g.output('y', selfAttention(store.child(`${block}.attn1`), hs, { kind: 'self', teacherShare: true }, ctx));
     const out = await runGraph(g, { hs: gold.feed('in.hidden_states'), teacher_index: int64s([...index]) });
     const e = relError(out.y!.data as Float32Array, gold.get(`${name}.out`).data);
