@@ -8,10 +8,12 @@ import type { CreateRequest, Reply, Request, RunResult, TensorData, TypedArray }
 
 const ORT_PROVIDER = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' } as const;
 
+const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
+
 let session: ort.InferenceSession | null = null;
 
 async function create(req: CreateRequest): Promise<{ inputNames: string[]; outputNames: string[] }> {
-  // One session per worker, so the environment's log level can follow this session's wish.
+  // The environment logger is process-wide and set once (first session wins); the session logger is ours.
   ort.env.logLevel = req.logLevel;
   const epName = ORT_PROVIDER[req.provider];
   const provider: ort.InferenceSession.ExecutionProviderConfig =
@@ -19,6 +21,7 @@ async function create(req: CreateRequest): Promise<{ inputNames: string[]; outpu
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: req.optimization,
+    logSeverityLevel: SEVERITY[req.logLevel],
     ...(req.intraOpThreads > 0 ? { intraOpNumThreads: req.intraOpThreads } : {}),
     // External data resolves against this folder; the model bytes never touch the disk.
     ...(req.folder !== null ? { extra: { session: { model_external_initializers_file_folder_path: req.folder } } } : {}),
