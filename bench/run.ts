@@ -7,8 +7,8 @@
  *   (c) the full SDXL UNet (random fp16 weights in a temporary file): build, session create, one 256×256 step,
  *       peak RSS against weight bytes (its own process);
  *   (d) pipeline figures, when a pipeline exists.
- * Environment: STYLESTUDIO_PYTHON (interpreter with torch + diffusers), STYLESTUDIO_BENCH_THREADS (default: all
- * cores), STYLESTUDIO_BENCH_RUNS (timed steps per side, default 3), STYLESTUDIO_BENCH_SDXL=0 skips (c),
+ * Environment: STYLESTUDIO_PYTHON (interpreter with torch + diffusers), STYLESTUDIO_BENCH_THREADS (default: 1 and all
+ * cores; a comma list runs each), STYLESTUDIO_BENCH_RUNS (timed steps per side, default 3), STYLESTUDIO_BENCH_SDXL=0 skips (c),
  * STYLESTUDIO_BENCH_ONLY=a,b,c runs a subset. Timing numbers are printed, never asserted.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,12 +35,12 @@ interface TorchStep {
   threads: number;
 }
 
-function envInt(name: string, fallback: number): number {
+function envInts(name: string, fallback: readonly number[]): number[] {
   const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
+  if (v === undefined || v === '') return [...fallback];
+  const ns = v.split(',').map((x) => Number(x.trim()));
+  if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} must be a positive integer or a comma list of them, got ${JSON.stringify(v)}`);
+  return ns;
 }
 
 function onnxruntimeVersion(): string {
@@ -48,10 +48,10 @@ function onnxruntimeVersion(): string {
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
-function machineLine(threads: number): string {
+function machineLine(threads: readonly number[]): string {
   const cpus = os.cpus();
   return `machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${gib(os.totalmem())} GiB RAM, ${os.platform()}/${os.arch()}; ` +
-    `node ${process.version}, onnxruntime-node ${onnxruntimeVersion()}; threads per side ${threads}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+    `node ${process.version}, onnxruntime-node ${onnxruntimeVersion()}; threads per side ${threads.join(' and ')}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
 }
 
 function tempDir(tag: string): string {
@@ -72,39 +72,41 @@ function rowEvaluationsTable(): string {
 
 // ── (a) ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-async function unetStepTable(py: PythonInfo, threads: number, runs: number): Promise<string> {
+async function unetStepTable(py: PythonInfo, threadCounts: readonly number[], runs: number): Promise<string> {
   const dir = tempDir('mid');
   try {
     const written = runPythonScript<{ params: number }>(py.exe, 'random_weights.py', [MID_CONFIG, dir, '--init', 'torch', '--dtypes', 'fp32']);
     const weightBytes = fs.statSync(path.join(dir, WEIGHT_FILE.fp32)).size;
     const rows: Cell[][] = [];
-    for (const batch of [2, 4]) {
-      const teacherShare = batch === 4;
-      const io = path.join(dir, `io-b${batch}.safetensors`);
-      const torch = runPythonScript<TorchStep>(py.exe, 'torch_unet_step.py', [
-        dir, '--batch', String(batch), '--height', String(MID_LATENT), '--width', String(MID_LATENT),
-        '--threads', String(threads), '--runs', String(runs), '--warmup', '1', '--io', io,
-      ]);
-      const shape = { batch, height: MID_LATENT, width: MID_LATENT, teacherShare };
-      const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp32, PORTABLE_FP32, shape);
-      const tensors = readF32Tensors(io);
-      const ours = await timeSteps(graph, feedsFrom(tensors, 'float32', shape), { threads, runs, warmup: 1 });
-      const err = relativeError(ours.output, tensors.get('out.noise_pred')!.data);
-      const tMin = Math.min(...torch.times_s);
-      const oMin = Math.min(...ours.stepsMs) / 1000;
-      rows.push([
-        teacherShare ? `${batch} (teacher)` : `${batch}`,
-        seconds(tMin), seconds(median(torch.times_s)),
-        seconds(oMin), seconds(median(ours.stepsMs) / 1000),
-        `${(oMin / tMin).toFixed(2)}×`, err.toExponential(1),
-        `${(buildMs / 1000).toFixed(2)} / ${(ours.createMs / 1000).toFixed(2)}`,
-      ]);
+    for (const threads of threadCounts) {
+      for (const batch of [2, 4]) {
+        const teacherShare = batch === 4;
+        const io = path.join(dir, `io-b${batch}.safetensors`);
+        const torch = runPythonScript<TorchStep>(py.exe, 'torch_unet_step.py', [
+          dir, '--batch', String(batch), '--height', String(MID_LATENT), '--width', String(MID_LATENT),
+          '--threads', String(threads), '--runs', String(runs), '--warmup', '1', '--io', io,
+        ]);
+        const shape = { batch, height: MID_LATENT, width: MID_LATENT, teacherShare };
+        const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp32, PORTABLE_FP32, shape);
+        const tensors = readF32Tensors(io);
+        const ours = await timeSteps(graph, feedsFrom(tensors, 'float32', shape), { threads, runs, warmup: 1 });
+        const err = relativeError(ours.output, tensors.get('out.noise_pred')!.data);
+        const tMin = Math.min(...torch.times_s);
+        const oMin = Math.min(...ours.stepsMs) / 1000;
+        rows.push([
+          threads, teacherShare ? `${batch} (teacher)` : `${batch}`,
+          seconds(tMin), seconds(median(torch.times_s)),
+          seconds(oMin), seconds(median(ours.stepsMs) / 1000),
+          `${(oMin / tMin).toFixed(2)}×`, err.toExponential(1),
+          `${(buildMs / 1000).toFixed(2)} / ${(ours.createMs / 1000).toFixed(2)}`,
+        ]);
+      }
     }
     const head = `UNet: ${path.basename(MID_CONFIG)} (${(written.params / 1e6).toFixed(0)} M params, ${gib(weightBytes)} GiB fp32), ` +
       `latent ${MID_LATENT}×${MID_LATENT} (256×256 px), fp32, CPU; ${runs} timed steps per side after 1 warm-up; ` +
       `PyTorch ${py.torch} + diffusers ${py.diffusers} (${py.exe}); ratio of the fastest steps; goal ≤ ${GOAL.toFixed(2)}×`;
     return `${head}\n${formatTable(
-      ['batch', 'PyTorch min s', 'PyTorch median s', 'ours min s', 'ours median s', 'ours/PyTorch', 'noise_pred rel diff', 'ours build / create s'],
+      ['threads', 'batch', 'PyTorch min s', 'PyTorch median s', 'ours min s', 'ours median s', 'ours/PyTorch', 'noise_pred rel diff', 'ours build / create s'],
       rows,
     )}`;
   } finally {
@@ -145,17 +147,20 @@ function sdxlSizeTable(py: PythonInfo, threads: number): string {
 // ── main ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
-  const threads = envInt('STYLESTUDIO_BENCH_THREADS', os.availableParallelism());
-  const runs = envInt('STYLESTUDIO_BENCH_RUNS', 3);
+  const cores = os.availableParallelism();
+  // 1 thread as well: on a busy machine OpenMP's barriers make PyTorch's multi-threaded steps erratic
+  const threadCounts = envInts('STYLESTUDIO_BENCH_THREADS', cores > 1 ? [1, cores] : [1]);
+  const threads = Math.max(...threadCounts);
+  const runs = envInts('STYLESTUDIO_BENCH_RUNS', [3])[0]!;
   const only = new Set((process.env['STYLESTUDIO_BENCH_ONLY'] ?? 'a,b,c,d').split(',').map((s) => s.trim()));
   const sdxl = process.env['STYLESTUDIO_BENCH_SDXL'] !== '0';
   console.log(`StyleStudio benchmarks — ${new Date().toISOString()}`);
-  console.log(machineLine(threads));
+  console.log(machineLine(threadCounts));
   const py = only.has('a') || only.has('c') ? findPython() : { missing: 'not needed' };
 
   if (only.has('a')) {
     console.log('\n(a) One UNet step on CPU: ours (onnxruntime-node, portable fp32) vs PyTorch diffusers');
-    console.log('missing' in py ? `skipped: ${py.missing}` : await unetStepTable(py, threads, runs));
+    console.log('missing' in py ? `skipped: ${py.missing}` : await unetStepTable(py, threadCounts, runs));
   }
   if (only.has('b')) {
     console.log('\n(b) UNet row-evaluations per image (teacher on: reference keeps 4 rows every step, ours drops the teacher after T)');
