@@ -168,6 +168,9 @@ function main(): void {
     throw new Error('usage: node dist/bench/export-onnx.js OUTDIR [--from UNET_DIR] [--batch N] [--latent N] [--weight-seed N]');
   }
   const unetDir = path.join(outDir, 'unet');
+  if (!from && !fs.existsSync(path.join(unetDir, 'config.json'))) {
+    throw new Error(`${path.join(unetDir, 'config.json')}: missing; put the UNet folder there or pass --from UNET_DIR`);
+  }
   fs.mkdirSync(unetDir, { recursive: true });
   if (from) {
     for (const f of ['config.json', ...Object.values(WEIGHT_FILE)]) fs.copyFileSync(path.join(from, f), path.join(unetDir, f));

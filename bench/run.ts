@@ -179,6 +179,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(`bench failed: ${(e as Error).stack ?? String(e)}`);
+  console.error(`bench failed: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
