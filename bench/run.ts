@@ -20,7 +20,7 @@ import { unetRowEvaluations } from '../companion/pipeline/rows';
 import { findPython, type PythonInfo, runPythonScript } from './python';
 import type { SdxlSizeResult } from './sdxl-size';
 import { type Cell, formatTable, gib, median, seconds } from './table';
-import { buildUNetGraph, feedsFrom, readF32Tensors, relativeError, timeSteps, WEIGHT_FILE } from './unet-step';
+import { buildUNetGraph, feedsFrom, readF32Tensors, relativeError, TimedSession, WEIGHT_FILE } from './unet-step';
 
 const CONFIG_DIR = path.resolve(__dirname, '..', '..', 'bench', 'configs');
 const MID_CONFIG = path.join(CONFIG_DIR, 'unet-mid.json');
@@ -81,21 +81,37 @@ async function unetStepTable(py: PythonInfo, threadCounts: readonly number[], ru
     for (const threads of threadCounts) {
       for (const batch of [2, 4]) {
         const teacherShare = batch === 4;
-        const io = path.join(dir, `io-b${batch}.safetensors`);
-        const torch = runPythonScript<TorchStep>(py.exe, 'torch_unet_step.py', [
-          dir, '--batch', String(batch), '--height', String(MID_LATENT), '--width', String(MID_LATENT),
-          '--threads', String(threads), '--runs', String(runs), '--warmup', '1', '--io', io,
-        ]);
+        const io = path.join(dir, `io-t${threads}-b${batch}.safetensors`);
         const shape = { batch, height: MID_LATENT, width: MID_LATENT, teacherShare };
+        const torchArgs = (withIo: boolean) => [
+          dir, '--batch', String(batch), '--height', String(MID_LATENT), '--width', String(MID_LATENT),
+          '--threads', String(threads), '--runs', '1', '--warmup', '1', ...(withIo ? ['--io', io] : []),
+        ];
+        // Rounds alternate the two sides, so a burst of load on this machine hits both alike.
+        const torchTimes: number[] = [];
+        torchTimes.push(...runPythonScript<TorchStep>(py.exe, 'torch_unet_step.py', torchArgs(true)).times_s);
         const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp32, PORTABLE_FP32, shape);
         const tensors = readF32Tensors(io);
-        const ours = await timeSteps(graph, feedsFrom(tensors, 'float32', shape), { threads, runs, warmup: 1 });
-        const err = relativeError(ours.output, tensors.get('out.noise_pred')!.data);
-        const tMin = Math.min(...torch.times_s);
+        const session = await TimedSession.open(graph, feedsFrom(tensors, 'float32', shape), threads);
+        const oursMs: number[] = [];
+        let output: Float32Array = new Float32Array(0);
+        try {
+          for (let r = 0; r < runs; r++) {
+            if (r > 0) torchTimes.push(...runPythonScript<TorchStep>(py.exe, 'torch_unet_step.py', torchArgs(false)).times_s);
+            const step = await session.step();
+            oursMs.push(step.ms);
+            output = step.output;
+          }
+        } finally {
+          await session.release();
+        }
+        const ours = { createMs: session.createMs, stepsMs: oursMs };
+        const err = relativeError(output, tensors.get('out.noise_pred')!.data);
+        const tMin = Math.min(...torchTimes);
         const oMin = Math.min(...ours.stepsMs) / 1000;
         rows.push([
           threads, teacherShare ? `${batch} (teacher)` : `${batch}`,
-          seconds(tMin), seconds(median(torch.times_s)),
+          seconds(tMin), seconds(median(torchTimes)),
           seconds(oMin), seconds(median(ours.stepsMs) / 1000),
           `${(oMin / tMin).toFixed(2)}×`, err.toExponential(1),
           `${(buildMs / 1000).toFixed(2)} / ${(ours.createMs / 1000).toFixed(2)}`,
@@ -103,7 +119,7 @@ async function unetStepTable(py: PythonInfo, threadCounts: readonly number[], ru
       }
     }
     const head = `UNet: ${path.basename(MID_CONFIG)} (${(written.params / 1e6).toFixed(0)} M params, ${gib(weightBytes)} GiB fp32), ` +
-      `latent ${MID_LATENT}×${MID_LATENT} (256×256 px), fp32, CPU; ${runs} timed steps per side after 1 warm-up; ` +
+      `latent ${MID_LATENT}×${MID_LATENT} (256×256 px), fp32, CPU; ${runs} rounds, each one timed step per side (PyTorch and ours alternating, each warmed up); ` +
       `PyTorch ${py.torch} + diffusers ${py.diffusers} (${py.exe}); ratio of the fastest steps; goal ≤ ${GOAL.toFixed(2)}×`;
     return `${head}\n${formatTable(
       ['threads', 'batch', 'PyTorch min s', 'PyTorch median s', 'ours min s', 'ours median s', 'ours/PyTorch', 'noise_pred rel diff', 'ours build / create s'],

@@ -113,30 +113,34 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   return maxAbs / scale;
 }
 
-export interface StepTiming {
-  readonly createMs: number;
-  readonly stepsMs: number[];
-  readonly output: Float32Array;
-}
+/** A CPU session of `graph` with its feeds, warmed up by one step; `step()` times one more. */
+export class TimedSession {
+  private constructor(private readonly session: Session, private readonly feeds: Record<string, TensorData>, readonly createMs: number) {}
 
-/** Creates a CPU session for `graph`, runs `warmup + runs` steps and returns the timed ones and the last output. */
-export async function timeSteps(graph: Graph, feeds: Record<string, TensorData>, o: { threads: number; runs: number; warmup: number }): Promise<StepTiming> {
-  const model = graph.serialize();
-  const t0 = performance.now();
-  const session = await Session.create(model, { provider: 'cpu', intraOpThreads: o.threads });
-  const createMs = performance.now() - t0;
-  try {
-    const stepsMs: number[] = [];
-    let out: TensorData | undefined;
-    for (let i = 0; i < o.warmup + o.runs; i++) {
-      const t = performance.now();
-      out = (await session.run(feeds))['noise_pred'];
-      if (i >= o.warmup) stepsMs.push(performance.now() - t);
+  static async open(graph: Graph, feeds: Record<string, TensorData>, threads: number): Promise<TimedSession> {
+    const model = graph.serialize();
+    const t0 = performance.now();
+    const session = await Session.create(model, { provider: 'cpu', intraOpThreads: threads });
+    const s = new TimedSession(session, feeds, performance.now() - t0);
+    try {
+      await s.step();
+    } catch (e) {
+      await session.release();
+      throw e;
     }
+    return s;
+  }
+
+  /** One step: its wall time in ms and the noise_pred as float32. */
+  async step(): Promise<{ ms: number; output: Float32Array }> {
+    const t = performance.now();
+    const out = (await this.session.run(this.feeds))['noise_pred'];
+    const ms = performance.now() - t;
     if (!out) throw new Error('the UNet session returned no noise_pred');
-    const output = out.dtype === 'float16' ? halfBitsToFloat(out.data as Uint16Array) : (out.data as Float32Array);
-    return { createMs, stepsMs, output };
-  } finally {
-    await session.release();
+    return { ms, output: out.dtype === 'float16' ? halfBitsToFloat(out.data as Uint16Array) : (out.data as Float32Array) };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
   }
 }
