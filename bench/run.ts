@@ -152,6 +152,9 @@ function sdxlSizeTable(py: PythonInfo, threads: number): string {
       ['session create (CPU, portable fp32)', `${seconds(r.createMs / 1000)} s`],
       ['one step, batch 2, 256×256', `${seconds(r.stepMs / 1000)} s (output finite: ${r.outputFinite ? 'yes' : 'NO'})`],
       ['RSS after build / create / step', `${gib(r.rssAfterBuild)} / ${gib(r.rssAfterCreate)} / ${gib(r.rssAfterStep)} GiB`],
+      ...(r.rssAnonAfterStep !== null && r.rssFileAfterStep !== null
+        ? [['of which after the step: anonymous / file-backed (the mapped weight file)', `${gib(r.rssAnonAfterStep)} / ${gib(r.rssFileAfterStep)} GiB`] as Cell[]]
+        : []),
       ['peak RSS', `${gib(r.peakRss)} GiB = ${(r.peakRss / r.weightBytes).toFixed(2)} × fp16 weight bytes`],
     ];
     return `SDXL base UNet config (${path.basename(SDXL_CONFIG)}), CPU, ${threads} threads\n${formatTable(['what', 'measured'], rows)}`;

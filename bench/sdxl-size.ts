@@ -24,7 +24,23 @@ export interface SdxlSizeResult {
   readonly rssAfterCreate: number;
   readonly rssAfterStep: number;
   readonly peakRss: number;
+  /** Linux: anonymous (heap: the fp32 weight copies) and file-backed (mmapped weight file) RSS after the step. */
+  readonly rssAnonAfterStep: number | null;
+  readonly rssFileAfterStep: number | null;
   readonly outputFinite: boolean;
+}
+
+/** RssAnon / RssFile from /proc/self/status in bytes; null where there is no such file. */
+function rssParts(): { anon: number; file: number } | null {
+  try {
+    const text = fs.readFileSync('/proc/self/status', 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+    const anon = kb('RssAnon');
+    const file = kb('RssFile');
+    return Number.isFinite(anon) && Number.isFinite(file) ? { anon, file } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Deterministic values in [-1, 1) (LCG) for inputs that need no reference. */
@@ -72,11 +88,13 @@ async function main(): Promise<void> {
   let stepMs = 0;
   let outputFinite = false;
   let rssAfterStep = 0;
+  let parts: ReturnType<typeof rssParts> = null;
   try {
     const t1 = performance.now();
     const out = (await session.run(feeds))['noise_pred']!;
     stepMs = performance.now() - t1;
     rssAfterStep = process.memoryUsage().rss;
+    parts = rssParts();
     outputFinite = (out.data as Float32Array).every((v) => Number.isFinite(v));
   } finally {
     await session.release();
@@ -84,7 +102,8 @@ async function main(): Promise<void> {
   const result: SdxlSizeResult = {
     weightBytes, nodes: graph.nodeCount, modelBytes: model.bytes.byteLength, buildMs, createMs, stepMs,
     rssAfterBuild, rssAfterCreate, rssAfterStep,
-    peakRss: process.resourceUsage().maxRSS * 1024, outputFinite,
+    peakRss: process.resourceUsage().maxRSS * 1024,
+    rssAnonAfterStep: parts?.anon ?? null, rssFileAfterStep: parts?.file ?? null, outputFinite,
   };
   console.log(JSON.stringify(result));
 }
