@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { float32ToFloat16Bits, Graph } from '../companion/onnx/graph';
+import { Graph } from '../companion/onnx/graph';
+import { float32ToFloat16Bits } from '../companion/onnx/elements';
 import type { Lowering } from '../companion/onnx/lowering';
 import { Session, type TensorData } from '../companion/onnx/session';
 import { readSafetensors } from '../companion/weights/safetensors';
