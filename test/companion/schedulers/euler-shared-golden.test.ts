@@ -6,7 +6,7 @@ import { trainTables } from '../../../companion/schedulers/schedule-math';
 import { asFloat32, readSafetensors, type FixtureTensor } from '../rng/safetensors-fixture';
 import { REL_TOL, maxElementRelError, maxScaledError } from './golden-compare';
 
-// ../shared/golden tensors/scheduler.* (copied to test/fixtures/golden): SDXL's EulerDiscreteScheduler.
+// The reference golden set's tensors/scheduler.* (copied to test/fixtures/golden): SDXL's EulerDiscreteScheduler.
 
 const golden = readSafetensors(fixture('golden', 'scheduler.safetensors'));
 const config = parseEulerConfig(JSON.parse(fs.readFileSync(fixture('golden', 'sdxl-scheduler_config.json'), 'utf8')));

@@ -1,5 +1,5 @@
 /**
- * The tokenizer goldens of ../shared/golden/tensors (copied to test/fixtures/golden): ids of both SDXL tokenizers
+ * The tokenizer goldens of the reference golden set (tensors/, copied to test/fixtures/golden): ids of both SDXL tokenizers
  * exactly as StableDiffusionXLPipeline.encode_prompt calls them, plus the untruncated ids.
  */
 import * as fs from 'node:fs';
