@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import type { ModelStatus } from '../weights/model-catalog';
+import type { ExecutionProvider } from '../onnx/lowering';
 import type { GenerationEngine } from './engine';
 import { OnnxGenerationEngine } from './onnx-engine';
 import { UnavailableEngine } from './unavailable-engine';
@@ -13,6 +14,8 @@ export interface EngineContext {
   /** The default model set as found in the hub cache. */
   readonly models: readonly ModelStatus[];
   readonly cacheDir: string;
+  /** `serve --provider`: 'auto' (default) = the first GPU provider that really runs a session, else the CPU. */
+  readonly provider?: ExecutionProvider | 'auto';
 }
 
 export type EngineFactory = (context: EngineContext) => GenerationEngine;
@@ -20,7 +23,7 @@ export type EngineFactory = (context: EngineContext) => GenerationEngine;
 /** The onnxruntime CPU provider ships in every onnxruntime-node build; GPU providers come with the pipeline. */
 const BASE_PROVIDERS = { provider: 'cpu', providers: ['cpu'] } as const;
 
-export const createEngine: EngineFactory = ({ models }) => {
+export const createEngine: EngineFactory = ({ models, provider }) => {
   const missing = models.filter((m) => !m.present);
   if (missing.length > 0) {
     return new UnavailableEngine({
@@ -41,6 +44,6 @@ export const createEngine: EngineFactory = ({ models }) => {
       adapter: path.join(csgo, 'csgo_4_32.bin'),
       imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder'),
     },
-    provider: 'auto',
+    provider: provider ?? 'auto',
   });
 };

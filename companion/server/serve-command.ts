@@ -1,6 +1,7 @@
 /** `stylestudio serve` (npm start): the daemon the Photoshop panel connects to. */
 import type { Command } from 'commander';
 import { DEFAULT_PORT, PROTOCOL_VERSION, type ModelInfo } from '../../protocol';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../onnx/lowering';
 import { createEngine, type EngineFactory } from '../pipeline/engine-factory';
 import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
@@ -17,6 +18,16 @@ interface ServeFlags {
   models?: string;
   allowOrigin: string[];
   maxQueue?: string;
+  provider: string;
+}
+
+const PROVIDER_CHOICES = ['auto', ...EXECUTION_PROVIDERS] as const;
+
+function parseProvider(text: string): ExecutionProvider | 'auto' {
+  if (!(PROVIDER_CHOICES as readonly string[]).includes(text)) {
+    throw new Error(`--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got ${JSON.stringify(text)}`);
+  }
+  return text as ExecutionProvider | 'auto';
 }
 
 function toModelInfo(s: ModelStatus): ModelInfo {
@@ -30,13 +41,14 @@ function parsePort(text: string): number {
 
 export async function serve(flags: ServeFlags, engineFactory: EngineFactory = createEngine): Promise<StyleStudioServer> {
   const cacheDir = modelsCacheDir(flags.models);
+  const provider = parseProvider(flags.provider);
   const pairing = loadOrCreateToken();
   const maxQueue = flags.maxQueue === undefined ? undefined : Number(flags.maxQueue);
   const options = resolveServerOptions({
     token: pairing.token, companionVersion: companionVersion(), host: flags.host as '127.0.0.1', port: parsePort(flags.port),
     allowedOrigins: flags.allowOrigin, limits: { maxQueue, maxJobsPerClient: maxQueue === undefined ? undefined : Math.min(maxQueue, 16) },
   });
-  const engine = engineFactory({ models: modelStatuses(cacheDir), cacheDir });
+  const engine = engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider });
   const terminal = new ProgressLine();
   const models: ModelService = {
     list: () => modelStatuses(cacheDir).map(toModelInfo),
@@ -53,7 +65,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     },
   };
   const server = new StyleStudioServer(options, engine, models, (s) => {
-    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir }));
+    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider }));
     process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
   });
   await server.listen();
@@ -91,6 +103,7 @@ export function registerServeCommand(program: Command, engineFactory: EngineFact
     .option('--models <dir>', 'hub cache folder to use instead of HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub')
     .option('--allow-origin <origin>', 'also accept this exact web Origin (repeatable; e.g. a test page)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-queue <n>', 'most jobs waiting or running')
+    .option('--provider <name>', `execution provider: ${PROVIDER_CHOICES.join(', ')} (auto = the first GPU provider that runs here, else cpu)`, 'auto')
     .action(async (flags: ServeFlags) => {
       const server = await serve(flags, engineFactory);
       const stop = (): void => {

@@ -64,6 +64,9 @@ test('bad flags are refused with a message naming them', async () => {
   const h = await runCli(['serve', '--host', '0.0.0.0', '--port', '0'], env);
   expect(h.code).toBe(1);
   expect(h.stderr).toContain('loopback only');
+  const p = await runCli(['serve', '--provider', 'tpu', '--port', '0'], env);
+  expect(p.code).toBe(1);
+  expect(p.stderr.trim()).toBe('stylestudio: --provider must be one of auto, cpu, cuda, dml, coreml, got "tpu"');
 });
 
 test('the panel\'s models.pull downloads the default set with progress; the next welcome lists them present', async () => {
