@@ -6,7 +6,7 @@
  *   (b) UNet row-evaluations per image: reference StyleStudio vs ours;
  *   (c) the full SDXL UNet (random fp16 weights in a temporary file): build, session create, one 256×256 step,
  *       peak RSS against weight bytes (its own process);
- *   (d) pipeline figures, when a pipeline exists;
+ *   (d) full-size pipeline figures: not measured here (they need the real SDXL weights);
  *   (e) the daemon's RSS over 100 tiny jobs on the real `serve` (daemon-rss.ts, its own processes).
  * Environment: STYLESTUDIO_PYTHON (interpreter with torch + diffusers), STYLESTUDIO_BENCH_THREADS (default: 1 and all
  * cores; a comma list runs each), STYLESTUDIO_BENCH_RUNS (timed steps per side, default 3), STYLESTUDIO_BENCH_SDXL=0 skips (c),
@@ -202,7 +202,9 @@ async function main(): Promise<void> {
   }
   if (only.has('d')) {
     console.log('\n(d) Pipeline');
-    console.log('skipped: no generate pipeline in this build yet (companion/pipeline has the row plan, not the denoising loop)');
+    // The pipeline exists (companion/pipeline/stylestudio-pipeline.ts), but timing it at full size needs the real SDXL
+    // weights, which this bench does not download; (e) runs it on the tiny model set.
+    console.log('skipped: full-size pipeline timings need the real models (`stylestudio models pull`, then `stylestudio generate`); (e) runs the tiny set');
   }
   if (only.has('e')) {
     console.log('\n(e) Daemon memory: the real `stylestudio serve` on the tiny model set, RSS over 100 jobs');
