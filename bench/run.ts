@@ -6,10 +6,11 @@
  *   (b) UNet row-evaluations per image: reference StyleStudio vs ours;
  *   (c) the full SDXL UNet (random fp16 weights in a temporary file): build, session create, one 256×256 step,
  *       peak RSS against weight bytes (its own process);
- *   (d) pipeline figures, when a pipeline exists.
+ *   (d) full-size pipeline figures: not measured here (they need the real SDXL weights);
+ *   (e) the daemon's RSS over 100 tiny jobs on the real `serve` (daemon-rss.ts, its own processes).
  * Environment: STYLESTUDIO_PYTHON (interpreter with torch + diffusers), STYLESTUDIO_BENCH_THREADS (default: 1 and all
  * cores; a comma list runs each), STYLESTUDIO_BENCH_RUNS (timed steps per side, default 3), STYLESTUDIO_BENCH_SDXL=0 skips (c),
- * STYLESTUDIO_BENCH_ONLY=a,b,c runs a subset. Timing numbers are printed, never asserted.
+ * STYLESTUDIO_BENCH_ONLY=a,b,e runs a subset. Timing numbers are printed, never asserted.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -163,6 +164,14 @@ function sdxlSizeTable(py: PythonInfo, threads: number): string {
   }
 }
 
+// ── (e) ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+function daemonRssSection(): string {
+  const child = spawnSync(process.execPath, [path.join(__dirname, 'daemon-rss.js'), '100'], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (child.status !== 0) return `daemon RSS run failed (${child.signal ?? `exit ${child.status}`}): ${(child.stderr || '').trim().split('\n').slice(-4).join(' | ')}`;
+  return child.stdout.trimEnd();
+}
+
 // ── main ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
@@ -171,7 +180,7 @@ async function main(): Promise<void> {
   const threadCounts = envInts('STYLESTUDIO_BENCH_THREADS', cores > 1 ? [1, cores] : [1]);
   const threads = Math.max(...threadCounts);
   const runs = envInts('STYLESTUDIO_BENCH_RUNS', [3])[0]!;
-  const only = new Set((process.env['STYLESTUDIO_BENCH_ONLY'] ?? 'a,b,c,d').split(',').map((s) => s.trim()));
+  const only = new Set((process.env['STYLESTUDIO_BENCH_ONLY'] ?? 'a,b,c,d,e').split(',').map((s) => s.trim()));
   const sdxl = process.env['STYLESTUDIO_BENCH_SDXL'] !== '0';
   console.log(`StyleStudio benchmarks — ${new Date().toISOString()}`);
   console.log(machineLine(threadCounts));
@@ -193,7 +202,13 @@ async function main(): Promise<void> {
   }
   if (only.has('d')) {
     console.log('\n(d) Pipeline');
-    console.log('skipped: no generate pipeline in this build yet (companion/pipeline has the row plan, not the denoising loop)');
+    // The pipeline exists (companion/pipeline/stylestudio-pipeline.ts), but timing it at full size needs the real SDXL
+    // weights, which this bench does not download; (e) runs it on the tiny model set.
+    console.log('skipped: full-size pipeline timings need the real models (`stylestudio models pull`, then `stylestudio generate`); (e) runs the tiny set');
+  }
+  if (only.has('e')) {
+    console.log('\n(e) Daemon memory: the real `stylestudio serve` on the tiny model set, RSS over 100 jobs');
+    console.log(daemonRssSection());
   }
 }
 

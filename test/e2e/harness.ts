@@ -126,16 +126,3 @@ export async function startServeCli(options: ServeOptions = {}): Promise<Compani
   };
   return { url: `ws://127.0.0.1:${port}`, token: match[1]!, output, port, dir, stop: stopper(child, cleanup) };
 }
-
-/**
- * The real daemon server (StyleStudioServer, as `serve` wires it) in its own process with the daemon
- * tests' SyntheticTestEngine, which produces images without a model.
- */
-export async function startSyntheticDaemon(stepMs: number): Promise<CompanionProcess> {
-  const script = path.join(repoRoot, 'dist', 'test', 'helpers', 'test-daemon.js');
-  if (!fs.existsSync(script)) throw new Error(`${script} is missing: build with tsc -b first`);
-  const token = 'e2e-token-0123456789abcdefghijklmnopqrstuvwxyzAB';
-  const child = spawn(process.execPath, [script, JSON.stringify({ token, stepMs })], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const { match, output } = await waitForOutput(child, /LISTENING (\d+)/, 20_000);
-  return { url: `ws://127.0.0.1:${match[1]}`, token, output, stop: stopper(child, () => undefined) };
-}

@@ -1,16 +1,18 @@
 /**
  * The built panel in headless Chromium (Debian's chromium via playwright-core), over a canvas-backed
- * document, talking to real companion processes: `stylestudio serve` for pairing, and the real daemon
- * server with the synthetic engine for generation (the SDXL pipeline is not in `serve` yet).
+ * document, talking to the real `stylestudio serve` process: with an empty model cache for pairing and
+ * restarts, and with the tiny default model set (test/helpers/tiny-serve.ts) for generation, so the panel
+ * drives the real StyleStudio pipeline end to end (512 px long side, 4 steps: the panel's minimums).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths';
-import { buildTestPage, launchChromium, startServeCli, startSyntheticDaemon, type CompanionProcess } from './harness';
+import { startTinyServe } from '../helpers/tiny-serve';
+import { buildTestPage, launchChromium, startServeCli, type CompanionProcess } from './harness';
 
-jest.setTimeout(180_000);
+jest.setTimeout(240_000);
 
 interface LayerSnapshot {
   id: number;
@@ -21,6 +23,8 @@ interface LayerSnapshot {
 }
 
 const artifacts = path.join(repoRoot, 'artifacts', 'e2e');
+/** The README's picture of the panel (docs/PLUGIN.md), refreshed from each run's screenshot. */
+const docsScreenshot = path.join(repoRoot, 'docs', 'images', 'panel.png');
 let pageFile: string;
 let browser: Browser;
 
@@ -35,7 +39,7 @@ afterAll(async () => {
 });
 
 /** Opens the panel page pointed at a companion, collecting page errors and console errors. */
-async function openPanel(companion: CompanionProcess): Promise<{ page: Page; problems: string[] }> {
+async function openPanel(companion: Pick<CompanionProcess, 'url'>): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage({ viewport: { width: 860, height: 1180 } });
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
@@ -98,8 +102,15 @@ test('the companion stops and comes back: the panel says so, retries, and reconn
   }
 });
 
-test('generate two variations, cancel a second job, layers land in the document; screenshot', async () => {
-  const companion = await startSyntheticDaemon(15);
+/** The panel's fastest settings (4 steps, 512 px long side) so the tiny model's jobs take seconds on CI. */
+async function fastSettings(page: Page): Promise<void> {
+  await page.locator('[data-testid=steps] input').fill('4');
+  await expectText(page.locator('[data-testid=steps] .value'), '4');
+  await page.locator('[data-testid=long-side] select').selectOption({ index: 0 }); // 512 px
+}
+
+test('generate two variations on the tiny model, cancel a second job, layers land in the document; screenshot', async () => {
+  const companion = await startTinyServe();
   try {
     const { page, problems } = await openPanel(companion);
     await pair(page, companion.token);
@@ -107,19 +118,23 @@ test('generate two variations, cancel a second job, layers land in the document;
     const before = await layers(page);
     expect(before.map((l) => l.name)).toEqual(['Ink strokes', 'Background']);
 
+    await expectText(page.locator('[data-testid=connection-detail]'), /^Companion \S+ on cpu\.$/); // the engine is ready
     await page.locator('[data-testid=prompt] textarea').fill('a harbour at dawn, ink and watercolour');
-    await page.locator('[data-testid=long-side] select').selectOption({ index: 0 }); // 512 px
+    await fastSettings(page);
+    // A fixed seed: the same images every run, so the refreshed docs screenshot only changes when the panel does.
+    await page.locator('[data-testid=fixed-seed] input').check();
+    await page.locator('[data-testid=seed] input').fill('1234');
     await expectText(page.locator('[data-testid=output-size]'), '512 × 320, shaped like the document');
     await page.locator('[data-testid=generate]').click();
-    await page.waitForSelector('[data-testid=preview]', { timeout: 30_000 }); // live preview while sampling
-    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 60_000);
+    await page.waitForSelector('[data-testid=preview]', { timeout: 60_000 }); // live preview while sampling
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
 
     const after = await layers(page);
     const group = after.find((l) => l.kind === 'group')!;
     expect(group.name).toBe('a harbour at dawn, ink and watercolour');
     const results = after.filter((l) => l.depth === 1);
     expect(results).toHaveLength(2);
-    expect(results.map((l) => l.name)).toEqual([expect.stringMatching(/ · seed \d+$/), expect.stringMatching(/ · seed \d+$/)]);
+    expect(results.map((l) => l.name)).toEqual([expect.stringMatching(/ · seed 1234$/), expect.stringMatching(/ · seed 1235$/)]);
     // 512×320 results fill the 480×320 canvas's fitted area: whole height, centred
     for (const l of results) expect(l.bounds).toEqual({ left: 0, top: 10, right: 480, bottom: 310 });
     // the group sits directly above the style layer it was generated from
@@ -132,9 +147,12 @@ test('generate two variations, cancel a second job, layers land in the document;
     await page.screenshot({ path: path.join(artifacts, 'panel-light.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: path.join(artifacts, 'panel.png'), fullPage: true });
+    fs.copyFileSync(path.join(artifacts, 'panel.png'), docsScreenshot);
     expect(await page.evaluate(() => (globalThis as any).getComputedStyle((globalThis as any).document.body).backgroundColor)).toBe('rgb(50, 50, 50)');
 
     // A second job, started from the keyboard, cancelled while it runs: no new layers, no history step.
+    // 100 steps so it is surely still sampling when the click lands (a step takes tens of ms here).
+    await page.locator('[data-testid=steps] input').fill('100');
     await page.locator('[data-testid=prompt] textarea').press('Control+Enter');
     await page.waitForSelector('[data-testid=cancel]');
     await waitUntil(page, () => Number((globalThis as any).document.querySelector('[data-testid=progress]')?.getAttribute('value') ?? 0) > 0, 30_000);
@@ -159,7 +177,7 @@ async function waitUntil(page: Page, predicate: () => boolean, timeoutMs: number
 }
 
 test('a selection shapes the output and receives the result; "only the selected area" crops the style', async () => {
-  const companion = await startSyntheticDaemon(5);
+  const companion = await startTinyServe();
   try {
     const { page, problems } = await openPanel(companion);
     await pair(page, companion.token);
@@ -171,10 +189,10 @@ test('a selection shapes the output and receives the result; "only the selected 
     await page.locator('[data-testid=selection-only] input').check();
     // one variation: drive the slider's range input as a user would
     await page.locator('[data-testid=variations] input').fill('1');
-    await page.locator('[data-testid=long-side] select').selectOption({ index: 0 }); // 512 px
+    await fastSettings(page);
     await expectText(page.locator('[data-testid=output-size]'), '320 × 512, shaped like the selection');
     await page.locator('[data-testid=generate]').click();
-    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 60_000);
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
     const reads = await page.evaluate(() => (globalThis as any).e2e.reads());
     expect(reads).toHaveLength(1);
     const read = reads[0];

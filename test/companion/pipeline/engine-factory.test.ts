@@ -1,7 +1,7 @@
 /**
- * `serve`'s engine factory on a default-set layout built from the tiny fixtures (SDXL folder without VAE weights,
- * a separate VAE folder, a CSGO-format adapter named csgo_4_32.bin, the image encoder under sdxl_models/): the
- * engine becomes ready and generates; with models missing it says so.
+ * `serve`'s engine factory on the default set as a hub cache made of the tiny fixtures (tiny-model-set.ts: SDXL
+ * folder without VAE weights, a separate VAE repo, a CSGO-format adapter named csgo_4_32.bin, the image encoder
+ * under sdxl_models/): the engine becomes ready and generates; with models missing it says so.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,37 +9,24 @@ import * as path from 'node:path';
 import { createEngine } from '../../../companion/pipeline/engine-factory';
 import type { GenerationEngine } from '../../../companion/pipeline/engine';
 import { DEFAULT_MODELS } from '../../../companion/weights/default-models';
-import type { ModelStatus } from '../../../companion/weights/model-catalog';
+import { modelStatuses, type ModelStatus } from '../../../companion/weights/model-catalog';
 import { decodeImage } from '../../../companion/image/rgba';
 import { fixture } from '../../helpers/paths';
+import { writeTinyDefaultSet } from '../../helpers/tiny-model-set';
 
 let root: string;
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-factory-'));
-  const base = path.join(root, 'base');
-  fs.mkdirSync(base);
-  for (const entry of fs.readdirSync(fixture('sdxl-tiny'))) {
-    if (entry === 'vae') continue; // the default set takes the VAE from its own repo
-    fs.symlinkSync(fixture('sdxl-tiny', entry), path.join(base, entry));
-  }
-  fs.mkdirSync(path.join(base, 'vae'));
-  fs.copyFileSync(fixture('sdxl-tiny', 'vae', 'config.json'), path.join(base, 'vae', 'config.json'));
-  fs.symlinkSync(fixture('sdxl-tiny', 'vae'), path.join(root, 'vae'));
-  fs.mkdirSync(path.join(root, 'csgo'));
-  fs.symlinkSync(fixture('ip-adapter-tiny', 'csgo', 'csgo_tiny.bin'), path.join(root, 'csgo', 'csgo_4_32.bin'));
-  fs.mkdirSync(path.join(root, 'enc', 'sdxl_models'), { recursive: true });
-  fs.symlinkSync(fixture('ip-adapter-tiny', 'sdxl_models', 'image_encoder'), path.join(root, 'enc', 'sdxl_models', 'image_encoder'));
+  writeTinyDefaultSet(root);
 });
 afterAll(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+/** What serve sees: the hub cache's statuses, or every model missing. */
 function statuses(present: boolean): ModelStatus[] {
-  const dirs: Record<string, string> = { 'sdxl-base': 'base', 'sdxl-vae-fp16-fix': 'vae', 'csgo-adapter': 'csgo', 'image-encoder': 'enc' };
-  return DEFAULT_MODELS.map((spec) => ({
-    spec, present, missingFiles: present ? [] : spec.files.map((f) => f.path), missingBytes: 0,
-    snapshotDir: present ? path.join(root, dirs[spec.id]!) : undefined,
-  }));
+  if (present) return modelStatuses(root);
+  return DEFAULT_MODELS.map((spec) => ({ spec, present: false, missingFiles: spec.files.map((f) => f.path), missingBytes: 0, snapshotDir: undefined }));
 }
 
 async function ready(engine: GenerationEngine): Promise<void> {

@@ -1,6 +1,10 @@
 /**
  * The real daemon process on loopback (test-daemon.js: StyleStudioServer + SyntheticTestEngine):
  * pairing, jobs, progress, results, cancel, disconnect, limits.
+ * Why the synthetic engine and not `serve` with the tiny model (reliability.test.ts and the e2e use that): these
+ * tests need controllable timing (a fixed 20 ms per step, so queue order, cancel-while-queued vs cancel-while-running
+ * and disconnects land where the test says), pixels known in advance (every result checked pixel by pixel against
+ * syntheticPixel), an engine failure on demand (SYNTHETIC_FAIL_PROMPT) and limits `serve` has no flags for.
  */
 import WebSocket from 'ws';
 import { encodeImageFrames, FrameKind, PROTOCOL_VERSION, type ServerMessage } from '../../../protocol';

@@ -1,4 +1,8 @@
-/** Connection limits on the real daemon process: hello timeout, failed-attempt rate limit, connection cap, slow readers. */
+/**
+ * Connection limits on the real daemon process: hello timeout, failed-attempt rate limit, connection cap, slow readers.
+ * The synthetic engine (test-daemon.ts) because these need settings `serve` has no flags for (a 300 ms hello timeout,
+ * 4 connections, a 2 MiB send buffer) and a slow reader needs 4 × 2048² results produced at once, in milliseconds.
+ */
 import { PROTOCOL_VERSION } from '../../../protocol';
 import { startTestDaemon, type RunningDaemon } from '../../helpers/daemon-process';
 import { TestClient } from '../../helpers/ws-client';
