@@ -6,7 +6,7 @@
  *   (b) UNet row-evaluations per image: reference StyleStudio vs ours;
  *   (c) the full SDXL UNet (random fp16 weights in a temporary file): build, session create, one 256×256 step,
  *       peak RSS against weight bytes (its own process);
- *   (d) full-size pipeline figures: not measured here (they need the real SDXL weights);
+ *   (d) UNet seconds per StyleStudio image (S 50, T 20) projected from (a): reference vs ours;
  *   (e) the daemon's RSS over 100 tiny jobs on the real `serve` (daemon-rss.ts, its own processes).
  * Environment: STYLESTUDIO_PYTHON (interpreter with torch + diffusers), STYLESTUDIO_BENCH_THREADS (default: 1 and all
  * cores; a comma list runs each), STYLESTUDIO_BENCH_RUNS (timed steps per side, default 3), STYLESTUDIO_BENCH_SDXL=0 skips (c),
@@ -73,6 +73,9 @@ function rowEvaluationsTable(): string {
 
 // ── (a) ──────────────────────────────────────────────────────────────────────────────────────────────────
 
+/** Fastest step of each side per (threads, batch), kept for (d)'s per-image projection. */
+const fastestSteps: { threads: number; batch: number; torchS: number; oursS: number }[] = [];
+
 async function unetStepTable(py: PythonInfo, threadCounts: readonly number[], runs: number): Promise<string> {
   const dir = tempDir('mid');
   try {
@@ -110,6 +113,7 @@ async function unetStepTable(py: PythonInfo, threadCounts: readonly number[], ru
         const err = relativeError(output, tensors.get('out.noise_pred')!.data);
         const tMin = Math.min(...torchTimes);
         const oMin = Math.min(...ours.stepsMs) / 1000;
+        fastestSteps.push({ threads, batch, torchS: tMin, oursS: oMin });
         rows.push([
           threads, teacherShare ? `${batch} (teacher)` : `${batch}`,
           seconds(tMin), seconds(median(torchTimes)),
@@ -164,6 +168,34 @@ function sdxlSizeTable(py: PythonInfo, threads: number): string {
   }
 }
 
+// ── (d) ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * UNet time of one StyleStudio image (teacher on) projected from (a)'s fastest steps: the reference runs the 4-row
+ * batch for all S steps in PyTorch; ours runs 4 rows for T steps and 2 rows after. Arithmetic on measured steps,
+ * not a run of the pipeline (that needs the real SDXL weights).
+ */
+function perImageProjection(): string {
+  if (fastestSteps.length === 0) return 'skipped: needs (a)';
+  const S = 50;
+  const T = 20;
+  const rows: Cell[][] = [];
+  for (const threads of [...new Set(fastestSteps.map((f) => f.threads))]) {
+    const at = (batch: number) => fastestSteps.find((f) => f.threads === threads && f.batch === batch);
+    const b2 = at(2);
+    const b4 = at(4);
+    if (b2 === undefined || b4 === undefined) continue;
+    const reference = S * b4.torchS;
+    const oursKept = S * b4.oursS;
+    const ours = T * b4.oursS + (S - T) * b2.oursS;
+    rows.push([threads, seconds(reference), seconds(oursKept), seconds(ours), `${(ours / reference).toFixed(2)}×`]);
+  }
+  return `mid-size UNet of (a), 256×256, S = ${S}, T = ${T}: UNet seconds per image\n${formatTable(
+    ['threads', 'reference (PyTorch, 4 rows × S)', 'ours, teacher kept (4 rows × S)', `ours (4 rows × T + 2 rows × (S − T))`, 'ours/reference'],
+    rows,
+  )}`;
+}
+
 // ── (e) ──────────────────────────────────────────────────────────────────────────────────────────────────
 
 function daemonRssSection(): string {
@@ -201,10 +233,8 @@ async function main(): Promise<void> {
     else console.log(sdxlSizeTable(py, threads));
   }
   if (only.has('d')) {
-    console.log('\n(d) Pipeline');
-    // The pipeline exists (companion/pipeline/stylestudio-pipeline.ts), but timing it at full size needs the real SDXL
-    // weights, which this bench does not download; (e) runs it on the tiny model set.
-    console.log('skipped: full-size pipeline timings need the real models (`stylestudio models pull`, then `stylestudio generate`); (e) runs the tiny set');
+    console.log('\n(d) StyleStudio UNet time per image, projected from (a): reference vs ours (teacher rows dropped after T)');
+    console.log(perImageProjection());
   }
   if (only.has('e')) {
     console.log('\n(e) Daemon memory: the real `stylestudio serve` on the tiny model set, RSS over 100 jobs');
