@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { TensorRef } from '../../../companion/weights/tensor';
 
 export interface RawTensor {
   dtype: string;
@@ -39,4 +40,35 @@ export function f32(...values: number[]): Buffer {
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `stylestudio-${prefix}-`));
+}
+
+/** The bytes a TensorRef points at, read straight from its file. */
+export function bytesAt(ref: TensorRef): Buffer {
+  const out = Buffer.alloc(ref.length);
+  const fd = fs.openSync(ref.file, 'r');
+  try {
+    fs.readSync(fd, out, 0, ref.length, ref.offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return out;
+}
+
+/** A temporary folder for one test file (made before its tests, removed after) and a writer into it. */
+export function scratchFolder(prefix: string): { readonly dir: () => string; write(name: string, bytes: Buffer): string } {
+  let dir = '';
+  beforeAll(() => {
+    dir = tempDir(prefix);
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir: () => dir,
+    write(name, bytes) {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, bytes);
+      return p;
+    },
+  };
 }

@@ -5,32 +5,11 @@ import { WeightFileError } from '../../../companion/weights/errors';
 import { readSafetensors } from '../../../companion/weights/safetensors';
 import type { TensorRef } from '../../../companion/weights/tensor';
 import { fixture } from '../../helpers/paths';
-import { buildSafetensors, f32, tempDir } from './safetensors-writer';
+import { buildSafetensors, bytesAt, f32, scratchFolder } from './safetensors-writer';
 
-function bytesAt(ref: TensorRef): Buffer {
-  const out = Buffer.alloc(ref.length);
-  const fd = fs.openSync(ref.file, 'r');
-  try {
-    fs.readSync(fd, out, 0, ref.length, ref.offset);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return out;
-}
 
-let dir: string;
-beforeAll(() => {
-  dir = tempDir('st');
-});
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function write(name: string, bytes: Buffer): string {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, bytes);
-  return p;
-}
+const scratch = scratchFolder('st');
+const write = scratch.write;
 
 describe('readSafetensors', () => {
   test('resolves every tensor to an absolute offset whose bytes are the tensor', () => {
@@ -77,7 +56,7 @@ describe('readSafetensors', () => {
 
   test('TensorRef.file is the realpath when opened through a symlink', () => {
     const real = write('real.safetensors', buildSafetensors({ t: { dtype: 'F32', shape: [1], data: f32(1) } }));
-    const link = path.join(dir, 'link.safetensors');
+    const link = path.join(scratch.dir(), 'link.safetensors');
     fs.symlinkSync(real, link);
     const st = readSafetensors(link);
     expect(st.file).toBe(fs.realpathSync(real));
@@ -87,7 +66,7 @@ describe('readSafetensors', () => {
 });
 
 test('errors are WeightFileError with the file', () => {
-  const missing = path.join(dir, 'nothing.safetensors');
+  const missing = path.join(scratch.dir(), 'nothing.safetensors');
   try {
     readSafetensors(missing);
     throw new Error('no error');

@@ -6,28 +6,12 @@ import type { TensorRef } from '../../../companion/weights/tensor';
 import { readTorchBin } from '../../../companion/weights/torch-bin';
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { fixture } from '../../helpers/paths';
-import { tempDir } from './safetensors-writer';
+import { bytesAt, scratchFolder } from './safetensors-writer';
 import { storedZip } from './zip-writer';
 
 const bin = (name: string) => fixture('weights', name);
-function bytesAt(ref: TensorRef): Buffer {
-  const out = Buffer.alloc(ref.length);
-  const fd = fs.openSync(ref.file, 'r');
-  try {
-    fs.readSync(fd, out, 0, ref.length, ref.offset);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return out;
-}
 
-let dir: string;
-beforeAll(() => {
-  dir = tempDir('torch-bin');
-});
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchFolder('torch-bin');
 
 describe('torch.save checkpoints (tools/golden/weights.py)', () => {
   test('nested dicts flatten to the safetensors twin: same keys, dtypes, shapes and bytes', () => {
@@ -66,7 +50,7 @@ describe('torch.save checkpoints (tools/golden/weights.py)', () => {
     bytes.writeUInt16LE(0xffff, eocd + 10);
     bytes.writeUInt32LE(0xffffffff, eocd + 12);
     bytes.writeUInt32LE(0xffffffff, eocd + 16);
-    const saturated = path.join(dir, 'saturated-zip64.bin');
+    const saturated = path.join(scratch.dir(), 'saturated-zip64.bin');
     fs.writeFileSync(saturated, bytes);
     check(saturated);
   });
@@ -176,7 +160,7 @@ describe('broken torch archives', () => {
     }, 'zip entry a/data.pkl is encrypted'],
   ];
   test.each(cases)('%s', (name, make, problem) => {
-    const file = path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.bin`);
+    const file = path.join(scratch.dir(), `${name.replace(/[^a-z0-9]+/gi, '-')}.bin`);
     fs.writeFileSync(file, make());
     let error: unknown;
     try {
@@ -189,7 +173,7 @@ describe('broken torch archives', () => {
   });
 
   test('a well-formed hand-made archive reads (the helper itself is sound)', () => {
-    const file = path.join(dir, 'good.bin');
+    const file = path.join(scratch.dir(), 'good.bin');
     const data = Buffer.alloc(8);
     data.writeFloatLE(1.5, 0);
     data.writeFloatLE(-2, 4);

@@ -3,21 +3,10 @@ import * as path from 'node:path';
 import { WeightError } from '../../../companion/weights/errors';
 import { readSafetensors, readShardIndex } from '../../../companion/weights/safetensors';
 import { WeightStore } from '../../../companion/weights/weight-store';
-import { buildSafetensors, f32, tempDir } from './safetensors-writer';
+import { buildSafetensors, f32, scratchFolder } from './safetensors-writer';
 
-let dir: string;
-beforeAll(() => {
-  dir = tempDir('store');
-});
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function write(name: string, bytes: Buffer): string {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, bytes);
-  return p;
-}
+const scratch = scratchFolder('store');
+const write = scratch.write;
 
 describe('WeightStore', () => {
   let store: WeightStore;
@@ -44,7 +33,7 @@ describe('WeightStore', () => {
     const scope = store.child('conv_in');
     expect(() => scope.tensor('weight', [1, 1])).toThrow(WeightError);
     expect(() => scope.tensor('weight', [1, 1])).toThrow(
-      `weight "conv_in.weight": has shape [1], expected [1, 1] (in ${fs.realpathSync(path.join(dir, 'store.safetensors'))})`);
+      `weight "conv_in.weight": has shape [1], expected [1, 1] (in ${fs.realpathSync(path.join(scratch.dir(), 'store.safetensors'))})`);
   });
 
   test('a missing key names the key, the expected shape, the file and nearby keys', () => {
@@ -64,7 +53,7 @@ describe('WeightStore', () => {
   });
 
   test('lists unread keys; ignored ones can be declared; has() does not count as a read', () => {
-    const fresh = WeightStore.open(path.join(dir, 'store.safetensors'));
+    const fresh = WeightStore.open(path.join(scratch.dir(), 'store.safetensors'));
     fresh.has('conv_in.weight');
     fresh.tensor('conv_in.weight', [1]);
     expect(fresh.unreadKeys()).toEqual([
@@ -93,7 +82,7 @@ describe('WeightStore', () => {
 
 describe('sharded checkpoints', () => {
   test('an index with its shards becomes one store', () => {
-    const shardDir = path.join(dir, 'sharded');
+    const shardDir = path.join(scratch.dir(), 'sharded');
     fs.mkdirSync(shardDir);
     fs.writeFileSync(path.join(shardDir, 'm-00001-of-00002.safetensors'), buildSafetensors({ a: { dtype: 'F32', shape: [1], data: f32(1) } }));
     fs.writeFileSync(path.join(shardDir, 'm-00002-of-00002.safetensors'), buildSafetensors({ b: { dtype: 'F32', shape: [2], data: f32(2, 3) } }));
