@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WeightFileError } from '../../../companion/weights/errors';
 import { readSafetensors } from '../../../companion/weights/safetensors';
-import type { TensorRef } from '../../../companion/weights/tensor';
 import { fixture } from '../../helpers/paths';
 import { buildSafetensors, bytesAt, f32, scratchFolder } from './safetensors-writer';
 

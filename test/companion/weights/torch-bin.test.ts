@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WeightFileError } from '../../../companion/weights/errors';
 import { readSafetensors } from '../../../companion/weights/safetensors';
-import type { TensorRef } from '../../../companion/weights/tensor';
 import { readTorchBin } from '../../../companion/weights/torch-bin';
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { fixture } from '../../helpers/paths';
