@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: prints, in one run, the figures of ARCHITECTURE.md "Performance, measured side by side".
  *
- *   (a) one UNet step on CPU: ours (onnxruntime-node, our graph, portable fp32) vs PyTorch diffusers on the same
+ *   (a) one UNet step on CPU: ours (onnxruntime-node, our graph, the CPU lowering: fp32, MultiHeadAttention) vs PyTorch diffusers on the same
  *       architecture, the same weight files and the same inputs, same thread count, batch 2 and batch 4 (teacher);
  *   (b) UNet row-evaluations per image: reference StyleStudio vs ours;
  *   (c) the full SDXL UNet (random fp16 weights in a temporary file): build, session create, one 256×256 step,
@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PORTABLE_FP32 } from '../companion/onnx/lowering';
+import { loweringFor } from '../companion/onnx/lowering';
 import { unetRowEvaluations } from '../companion/pipeline/rows';
 import { findPython, type PythonInfo, runPythonScript } from './python';
 import type { SdxlSizeResult } from './sdxl-size';
@@ -94,7 +94,7 @@ async function unetStepTable(py: PythonInfo, threadCounts: readonly number[], ru
         // Rounds alternate the two sides, so a burst of load on this machine hits both alike.
         const torchTimes: number[] = [];
         torchTimes.push(...runPythonScript<TorchStep>(py.exe, 'torch_unet_step.py', torchArgs(true)).times_s);
-        const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp32, PORTABLE_FP32, shape);
+        const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp32, loweringFor('cpu'), shape);
         const tensors = readF32Tensors(io);
         const session = await TimedSession.open(graph, feedsFrom(tensors, 'float32', shape), threads);
         const oursMs: number[] = [];
@@ -154,7 +154,7 @@ function sdxlSizeTable(py: PythonInfo, threads: number): string {
       ['weights (random, fp16 file)', `${(written.params / 1e9).toFixed(2)} G params, ${gib(r.weightBytes)} GiB; written in ${seconds(writeS)} s`],
       ['graph', `${r.nodes} nodes, ${(r.modelBytes / 2 ** 20).toFixed(1)} MiB protobuf (weights external)`],
       ['build (config + header → graph → bytes)', `${seconds(r.buildMs / 1000)} s`],
-      ['session create (CPU, portable fp32)', `${seconds(r.createMs / 1000)} s`],
+      ['session create (CPU lowering, fp32)', `${seconds(r.createMs / 1000)} s`],
       ['one step, batch 2, 256×256', `${seconds(r.stepMs / 1000)} s (output finite: ${r.outputFinite ? 'yes' : 'NO'})`],
       ['RSS after build / create / step', `${gib(r.rssAfterBuild)} / ${gib(r.rssAfterCreate)} / ${gib(r.rssAfterStep)} GiB`],
       ...(r.rssAnonAfterStep !== null && r.rssFileAfterStep !== null
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const py = only.has('a') || only.has('c') ? findPython() : { missing: 'not needed' };
 
   if (only.has('a')) {
-    console.log('\n(a) One UNet step on CPU: ours (onnxruntime-node, portable fp32) vs PyTorch diffusers');
+    console.log('\n(a) One UNet step on CPU: ours (onnxruntime-node, CPU lowering fp32) vs PyTorch diffusers');
     console.log('missing' in py ? `skipped: ${py.missing}` : await unetStepTable(py, threadCounts, runs));
   }
   if (only.has('b')) {

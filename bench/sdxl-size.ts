@@ -4,12 +4,12 @@
  *
  *   node dist/bench/sdxl-size.js UNET_DIR [--threads N]     prints one JSON line (SdxlSizeResult)
  *
- * Lowering: portable fp32, the CPU default; the fp16 weights are cast to fp32 (ORT folds the casts into fp32
+ * Lowering: loweringFor('cpu') (fp32, MultiHeadAttention), the CPU default; the fp16 weights are cast to fp32 (ORT folds the casts into fp32
  * copies), so RAM is expected near 2× the fp16 weight bytes on top of the mapped file.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PORTABLE_FP32 } from '../companion/onnx/lowering';
+import { loweringFor } from '../companion/onnx/lowering';
 import { Session, type TensorData } from '../companion/onnx/session';
 import { buildUNetGraph, pooledDim, readUNetConfig, WEIGHT_FILE } from './unet-step';
 
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const weightFile = path.join(dir, WEIGHT_FILE.fp16);
   const weightBytes = fs.statSync(weightFile).size;
 
-  const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp16, PORTABLE_FP32, { batch, height: latent, width: latent, teacherShare: false });
+  const { graph, buildMs } = buildUNetGraph(dir, WEIGHT_FILE.fp16, loweringFor('cpu'), { batch, height: latent, width: latent, teacherShare: false });
   const model = graph.serialize();
   const rssAfterBuild = process.memoryUsage().rss;
 

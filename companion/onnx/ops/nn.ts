@@ -7,6 +7,7 @@
 import type { TensorRef, WeightScope } from '../../weights/tensor';
 import { type ElemType, type Value, GraphBuildError, shapeToString } from '../graph';
 import { add, cast, erf, mul, reshape, sigmoid, softmax, split, staticDim, tanh, transpose } from './basic';
+import { attentionKernel } from '../lowering';
 
 const MS = { domain: 'com.microsoft' } as const;
 
@@ -185,8 +186,8 @@ export interface AttentionOptions {
 
 /**
  * Scaled dot-product attention over [B, S, heads·D] projections (no N×N map kept by the fused kernel).
- * portable: per-head MatMul/Softmax (softmax in fp32 when computing in fp16);
- * fused: com.microsoft.MultiHeadAttention (CPU runs it too).
+ * 'matmul' kernel: per-head MatMul/Softmax (softmax in fp32 when computing in fp16);
+ * 'mha' kernel: com.microsoft.MultiHeadAttention (CPU, CUDA and DirectML run it). See Lowering.attention.
  */
 export function attention(q: Value, k: Value, v: Value, o: AttentionOptions): Value {
   const g = q.graph;
@@ -199,7 +200,7 @@ export function attention(q: Value, k: Value, v: Value, o: AttentionOptions): Va
   const headDim = hidden / o.heads;
   const scale = o.scale ?? 1 / Math.sqrt(headDim);
   if (o.bias && o.bias.rank !== 4) throw new GraphBuildError(`attention: bias ${o.bias} must have rank 4 [B|1, H|1, Sq, Sk]`);
-  if (g.lowering.kind === 'fused') {
+  if (attentionKernel(g.lowering) === 'mha') {
     return g.op('MultiHeadAttention', [q, k, v, null, null, o.bias ?? null], { num_heads: o.heads, scale: { f: scale } }, MS);
   }
   const qh = transpose(reshape(q, [0, 0, o.heads, headDim]), [0, 2, 1, 3]);

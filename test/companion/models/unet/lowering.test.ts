@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { Graph } from '../../../../companion/onnx/graph';
 import { float32ToFloat16Bits } from '../../../../companion/onnx/elements';
-import type { Lowering } from '../../../../companion/onnx/lowering';
+import { loweringFor, type Lowering } from '../../../../companion/onnx/lowering';
 import type { TensorData } from '../../../../companion/onnx/session';
 import { WeightStore } from '../../../../companion/weights/weight-store';
 import { parseUNetConfig } from '../../../../companion/models/unet/config';
@@ -106,5 +106,15 @@ describe('fused lowering (CUDA / DirectML): structure', () => {
     const portable = styleUNet({ kind: 'portable', precision: 'fp32' }, 'diffusion_pytorch_model.safetensors').g.opTypes();
     const contrib = [...new Set(portable.filter((o) => o.startsWith('com.microsoft.')))];
     expect(contrib).toEqual(['com.microsoft.FusedMatMul']);
+  });
+
+  test('the CPU default lowering runs attention as MultiHeadAttention (no N×N map), everything else portable', () => {
+    const { g, plan } = styleUNet(loweringFor('cpu'), 'diffusion_pytorch_model.safetensors');
+    const ops = g.opTypes();
+    const contrib = [...new Set(ops.filter((o) => o.startsWith('com.microsoft.')))].sort();
+    expect(contrib).toEqual(['com.microsoft.FusedMatMul', 'com.microsoft.MultiHeadAttention']);
+    // one kernel per attention, plus one per style branch (its own K/V); no Softmax left
+    expect(ops.filter((o) => o === 'com.microsoft.MultiHeadAttention').length).toBe(plan.layers.length + plan.styleLayers.length);
+    expect(ops.filter((o) => o === 'Softmax').length).toBe(0);
   });
 });
