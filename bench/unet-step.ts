@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Graph } from '../companion/onnx/graph';
 import { float32ToFloat16Bits } from '../companion/onnx/elements';
+import { float16BitsToNumber } from '../companion/rng/float16';
 import type { Lowering } from '../companion/onnx/lowering';
 import { Session, type TensorData } from '../companion/onnx/session';
 import { readSafetensors } from '../companion/weights/safetensors';
@@ -89,17 +90,6 @@ export function feedsFrom(io: Map<string, F32Tensor>, computeType: 'float32' | '
   return feeds;
 }
 
-export function halfBitsToFloat(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return out;
-}
 
 /** max |a − e| / max |e|: the error relative to the output's scale. */
 export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -138,7 +128,7 @@ export class TimedSession {
     const out = (await this.session.run(this.feeds))['noise_pred'];
     const ms = performance.now() - t;
     if (!out) throw new Error('the UNet session returned no noise_pred');
-    return { ms, output: out.dtype === 'float16' ? halfBitsToFloat(out.data as Uint16Array) : (out.data as Float32Array) };
+    return { ms, output: out.dtype === 'float16' ? Float32Array.from(out.data as Uint16Array, float16BitsToNumber) : (out.data as Float32Array) };
   }
 
   release(): Promise<void> {

@@ -5,7 +5,6 @@
  * the worker opens the weight files itself (headers only) and hands back the ModelProto bytes.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Graph, type SerializedModel } from '../onnx/graph';
 import type { Lowering } from '../onnx/lowering';
 import { openStyleAdapter } from '../models/adapter';
@@ -17,6 +16,7 @@ import { buildUNet } from '../models/unet/unet';
 import { buildVaeDecoder, parseVaeConfig } from '../models/vae';
 import { readJsonObjectFile } from '../weights/files';
 import { WeightStore } from '../weights/weight-store';
+import { runWorkerTask } from './worker-task';
 
 export interface UNetGraphSpec {
   readonly kind: 'unet';
@@ -123,25 +123,10 @@ export type GraphBuildReply =
 
 /** buildGraph in a worker thread; errors keep their message (and class name in the message's context). */
 export function buildGraphInWorker(spec: GraphSpec): Promise<SerializedModel> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_FILE);
-    let settled = false;
-    const finish = (f: () => void) => {
-      if (settled) return;
-      settled = true;
-      void worker.terminate();
-      f();
-    };
-    worker.once('message', (r: GraphBuildReply) => finish(() => {
-      if (r.ok) resolve(r.model);
-      else {
-        const e = new Error(r.message);
-        e.name = r.name;
-        reject(e);
-      }
-    }));
-    worker.once('error', (e) => finish(() => reject(new Error(`graph build worker failed: ${e.message}`))));
-    worker.once('exit', (code) => finish(() => reject(new Error(`graph build worker exited (code ${code})`))));
-    worker.postMessage(spec);
+  return runWorkerTask<GraphSpec, GraphBuildReply, SerializedModel>(WORKER_FILE, spec, 'graph build', (r) => {
+    if (r.ok) return r.model;
+    const e = new Error(r.message);
+    e.name = r.name;
+    throw e;
   });
 }

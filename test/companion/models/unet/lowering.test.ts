@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { Graph } from '../../../../companion/onnx/graph';
 import { float32ToFloat16Bits } from '../../../../companion/onnx/elements';
+import { float16BitsToNumber } from '../../../../companion/rng/float16';
 import { loweringFor, type Lowering } from '../../../../companion/onnx/lowering';
 import type { TensorData } from '../../../../companion/onnx/session';
 import { WeightStore } from '../../../../companion/weights/weight-store';
@@ -22,17 +23,6 @@ function half(t: { shape: number[]; data: Float32Array }): TensorData {
   return { dtype: 'float16', dims: t.shape, data: Uint16Array.from(t.data, float32ToFloat16Bits) };
 }
 
-function halfToFloat(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return out;
-}
 
 function styleUNet(lowering: Lowering, weights: string, teacherShare = true) {
   const store = WeightStore.open(fixture('sdxl-tiny', 'unet', weights));
@@ -69,7 +59,7 @@ describe('fp16 lowering on CPU', () => {
       encoder_hidden_states: gold.feed('in.encoder_hidden_states'), text_embeds: gold.feed('in.text_embeds'),
     });
     expect(out16.noise_pred!.dtype).toBe('float16');
-    const y16 = halfToFloat(out16.noise_pred!.data as Uint16Array);
+    const y16 = Float32Array.from(out16.noise_pred!.data as Uint16Array, float16BitsToNumber);
     const y32 = out32.noise_pred!.data as Float32Array;
     const e = relError(y16, y32);
     console.log(`fp16 vs fp32 graph (CPU), AdaIN + teacher scenario: rel ${e.rel.toExponential(2)}, max abs ${e.maxAbs.toExponential(2)}`);
