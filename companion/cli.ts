@@ -4,6 +4,7 @@ import { registerDoctorCommand } from './doctor/doctor-command';
 import { registerPipelineCommands } from './pipeline/generate-command';
 import { registerServeCommand } from './server/serve-command';
 import { registerModelsCommand } from './weights/models-command';
+import { exitWithParent, needsAllocatorRestart, rerunWithAllocator } from './runtime/allocator';
 
 /** `stylestudio serve | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */
 const program = new Command()
@@ -22,9 +23,14 @@ registerDoctorCommand(program, async () => {
 });
 registerPipelineCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  // One line, whatever the error carried (config errors list their problems on several lines).
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(`stylestudio: ${message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ')}`);
-  process.exitCode = 1;
-});
+if (needsAllocatorRestart()) {
+  void rerunWithAllocator().then((code) => { process.exitCode = code; });
+} else {
+  exitWithParent();
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    // One line, whatever the error carried (config errors list their problems on several lines).
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`stylestudio: ${message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ')}`);
+    process.exitCode = 1;
+  });
+}

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   UNKNOWN_JOB: '`cancel` named a job that does not exist, already finished, or belongs to another connection.',
   ENGINE_NOT_READY: 'The engine cannot run jobs yet (see `welcome.engine.reason`), for a reason other than missing models.',
   MODELS_MISSING: 'The models a job needs are not on this machine; `models.pull` or `stylestudio models pull` fetches them.',
+  JOB_TOO_LARGE: 'The job needs more memory than the engine\'s budget (the message gives both figures); use a smaller size or raise `serve --memory-budget`.',
+  JOB_UNSUPPORTED: 'The engine cannot run these settings with the loaded models (size too small for the style layers, style layers the adapter has no weights for); the message names the fix.',
   ENGINE_FAILED: 'The engine failed while running this job; the message says why. The daemon keeps serving.',
   PULL_IN_PROGRESS: 'A model download is already running; its progress goes to the connection that started it.',
   DOWNLOAD_FAILED: 'A model download failed (network, size or hash mismatch); nothing corrupt was kept.',

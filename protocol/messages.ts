@@ -152,6 +152,8 @@ export const Progress = z.object({
   /** Which variation is being sampled (0-based). */
   variation: z.number().int().min(0),
   preview: PreviewRef.optional(),
+  /** Set while the job waits for a network to load ("loading the UNet"): the first job, or a new size. */
+  stage: z.string().max(200).optional(),
 });
 /** Announces a result image that follows as FrameKind.result frames with this transferId. */
 export const Result = z.object({

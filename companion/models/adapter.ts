@@ -41,7 +41,17 @@ export interface StyleAdapter {
   styleWeights(plan: AttentionPlan, crossDim: number): (path: string) => StyleLayerWeights;
   /** Keys deliberately left unread for this plan (other layers' K/V, CSGO's content branch). */
   ignoredKeys(plan: AttentionPlan): IgnoredKeys;
+  /** Keys outside every layout this adapter kind is known to carry (a different or corrupted checkpoint). */
+  readonly unknownKeys: readonly string[];
+  /** What a user should know about the file (known-harmless extras that are ignored). */
+  readonly notes: readonly string[];
 }
+
+/**
+ * Known-harmless extras: the published CSGO checkpoint also holds `controlnet_adapter_modules` (the official code
+ * builds CSGO with a ControlNet adapter and loads them unconditionally); StyleStudio never uses them.
+ */
+const HARMLESS_EXTRAS = ['controlnet_adapter_modules'] as const;
 
 export class AdapterError extends Error {
   override readonly name = 'AdapterError';
@@ -71,6 +81,10 @@ export function openStyleAdapter(file: string, crossDim: number): StyleAdapter {
   }
   if (!keys.some((k) => k.startsWith('ip_adapter.'))) throw new AdapterError(`${file}: has no ip_adapter.* weights`);
   const imageProjection = projectionSpec(store, projRoot, file, crossDim);
+  const roots = new Set(['ip_adapter', projRoot, ...(kind === 'csgo' ? ['content_image_proj', 'conv_in_unet_sd', ...HARMLESS_EXTRAS] : [])]);
+  const unknownKeys = keys.filter((k) => !roots.has(k.split('.')[0]!));
+  const notes = HARMLESS_EXTRAS.filter((r) => kind === 'csgo' && keys.some((k) => k.startsWith(`${r}.`)))
+    .map((r) => `${file}: ${r}.* (${keys.filter((k) => k.startsWith(`${r}.`)).length} tensors) is not used by StyleStudio and is ignored`);
   const convIn = has('conv_in_unet_sd.weight') ? store.child('conv_in_unet_sd') : undefined;
   return {
     kind,
@@ -80,6 +94,8 @@ export function openStyleAdapter(file: string, crossDim: number): StyleAdapter {
     tokens: imageProjection.tokens,
     features: imageProjection.kind === 'linear' ? 'image_embeds' : 'penultimate_hidden_states',
     ...(convIn ? { convIn } : {}),
+    unknownKeys,
+    notes,
     styleWeights(plan, cross) {
       const byPath = new Map<string, StyleLayerWeights>();
       for (const layer of plan.styleLayers) {
@@ -104,7 +120,8 @@ export function openStyleAdapter(file: string, crossDim: number): StyleAdapter {
     ignoredKeys(plan) {
       const used = new Set(plan.styleLayers.map((l) => String(l.processorId)));
       // CSGO: content K/V (to_k_ip_content, content-only layers) and the content projection are not StyleStudio's.
-      return [...keys.filter((k) => k.startsWith('ip_adapter.') && !used.has(k.split('.')[1]!)), /^ip_adapter\.\d+\.to_[kv]_ip_content\.weight$/, /^content_image_proj\./];
+      return [...keys.filter((k) => k.startsWith('ip_adapter.') && !used.has(k.split('.')[1]!)), /^ip_adapter\.\d+\.to_[kv]_ip_content\.weight$/, /^content_image_proj\./,
+        ...HARMLESS_EXTRAS.map((r) => new RegExp(`^${r}\\.`))];
     },
   };
 }

@@ -22,6 +22,10 @@ export interface CreateRequest {
   readonly optimization: 'disabled' | 'basic' | 'extended' | 'all';
   readonly intraOpThreads: number;
   readonly logLevel: LogLevel;
+  /** Entries of ORT's "session.*" configuration, without the prefix (e.g. disable_prepacking: '1'). */
+  readonly sessionConfig: Readonly<Record<string, string>>;
+  /** ORT's CPU memory arena (default on); off returns activation memory to the allocator after each run. */
+  readonly cpuMemArena: boolean;
 }
 export interface RunRequest {
   readonly kind: 'run';

@@ -23,8 +23,14 @@ async function create(req: CreateRequest): Promise<{ inputNames: string[]; outpu
     graphOptimizationLevel: req.optimization,
     logSeverityLevel: SEVERITY[req.logLevel],
     ...(req.intraOpThreads > 0 ? { intraOpNumThreads: req.intraOpThreads } : {}),
-    // External data resolves against this folder; the model bytes never touch the disk.
-    ...(req.folder !== null ? { extra: { session: { model_external_initializers_file_folder_path: req.folder } } } : {}),
+    enableCpuMemArena: req.cpuMemArena,
+    extra: {
+      session: {
+        ...req.sessionConfig,
+        // External data resolves against this folder; the model bytes never touch the disk.
+        ...(req.folder !== null ? { model_external_initializers_file_folder_path: req.folder } : {}),
+      },
+    },
   };
   session = await ort.InferenceSession.create(req.bytes, options);
   return { inputNames: [...session.inputNames], outputNames: [...session.outputNames] };

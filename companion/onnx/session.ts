@@ -22,6 +22,10 @@ export interface SessionOptions {
   readonly intraOpThreads?: number;
   /** ORT's native log level (default 'error'). */
   readonly logLevel?: LogLevel;
+  /** ORT "session.*" config entries without the prefix, e.g. { disable_prepacking: '1' }. */
+  readonly sessionConfig?: Readonly<Record<string, string>>;
+  /** ORT's CPU memory arena (default true). */
+  readonly cpuMemArena?: boolean;
 }
 
 /** ORT refused the model or a run failed; the message is ORT's, prefixed with what we were doing. */
@@ -84,6 +88,8 @@ export class Session {
         optimization: options.optimization ?? 'all',
         intraOpThreads: options.intraOpThreads ?? 0,
         logLevel: options.logLevel ?? 'error',
+        sessionConfig: options.sessionConfig ?? {},
+        cpuMemArena: options.cpuMemArena ?? true,
       })) as CreateResult;
     } catch (e) {
       s.released = true;

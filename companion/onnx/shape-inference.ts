@@ -383,8 +383,13 @@ export function inferShapes(
       return [{
         dtype: v.dtype,
         shape: v.shape.map((d, i) => {
-          if (typeof d !== 'number') fail('Resize on symbolic dims');
-          return Math.floor(d * scaleData.values[i]!);
+          const scale = scaleData.values[i]!;
+          if (typeof d !== 'number') {
+            // a symbolic dim (e.g. the batch) passes through when it is not resized
+            if (scale !== 1) fail('Resize of a symbolic dim');
+            return d;
+          }
+          return Math.floor(d * scale);
         }),
       }];
     }

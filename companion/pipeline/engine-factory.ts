@@ -16,6 +16,8 @@ export interface EngineContext {
   readonly cacheDir: string;
   /** `serve --provider`: 'auto' (default) = the first GPU provider that really runs a session, else the CPU. */
   readonly provider?: ExecutionProvider | 'auto';
+  /** `serve --memory-budget` in bytes (default: memory.ts defaultBudgetBytes). */
+  readonly memoryBudget?: number;
 }
 
 export type EngineFactory = (context: EngineContext) => GenerationEngine;
@@ -23,7 +25,7 @@ export type EngineFactory = (context: EngineContext) => GenerationEngine;
 /** The onnxruntime CPU provider ships in every onnxruntime-node build; GPU providers come with the pipeline. */
 const BASE_PROVIDERS = { provider: 'cpu', providers: ['cpu'] } as const;
 
-export const createEngine: EngineFactory = ({ models, provider }) => {
+export const createEngine: EngineFactory = ({ models, provider, memoryBudget }) => {
   const missing = models.filter((m) => !m.present);
   if (missing.length > 0) {
     return new UnavailableEngine({
@@ -45,5 +47,6 @@ export const createEngine: EngineFactory = ({ models, provider }) => {
       imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder'),
     },
     provider: provider ?? 'auto',
+    ...(memoryBudget !== undefined ? { memoryBudget } : {}),
   });
 };

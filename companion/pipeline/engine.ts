@@ -57,6 +57,8 @@ export interface StepEvent {
 export interface GenerationHooks {
   /** Called on the main thread after every denoising step. */
   onStep(event: StepEvent): void;
+  /** Called when the job waits for a network to load, e.g. "loading the UNet" (the first job, or a new size). */
+  onStage?(stage: string): void;
   /** When aborted, the engine stops at the next step boundary and ends the iteration (or throws GenerationAborted). */
   readonly signal: AbortSignal;
   /** Longest side a preview may have. */
@@ -80,6 +82,13 @@ export interface EngineStatus {
   readonly provider: string;
   /** Providers that work on this machine. */
   readonly providers: readonly string[];
+  /**
+   * missing: model files absent; present: files found, nothing loaded yet; warming: a network is loading (reason
+   * says which); warm: the UNet is resident and a job at its size starts at once.
+   */
+  readonly state?: 'missing' | 'present' | 'warming' | 'warm';
+  /** The memory budget and what is resident now. */
+  readonly memory?: { readonly budgetBytes: number; readonly residentBytes: number; readonly resident: readonly string[] };
 }
 
 export interface GenerationEngine {
@@ -90,6 +99,11 @@ export interface GenerationEngine {
    * calls generate() again before the previous iteration has ended.
    */
   generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage>;
+  /**
+   * Refuses, at submit and without loading anything, a request that cannot run (bad size, unsupported style
+   * layers, more memory than the budget): throws an error with a `code` (runtime/errors.ts). Optional.
+   */
+  admit?(request: GenerationRequest): void;
   /** Frees sessions and stops workers; the engine is unusable afterwards. */
   close(): Promise<void>;
 }

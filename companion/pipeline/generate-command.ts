@@ -10,7 +10,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { readImageFile, writePngFile } from '../image/rgba';
-import { ModelSet } from './model-set';
+import { ModelSet } from '../runtime/model-set';
+import { resolveVae } from '../runtime/model-paths';
+import { formatMemoryPlan } from '../runtime/memory';
+import { modelsCacheDir } from '../weights/hub-layout';
 import { type GenerateCliOptions, planGenerate, type Provider, UsageError } from './generate-options';
 import { readNpy, writeNpy } from './npy';
 import { ProgressBar } from './progress';
@@ -61,6 +64,7 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   checkInputFile('--model', plan.model, 'dir');
   if (plan.adapter !== undefined) checkInputFile('--adapter', plan.adapter, 'file');
   if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, 'dir');
+  if (plan.vae !== undefined) checkInputFile('--vae', plan.vae, 'dir');
   checkOutputFile('--out', plan.out, '.png');
   if (plan.saveLatentsPath !== undefined) checkOutputFile('--save-latents', plan.saveLatentsPath, '.npy');
   if (plan.request.scheduler !== undefined && !(SCHEDULER_NAMES as readonly string[]).includes(plan.request.scheduler)) {
@@ -71,22 +75,32 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   const latents = plan.latentsPath !== undefined ? await readInput('--latents', () => readNpy(plan.latentsPath!)) : undefined;
   if (latents !== undefined && plan.request.variations !== 1) throw new UsageError('--latents gives one starting noise: it cannot be combined with --variations > 1');
 
-  const models = await ModelSet.open({
+  const vae = resolveVae({
     model: plan.model,
     ...(plan.adapter !== undefined ? { adapter: plan.adapter } : {}),
     ...(plan.imageEncoder !== undefined ? { imageEncoder: plan.imageEncoder } : {}),
-  }, { provider: plan.provider, fp16: plan.fp16 });
+    ...(plan.vae !== undefined ? { vae: plan.vae } : {}),
+  }, modelsCacheDir());
+  if (vae.note !== null) process.stderr.write(`note: ${vae.note}\n`);
+  const models = await ModelSet.open(vae.paths, {
+    provider: plan.provider, fp16: plan.fp16, ...(plan.memoryBudget !== undefined ? { memoryBudget: plan.memoryBudget } : {}),
+  });
+  const request = {
+    ...plan.request,
+    ...(style ? { style } : {}),
+    ...(negativeStyle ? { negativeStyle } : {}),
+    ...(latents ? { latents } : {}),
+  };
   const total = plan.request.steps * plan.request.variations;
   const bar = new ProgressBar(total);
   try {
     const pipeline = new StyleStudioPipeline(models);
+    if (plan.planOnly) {
+      process.stdout.write(formatMemoryPlan(pipeline.preflight(request).memory));
+      return;
+    }
     let done = 0;
-    const result = await pipeline.generate({
-      ...plan.request,
-      ...(style ? { style } : {}),
-      ...(negativeStyle ? { negativeStyle } : {}),
-      ...(latents ? { latents } : {}),
-    }, {
+    const result = await pipeline.generate(request, {
       onStep: (p) => bar.update(++done, plan.request.variations > 1 ? `(variation ${p.variation + 1}/${plan.request.variations})` : ''),
     });
     const k = result.variations.length;
@@ -147,10 +161,11 @@ export async function runEncode(o: EncodeCliOptions): Promise<void> {
   try {
     const enc = await models.textEncoders();
     const zeros = o.negativePrompt === undefined && models.forceZerosForEmptyPrompt;
-    const out = await enc.encode({
+    const out = await enc.value.encode({
       prompt: models.tokenize(o.prompt),
       ...(zeros ? {} : { negative: models.tokenize(o.negativePrompt ?? '') }),
     });
+    enc.done();
     const count = models.tokenizer.encode(o.prompt).length;
     const lines = [
       `tokens: ${Math.min(count, 77)} of 77${count > 77 ? ` (${count - 77} truncated)` : ''}; negative: ${zeros ? 'zeros (force_zeros_for_empty_prompt)' : JSON.stringify(o.negativePrompt ?? '')}`,
@@ -197,6 +212,9 @@ export function registerPipelineCommands(program: Command): void {
     .option('--fp16', 'fp16 weights and activations')
     .option('--latents <in.npy>', 'starting noise, float32 [1, 4, H/8, W/8] (diffusers latents=)')
     .option('--save-latents <out.npy>', 'write the final latents before the VAE')
+    .option('--vae <dir>', 'VAE folder replacing the model\'s vae/ (default: its own, else the fp16-fix VAE from the hub cache)')
+    .option('--memory-budget <size>', 'memory the engine may keep resident, e.g. 12GiB (default: 60% of RAM on the CPU, 8 GiB on a GPU)')
+    .option('--plan', 'print the memory each phase needs for these settings and stop')
     .action(async (opts: GenerateCliOptions) => runGenerate(opts));
   program.command('encode')
     .description('encode a prompt with a model folder\'s text encoders and print shapes and a summary')

@@ -7,6 +7,7 @@ import {
   DEFAULTS, defaultTeacherSteps, randomSeed, validateSettings,
   type DropPreset, type RequestSettings, type StyleLayers, type StyleResize,
 } from './request';
+import { parseBudget } from '../runtime/memory';
 
 /** The raw option values commander hands over (all strings or flags, exactly as typed). */
 export interface GenerateCliOptions {
@@ -37,6 +38,9 @@ export interface GenerateCliOptions {
   fp16?: boolean;
   latents?: string;
   saveLatents?: string;
+  vae?: string;
+  memoryBudget?: string;
+  plan?: boolean;
 }
 
 export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml';
@@ -52,6 +56,12 @@ export interface GeneratePlan {
   readonly saveLatentsPath?: string;
   readonly provider: Provider;
   readonly fp16: boolean;
+  /** A VAE folder replacing the model's vae/ (default: the model's own, else the fp16-fix VAE from the hub cache). */
+  readonly vae?: string;
+  /** --memory-budget in bytes. */
+  readonly memoryBudget?: number;
+  /** --plan: print the memory plan per phase and stop before loading anything. */
+  readonly planOnly: boolean;
   /** The request without pixels or latents (the command reads those files next). */
   readonly request: RequestSettings;
 }
@@ -146,8 +156,18 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+  let memoryBudget: number | undefined;
+  if (o.memoryBudget !== undefined) {
+    try {
+      memoryBudget = parseBudget(o.memoryBudget);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   return {
-    model, out, provider, fp16: o.fp16 === true, request,
+    model, out, provider, fp16: o.fp16 === true, request, planOnly: o.plan === true,
+    ...(o.vae !== undefined ? { vae: o.vae } : {}),
+    ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
     ...(o.imageEncoder !== undefined ? { imageEncoder: o.imageEncoder } : {}),
     ...(o.style !== undefined ? { stylePath: o.style } : {}),

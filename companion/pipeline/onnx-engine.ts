@@ -1,19 +1,21 @@
 /**
- * The daemon's GenerationEngine (engine.ts) on the ONNX pipeline. One ModelSet, opened once and kept: sessions
- * live in worker threads and survive across requests, so only the first request at a new size pays for building
- * graphs. On the caller's thread run only latent-sized arithmetic (CFG, scheduler steps, previews); the style
- * image's preprocessing runs in its own worker thread, the networks in the session workers.
+ * The daemon's GenerationEngine (engine.ts) on the ONNX pipeline. One ModelSet, opened once and kept: its sessions
+ * live in worker threads in one resident cache under the memory budget, so the UNet and the VAE decoder stay warm
+ * between jobs when they fit, and conditioning runs once per job for all its variations. A job is admitted or
+ * refused at submit (admit()) from its memory plan, before it queues. On the caller's thread run only latent-sized
+ * arithmetic (CFG, scheduler steps, previews); the style image's preprocessing runs in its own worker thread.
  */
 import { listedProviders } from '../onnx/providers';
 import { availableProviders } from '../onnx/session';
 import type { ExecutionProvider } from '../onnx/lowering';
 import { latentPreview } from '../image/vae-image';
-import { WeightFileError } from '../weights/errors';
+import { EngineError, isEngineError } from '../runtime/errors';
 import {
-  GenerationAborted, type EngineStatus, type GeneratedImage, type GenerationEngine, type GenerationHooks,
+  type EngineStatus, type GeneratedImage, type GenerationEngine, type GenerationHooks,
   type GenerationRequest, type RgbaImage, type SchedulerChoice, type StepEvent,
 } from './engine';
-import { ModelSet, type ModelPaths } from './model-set';
+import { ModelSet, type ModelPaths } from '../runtime/model-set';
+import type { NetworkKind } from '../runtime/memory';
 import type { StyleLayers } from './request';
 import { prepareStylePixelsInWorker } from './style-prep';
 import { type PipelineRequest, StyleStudioPipeline } from './stylestudio-pipeline';
@@ -21,6 +23,8 @@ import type { SchedulerName } from '../schedulers';
 
 export interface OnnxEngineOptions {
   readonly paths: ModelPaths;
+  /** Bytes the engine may keep resident (default: memory.ts defaultBudgetBytes for the provider). */
+  readonly memoryBudget?: number;
   /** 'auto': CUDA, then DirectML, where a test session really runs on them; else the CPU. Default 'cpu'. */
   readonly provider?: ExecutionProvider | 'auto';
   readonly fp16?: boolean;
@@ -43,8 +47,12 @@ const STYLE_LAYERS: Readonly<Record<GenerationRequest['styleLayers'], StyleLayer
   up_blocks: { kind: 'prefixes', prefixes: ['up_blocks'] },
 };
 
-/** The protocol request as the pipeline's request, for one variation's seed. */
-export function pipelineRequest(r: GenerationRequest, seed: number): PipelineRequest {
+const NETWORK_NAMES: Readonly<Record<NetworkKind, string>> = {
+  'text-encoders': 'text encoders', 'image-encoder': 'image encoder', unet: 'UNet', 'vae-decoder': 'VAE decoder',
+};
+
+/** The protocol request as the pipeline's request: every variation's seed, conditioned once. */
+export function pipelineRequest(r: GenerationRequest): PipelineRequest {
   const style = r.style ? { width: r.style.width, height: r.style.height, data: r.style.rgba } : undefined;
   const neg = r.negativeStyle;
   return {
@@ -55,8 +63,9 @@ export function pipelineRequest(r: GenerationRequest, seed: number): PipelineReq
     ...(style && neg.kind === 'drop' ? { drop: neg.preset } : {}),
     steps: r.steps,
     guidance: r.guidance,
-    seed,
-    variations: 1,
+    seed: r.seeds[0] ?? 0,
+    seeds: r.seeds,
+    variations: r.seeds.length,
     width: r.width,
     height: r.height,
     crossModalAdain: style !== undefined && r.crossModalAdain,
@@ -100,6 +109,8 @@ export class OnnxGenerationEngine implements GenerationEngine {
   private notReady: { reason: string; modelsMissing: boolean } | null = { reason: 'loading the models', modelsMissing: false };
   private readonly opening: Promise<void>;
   private provider: ExecutionProvider = 'cpu';
+  /** Set while a job loads a network: what, for status() and progress. */
+  private loading: string | null = null;
 
   private constructor(private readonly options: OnnxEngineOptions) {
     this.opening = resolveProvider(options.provider ?? 'cpu').then((provider) => {
@@ -108,15 +119,15 @@ export class OnnxGenerationEngine implements GenerationEngine {
         provider,
         ...(options.fp16 !== undefined ? { fp16: options.fp16 } : {}),
         ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+        ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
       });
     }).then((models) => {
       this.models = models;
       this.notReady = null;
+      models.cache.onChange(() => this.onCacheChange());
     }, (e: unknown) => {
-      const message = (e as Error).message;
-      // "not found" / "is missing" / ENOENT: files absent (a download fixes it) rather than broken
-      const missing = e instanceof WeightFileError && /not found|missing|ENOENT|no such file|does not exist/i.test(message);
-      this.notReady = { reason: message, modelsMissing: missing };
+      // absent or partial files: a download fixes it (the panel offers one)
+      this.notReady = { reason: (e as Error).message, modelsMissing: isEngineError(e, 'MODEL_FILES_MISSING') };
     });
   }
 
@@ -145,14 +156,39 @@ export class OnnxGenerationEngine implements GenerationEngine {
     }
     const provider = this.provider;
     if (this.closed) return { ready: false, reason: 'engine closed', provider, providers };
-    if (this.notReady) return { ready: false, reason: this.notReady.reason, modelsMissing: this.notReady.modelsMissing, provider, providers };
-    return { ready: true, provider, providers };
+    if (this.notReady) {
+      return {
+        ready: false, reason: this.notReady.reason, modelsMissing: this.notReady.modelsMissing, provider, providers,
+        state: this.notReady.modelsMissing ? 'missing' : 'present',
+      };
+    }
+    const m = this.models!;
+    const warm = m.cache.list().some((e) => e.kind === 'unet');
+    return {
+      ready: true, provider, providers,
+      state: this.loading !== null ? 'warming' : warm ? 'warm' : 'present',
+      ...(this.loading !== null ? { reason: this.loading } : {}),
+      memory: { budgetBytes: m.cache.budget, residentBytes: m.cache.accountedBytes, resident: m.cache.list().map((e) => e.kind) },
+    };
+  }
+
+  private onCacheChange(): void {
+    // status() reads the cache directly; nothing to cache here yet
+  }
+
+  /**
+   * Refuses at submit what cannot run: bad sizes, style layers the adapter lacks, a job bigger than the memory
+   * budget (EngineError with the code and the figures). Cheap: no session is touched.
+   */
+  admit(request: GenerationRequest): void {
+    if (this.models === null) return; // status() already says why jobs cannot run
+    new StyleStudioPipeline(this.models).preflight(pipelineRequest(request));
   }
 
   async *generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage> {
     if (this.closed) throw new Error('the engine was closed');
     await this.opening;
-    if (this.models === null) throw new Error(this.notReady?.reason ?? 'models are not loaded');
+    if (this.models === null) throw new EngineError('MODEL_FILES_MISSING', this.notReady?.reason ?? 'models are not loaded');
     if (this.busy) throw new Error('the engine runs one request at a time');
     this.busy = true;
     try {
@@ -160,28 +196,36 @@ export class OnnxGenerationEngine implements GenerationEngine {
       const total = request.steps * request.seeds.length;
       const every = this.options.previewEvery ?? Math.max(1, Math.ceil(request.steps / 10));
       let done = 0;
-      for (const [index, seed] of request.seeds.entries()) {
-        if (hooks.signal.aborted) throw new GenerationAborted();
-        const result = await pipeline.generate(pipelineRequest(request, seed), {
-          signal: hooks.signal,
-          prepareStyle: prepareStylePixelsInWorker,
-          onStep: (p) => {
-            done++;
-            const event: StepEvent = { variation: index, step: done, total };
-            if (p.step % every === 0 || p.step === p.steps) {
-              const [, c, h, w] = p.latents.shape as [number, number, number, number];
-              const preview = fitPreview(latentPreview({ shape: [1, c, h, w], data: p.latents.data }), hooks.previewSide);
-              hooks.onStep({ ...event, preview });
-            } else {
-              hooks.onStep(event);
-            }
-          },
-        });
-        const v = result.variations[0]!;
+      const events = pipeline.run(pipelineRequest(request), { signal: hooks.signal, prepareStyle: prepareStylePixelsInWorker });
+      for (;;) {
+        const n = await events.next();
+        if (n.done === true) break;
+        const e = n.value;
+        if (e.kind === 'phase') {
+          this.loading = e.loading ? `loading the ${NETWORK_NAMES[e.network]}` : null;
+          if (this.loading !== null) hooks.onStage?.(this.loading);
+          continue;
+        }
+        this.loading = null;
+        if (e.kind === 'step') {
+          const p = e.progress;
+          done++;
+          const event: StepEvent = { variation: p.variation, step: done, total };
+          if (p.step % every === 0 || p.step === p.steps) {
+            const [, c, h, w] = p.latents.shape as [number, number, number, number];
+            const preview = fitPreview(latentPreview({ shape: [1, c, h, w], data: p.latents.data }), hooks.previewSide);
+            hooks.onStep({ ...event, preview });
+          } else {
+            hooks.onStep(event);
+          }
+          continue;
+        }
+        const v = e.variation;
         const img = v.image!;
-        yield { index, seed, image: { width: img.width, height: img.height, rgba: img.data } };
+        yield { index: v.index, seed: v.seed, image: { width: img.width, height: img.height, rgba: img.data } };
       }
     } finally {
+      this.loading = null;
       this.busy = false;
     }
   }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { RgbaPixels } from './request';
 import type { StylePixels } from './style-pixels';
 import type { StylePrepReply, StylePrepTask } from './style-prep-worker';
-import { runWorkerTask } from './worker-task';
+import { runWorkerTask } from '../runtime/worker-task';
 
 const WORKER_FILE = path.join(__dirname, 'style-prep-worker.js');
 

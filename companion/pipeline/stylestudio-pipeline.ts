@@ -16,7 +16,11 @@
  * Everything heavy runs in the sessions' worker threads; this loop only touches latent-sized arrays.
  */
 import { GenerationAborted } from './engine';
-import type { ImageSide, ModelSet, UNetKey } from './model-set';
+import { type ImageSide, type ModelSet, type UNetKey, type UNetSession, type VaeDecoder, unetCacheKey, vaeCacheKey } from '../runtime/model-set';
+import type { Lease } from '../runtime/resident-cache';
+import { EngineError } from '../runtime/errors';
+import { admit, type JobMemoryPlan, type NetworkKind, planJobMemory } from '../runtime/memory';
+import { checkAdapterRoles, checkStyleLayerTokens } from './preflight';
 import { classifierFreeGuidance } from './guidance';
 import type { Float32Nd } from './npy';
 import type { GenerateRequest, StyleLayers } from './request';
@@ -24,7 +28,7 @@ import { LIMITS, validateRequest } from './request';
 import { rowPlan, type RowPlan } from './rows';
 import { checkImageSize, sdxlTimeIds } from './size';
 import { concatTokens, floatFeed, rowOf, scaled, stackRows, toFloat32 } from './tensors';
-import type { StyleLayerSelection } from '../models/unet/attention-plan';
+import type { AttentionPlan, StyleLayerSelection } from '../models/unet/attention-plan';
 import type { SdxlPromptEmbeds } from '../models/clip-text-sdxl';
 import { prepareStylePixels, type StylePixels } from './style-pixels';
 import type { RgbaImage } from '../image/rgba';
@@ -88,6 +92,37 @@ export interface PipelineResult {
   readonly negativeText: string | null;
 }
 
+/** What run() yields: a phase starting (and whether its network must be loaded first), a step, a result. */
+export type PipelineEvent =
+  | { readonly kind: 'phase'; readonly phase: 'conditioning' | 'denoise' | 'decode'; readonly network: NetworkKind; readonly loading: boolean }
+  | { readonly kind: 'step'; readonly progress: StepProgress }
+  | { readonly kind: 'result'; readonly variation: VariationResult };
+
+/** run()'s return value. */
+export type PipelineSummary = Omit<PipelineResult, 'variations'> & { readonly memory: JobMemoryPlan };
+
+/** What preflight() settles about a request before any session exists. */
+export interface JobPlan {
+  readonly selection: StyleLayerSelection;
+  readonly teacherSteps: number | null;
+  readonly lh: number;
+  readonly lw: number;
+  /** The most UNet rows a step will run (4 with the teacher). */
+  readonly rows: number;
+  readonly memory: JobMemoryPlan;
+}
+
+/** Size, layer and adapter checks of a styled request (preflight.ts). */
+function checkStyleLayers(m: ModelSet, attention: AttentionPlan, lh: number, lw: number): void {
+  const adapter = m.adapter!;
+  if (adapter.unknownKeys.length > 0) {
+    const shown = adapter.unknownKeys.slice(0, 5).join(', ');
+    throw new EngineError('ADAPTER_KEYS', `${adapter.file}: ${adapter.unknownKeys.length} weights outside the ${adapter.kind} layout (${shown}${adapter.unknownKeys.length > 5 ? ', …' : ''}); is this the right adapter file?`);
+  }
+  checkAdapterRoles(adapter, attention);
+  checkStyleLayerTokens(attention, m.unetConfig.block_out_channels.length, lh, lw, m.vaeScaleFactor);
+}
+
 export { prepareStylePixels, type StylePixels };
 
 export class PipelineError extends Error {
@@ -133,72 +168,150 @@ export class StyleStudioPipeline {
     return schedulerFromConfig(component.config(), name, component.configFile);
   }
 
-  async generate(request: PipelineRequest, hooks: PipelineHooks = {}): Promise<PipelineResult> {
-    const started = performance.now();
+  /**
+   * Checks everything that can be checked before any session exists (fast, no weights read): the request's
+   * ranges, the size against the stride and the style layers (AdaIN needs ≥ 2 tokens in each), the adapter's
+   * weights for the chosen layers, and the memory the job needs against the budget. Returns the job's plan.
+   */
+  preflight(request: PipelineRequest): JobPlan {
     const m = this.models;
-    validateRequest(request);
-    checkImageSize(request.width, request.height, m.sizeMultiple, LIMITS.maxSide);
+    try {
+      validateRequest(request);
+    } catch (e) {
+      throw new EngineError('BAD_REQUEST', (e as Error).message);
+    }
+    try {
+      checkImageSize(request.width, request.height, m.sizeMultiple, LIMITS.maxSide);
+    } catch (e) {
+      throw new EngineError('BAD_SIZE', (e as Error).message);
+    }
     const hasStyle = request.style !== undefined;
-    if (hasStyle && m.adapter === null) throw new PipelineError('a style image needs a style adapter and an image encoder');
-    const seeds = seedsOf(request);
+    if (hasStyle && m.adapter === null) throw new EngineError('BAD_REQUEST', 'a style image needs a style adapter and an image encoder');
+    const selection: StyleLayerSelection = hasStyle ? styleSelection(m, request.styleLayers) : { preset: 'none' };
     const lh = request.height / m.vaeScaleFactor;
     const lw = request.width / m.vaeScaleFactor;
-    const latentShape = [1, m.latentChannels, lh, lw];
+    let attention: AttentionPlan;
+    try {
+      attention = m.planFor(selection);
+    } catch (e) {
+      throw new EngineError('STYLE_LAYERS', (e as Error).message);
+    }
+    if (hasStyle) {
+      checkStyleLayers(m, attention, lh, lw);
+    }
+    const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
+    const rows = teacherSteps !== null || request.keepTeacherRows === true ? 4 : 2;
+    const memory = planJobMemory(m.footprints(lh, lw, selection, rows), m.provider, m.lowering.precision, m.cache.budget);
+    admit(memory);
+    return { selection, teacherSteps, lh, lw, rows, memory };
+  }
+
+  /**
+   * Runs a request as a stream of events: conditioning once (text, then style), then per variation its steps and
+   * its result. Sessions are leased from the model set's resident cache only for the phase that needs them, so the
+   * budget can release conditioning before the UNet loads. The generator's return value is the run's summary.
+   */
+  async *run(request: PipelineRequest, hooks: PipelineHooks = {}): AsyncGenerator<PipelineEvent, PipelineSummary> {
+    const started = performance.now();
+    const m = this.models;
+    const job = this.preflight(request);
+    const seeds = seedsOf(request);
+    const latentShape = [1, m.latentChannels, job.lh, job.lw];
     if (request.latents !== undefined) checkLatents(request.latents, latentShape, request.variations);
     const scheduler = this.scheduler(request.scheduler);
     const schedule = scheduler.schedule(request.steps);
+    const hasStyle = request.style !== undefined;
 
     // Text: zeros for a missing negative prompt (force_zeros_for_empty_prompt), "" when AdaIN needs text statistics.
     const needsText = hasStyle && request.crossModalAdain;
     const negativeText = request.negativePrompt ?? (needsText || !m.forceZerosForEmptyPrompt ? '' : null);
-    const text = await (await m.textEncoders()).encode({
-      prompt: m.tokenize(request.prompt),
-      ...(negativeText !== null ? { negative: m.tokenize(negativeText) } : {}),
-    });
-    this.throwIfAborted(hooks.signal);
-    const cond = await this.conditioning(request, text, hooks);
-
-    const selection: StyleLayerSelection = hasStyle ? styleSelection(m, request.styleLayers) : { preset: 'none' };
-    const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
-    // Build and create every session this request needs before timing the steps (cached across requests).
-    const keys = new Map<string, UNetKey>();
-    for (let i = 0; i < request.steps; i++) {
-      const plan = this.planFor(i, teacherSteps, request.keepTeacherRows === true);
-      const key: UNetKey = { latentHeight: lh, latentWidth: lw, rows: plan.rows, style: selection, teacherShare: plan.teacher !== null };
-      keys.set(JSON.stringify(key), key);
+    yield { kind: 'phase', phase: 'conditioning', network: 'text-encoders', loading: !m.cache.has('text-encoders') };
+    const textLease = await m.textEncoders();
+    let text: SdxlPromptEmbeds;
+    try {
+      text = await textLease.value.encode({
+        prompt: m.tokenize(request.prompt),
+        ...(negativeText !== null ? { negative: m.tokenize(negativeText) } : {}),
+      });
+    } finally {
+      textLease.done();
     }
-    await Promise.all([...[...keys.values()].map((k) => m.unet(k)), ...(hooks.decode === false ? [] : [m.vaeDecoder(lh, lw)])]);
     this.throwIfAborted(hooks.signal);
+    if (hasStyle) yield { kind: 'phase', phase: 'conditioning', network: 'image-encoder', loading: !m.cache.has('image-side') };
+    const cond = await this.conditioning(request, text, hooks);
+    this.throwIfAborted(hooks.signal);
+
+    const decode = hooks.decode !== false;
+    const unetKey: UNetKey = { latentHeight: job.lh, latentWidth: job.lw, style: job.selection };
+    yield { kind: 'phase', phase: 'denoise', network: 'unet', loading: !m.cache.has(unetCacheKey(unetKey)) };
+    let unet: Lease<UNetSession> | null = await m.unet(unetKey, job.rows);
+    let vae: Lease<VaeDecoder> | null = null;
+    const deferred: { index: number; seed: number; latents: Float32Nd; teacher: Float32Array | null }[] = [];
     let samplingMs = 0;
     let rowEvaluations = 0;
-    const variations: VariationResult[] = [];
-    for (const [index, seed] of seeds.entries()) {
-      const generator = new TorchCpuGenerator(seed);
-      const noise = request.latents?.data ?? randn(generator, latentShape);
-      const t0 = performance.now();
-      const r = await this.sample({
-        request, hooks, index, generator, scheduler, schedule, cond, selection, teacherSteps, lh, lw,
-        start: scaled(noise, schedule.initNoiseSigma),
-      });
-      samplingMs += performance.now() - t0;
-      rowEvaluations += r.rowEvaluations;
-      const latents: Float32Nd = { shape: latentShape, data: r.student };
-      const image = hooks.decode === false ? undefined : await this.decode(latents);
-      variations.push({
-        index, seed, latents,
-        ...(image ? { image } : {}),
-        ...(r.teacher ? { teacherLatents: { shape: latentShape, data: r.teacher } } : {}),
-      });
+    try {
+      if (decode && job.memory.decodeInterleaved) {
+        yield { kind: 'phase', phase: 'decode', network: 'vae-decoder', loading: !m.cache.has(vaeCacheKey(job.lh, job.lw)) };
+        vae = await m.vaeDecoder(job.lh, job.lw);
+      }
+      this.throwIfAborted(hooks.signal);
+      for (const [index, seed] of seeds.entries()) {
+        const generator = new TorchCpuGenerator(seed);
+        const noise = request.latents?.data ?? randn(generator, latentShape);
+        const t0 = performance.now();
+        const r = yield* this.sample({
+          request, hooks, index, generator, scheduler, schedule, cond, unet: unet.value, selection: job.selection, teacherSteps: job.teacherSteps,
+          lh: job.lh, lw: job.lw, start: scaled(noise, schedule.initNoiseSigma),
+        });
+        samplingMs += performance.now() - t0;
+        rowEvaluations += r.rowEvaluations;
+        const latents: Float32Nd = { shape: latentShape, data: r.student };
+        if (decode && vae === null) {
+          deferred.push({ index, seed, latents, teacher: r.teacher });
+          continue;
+        }
+        const image = vae !== null ? await decodeWith(vae.value, latents, m.vaeScaleFactor) : undefined;
+        yield { kind: 'result', variation: { index, seed, latents, ...(image ? { image } : {}), ...(r.teacher ? { teacherLatents: { shape: latentShape, data: r.teacher } } : {}) } };
+      }
+      if (deferred.length > 0) {
+        // The UNet and the decoder do not fit together: let the UNet go (the cache releases it if the decoder needs
+        // its memory), then decode every variation.
+        unet.done();
+        unet = null;
+        yield { kind: 'phase', phase: 'decode', network: 'vae-decoder', loading: !m.cache.has(vaeCacheKey(job.lh, job.lw)) };
+        vae = await m.vaeDecoder(job.lh, job.lw);
+        for (const d of deferred) {
+          this.throwIfAborted(hooks.signal);
+          const image = await decodeWith(vae.value, d.latents, m.vaeScaleFactor);
+          yield { kind: 'result', variation: { index: d.index, seed: d.seed, latents: d.latents, image, ...(d.teacher ? { teacherLatents: { shape: latentShape, data: d.teacher } } : {}) } };
+        }
+      }
+    } finally {
+      unet?.done();
+      vae?.done();
     }
     const end = performance.now();
     const sampling = samplingMs / 1000;
     return {
-      variations,
       unetRowEvaluations: rowEvaluations,
       scheduler: scheduler.name,
       seconds: { total: (end - started) / 1000, sampling, perStep: sampling / (request.steps * seeds.length) },
       negativeText,
+      memory: job.memory,
     };
+  }
+
+  /** run() collected: every variation's result, with step callbacks through hooks.onStep. */
+  async generate(request: PipelineRequest, hooks: PipelineHooks = {}): Promise<PipelineResult> {
+    const variations: VariationResult[] = [];
+    const it = this.run(request, hooks);
+    for (;;) {
+      const n = await it.next();
+      if (n.done === true) return { ...n.value, variations: variations.sort((a, b) => a.index - b.index) };
+      const e = n.value;
+      if (e.kind === 'step') hooks.onStep?.(e.progress);
+      else if (e.kind === 'result') variations.push(e.variation);
+    }
   }
 
   private throwIfAborted(signal: AbortSignal | undefined): void {
@@ -216,12 +329,18 @@ export class StyleStudioPipeline {
       negPooled: toFloat32(text.negativePooledPromptEmbeds, 'negative_pooled_prompt_embeds'),
     };
     if (r.style === undefined) return { ...base, uncondEhs: nt, condEhs: t, tokens: 0 };
-    const side = await this.models.imageSide();
-    const negative = r.negativeStyle ?? r.drop ?? null;
-    const prepare = hooks.prepareStyle ?? prepareStylePixels;
-    const pixels = await prepare(r.style, negative, side.encoderConfig.image_size, r.styleResize);
-    this.throwIfAborted(hooks.signal);
-    const tokens = await styleTokens(side, pixels);
+    const lease = await this.models.imageSide();
+    const side = lease.value;
+    let tokens: Float32Array;
+    try {
+      const negative = r.negativeStyle ?? r.drop ?? null;
+      const prepare = hooks.prepareStyle ?? prepareStylePixels;
+      const pixels = await prepare(r.style, negative, side.encoderConfig.image_size, r.styleResize);
+      this.throwIfAborted(hooks.signal);
+      tokens = await styleTokens(side, pixels);
+    } finally {
+      lease.done();
+    }
     const per = side.adapter.tokens * crossDim;
     return {
       ...base,
@@ -231,11 +350,12 @@ export class StyleStudioPipeline {
     };
   }
 
-  private async sample(a: {
+  /** One variation's denoising loop; yields a step event after each step. */
+  private async *sample(a: {
     request: PipelineRequest; hooks: PipelineHooks; index: number; generator: TorchCpuGenerator; scheduler: Scheduler;
-    schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; selection: StyleLayerSelection; teacherSteps: number | null;
+    schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; unet: UNetSession; selection: StyleLayerSelection; teacherSteps: number | null;
     lh: number; lw: number; start: Float32Array;
-  }): Promise<{ student: Float32Array; teacher: Float32Array | null; rowEvaluations: number }> {
+  }): AsyncGenerator<PipelineEvent, { student: Float32Array; teacher: Float32Array | null; rowEvaluations: number }> {
     const { request: r, hooks, scheduler, schedule, cond } = a;
     const m = this.models;
     const styled = a.selection.preset !== 'none';
@@ -252,11 +372,7 @@ export class StyleStudioPipeline {
     for (let i = 0; i < r.steps; i++) {
       this.throwIfAborted(hooks.signal);
       const plan = this.planFor(i, a.teacherSteps, r.keepTeacherRows === true);
-      const key: UNetKey = {
-        latentHeight: a.lh, latentWidth: a.lw, rows: plan.rows, style: a.selection,
-        teacherShare: plan.teacher !== null,
-      };
-      const unet = await m.unet(key);
+      const unet = a.unet;
       // Rows in the plan's order; teacher rows carry the teacher latent, student rows the student latent.
       const isTeacherRow = (row: number) => plan.teacher !== null && (row === plan.teacher.uncond || row === plan.teacher.cond);
       const isCondRow = (row: number) => row === plan.condStudent || (plan.teacher !== null && row === plan.teacher.cond);
@@ -285,12 +401,13 @@ export class StyleStudioPipeline {
         feeds['adain_strength'] = { dtype: 'float32', dims: [1], data: new Float32Array([r.crossModalAdain ? r.adainStrength : 0]) };
         feeds['teacher_mask'] = { dtype: 'float32', dims: [plan.rows], data: plan.teacherMask };
       }
-      if (key.teacherShare) feeds['teacher_index'] = { dtype: 'int64', dims: [plan.rows], data: plan.gatherIndex };
+      // a styled UNet always has the gather index: the identity (student-only rows) is plain attention
+      if (unet.teacherShare) feeds['teacher_index'] = { dtype: 'int64', dims: [plan.rows], data: plan.gatherIndex };
       const out = await unet.session.run(feeds);
       rowEvaluations += plan.rows;
       const noisePred = toFloat32(out['noise_pred'], 'noise_pred');
       // Ancestral samplers: one draw per step from the variation's generator, shared by teacher and student.
-      const noise = scheduler.name === 'euler-a' ? randn(a.generator, latentShape) : undefined;
+      const noise = scheduler.stochastic ? randn(a.generator, latentShape) : undefined;
       const guide = (u: number, c: number) => (r.guidance > 1
         ? classifierFreeGuidance(noisePred, rowSize, u, c, r.guidance)
         : rowOf(noisePred, c, rowSize).slice()); // diffusers skips CFG when guidance_scale <= 1
@@ -306,7 +423,7 @@ export class StyleStudioPipeline {
           teacher = null; // dropped: it can no longer influence the student
         }
       }
-      hooks.onStep?.({ variation: a.index, step: i + 1, steps: r.steps, latents: { shape: latentShape, data: student } });
+      yield { kind: 'step', progress: { variation: a.index, step: i + 1, steps: r.steps, latents: { shape: latentShape, data: student } } };
     }
     return { student, teacher: r.keepTeacherRows === true ? teacher : null, rowEvaluations };
   }
@@ -319,14 +436,23 @@ export class StyleStudioPipeline {
     return { ...sharing, gatherIndex: BigInt64Array.from([0n, 1n, 2n, 3n]) };
   }
 
+  /** Decodes latents with the model set's VAE decoder (leased for the call). */
   async decode(latents: Float32Nd): Promise<RgbaImage> {
     const [, , h, w] = latents.shape as [number, number, number, number];
     const vae = await this.models.vaeDecoder(h, w);
-    const out = await vae.session.run({ latents: floatFeed(vae.computeType, latents.shape, latents.data) });
-    const sample = toFloat32(out['sample'], 'VAE sample');
-    const vf = this.models.vaeScaleFactor;
-    return vaeOutputToRgba({ shape: [1, 3, h * vf, w * vf], data: sample });
+    try {
+      return await decodeWith(vae.value, latents, this.models.vaeScaleFactor);
+    } finally {
+      vae.done();
+    }
   }
+}
+
+async function decodeWith(vae: VaeDecoder, latents: Float32Nd, vaeScaleFactor: number): Promise<RgbaImage> {
+  const [, , h, w] = latents.shape as [number, number, number, number];
+  const out = await vae.session.run({ latents: floatFeed(vae.computeType, latents.shape, latents.data) });
+  const sample = toFloat32(out['sample'], 'VAE sample');
+  return vaeOutputToRgba({ shape: [1, 3, h * vaeScaleFactor, w * vaeScaleFactor], data: sample });
 }
 
 /** Style tokens [2, T, D]: row 0 from the negative (zero features without one), row 1 from the style image. */

@@ -58,6 +58,8 @@ export interface StepOutput {
 
 export interface Scheduler {
   readonly name: SchedulerName;
+  /** Each step draws fresh noise (ancestral samplers): the caller supplies it through StepOptions. */
+  readonly stochastic: boolean;
   /** set_timesteps(steps): timesteps (what the UNet gets), sigmas where the scheduler has them, init noise sigma. */
   schedule(steps: number): Schedule;
   /** The state before step 0. */
@@ -106,6 +108,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
       const cfg = parseEulerConfig(json, source);
       return {
         name: chosen,
+        stochastic: false,
         schedule: (steps) => eulerSchedule(cfg, steps),
         initialState: () => NO_STATE,
         scaleModelInput: (s, i, x) => eulerScaleModelInput(expectKind(s, 'euler'), i, x),
@@ -116,6 +119,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
       const cfg = parseEulerAncestralConfig(json, source);
       return {
         name: chosen,
+        stochastic: true,
         schedule: (steps) => eulerAncestralSchedule(cfg, steps),
         initialState: () => NO_STATE,
         scaleModelInput: (s, i, x) => eulerAncestralScaleModelInput(expectKind(s, 'euler-ancestral'), i, x),
@@ -132,6 +136,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
       const cfg = parseDpmSolverConfig({ ...record, use_karras_sigmas: chosen === 'dpmpp-2m-karras' }, source);
       return {
         name: chosen,
+        stochastic: false,
         schedule: (steps) => dpmSolverSchedule(cfg, steps),
         initialState: () => ({ kind: 'dpm', dpm: DPM_INITIAL_STATE }),
         scaleModelInput: (s, i, x) => dpmSolverScaleModelInput(expectKind(s, 'dpmpp-2m'), i, x),
@@ -146,6 +151,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
       const cfg = parseDdimConfig(json, source);
       return {
         name: chosen,
+        stochastic: false,
         schedule: (steps) => ddimSchedule(cfg, steps),
         initialState: () => NO_STATE,
         scaleModelInput: (s, i, x) => ddimScaleModelInput(expectKind(s, 'ddim'), i, x),

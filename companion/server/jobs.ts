@@ -106,6 +106,9 @@ export class JobRunner {
         signal,
         previewSide: this.previewSide,
         onStep: (event) => this.onStep(job, event),
+        onStage: (stage) => {
+          if (!signal.aborted && job.sink.connected) job.sink.send({ type: 'progress', jobId: job.id, step: job.step, total: job.total, variation: 0, stage });
+        },
       });
       for await (const out of images) {
         if (signal.aborted) break;

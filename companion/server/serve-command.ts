@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_PORT, PROTOCOL_VERSION, type ModelInfo } from '../../protocol';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../onnx/lowering';
 import { createEngine, type EngineFactory } from '../pipeline/engine-factory';
+import { parseBudget } from '../runtime/memory';
 import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
 import { formatGB } from '../weights/models-command';
@@ -19,6 +20,7 @@ interface ServeFlags {
   allowOrigin: string[];
   maxQueue?: string;
   provider: string;
+  memoryBudget?: string;
 }
 
 const PROVIDER_CHOICES = ['auto', ...EXECUTION_PROVIDERS] as const;
@@ -48,7 +50,8 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     token: pairing.token, companionVersion: companionVersion(), host: flags.host as '127.0.0.1', port: parsePort(flags.port),
     allowedOrigins: flags.allowOrigin, limits: { maxQueue, maxJobsPerClient: maxQueue === undefined ? undefined : Math.min(maxQueue, 16) },
   });
-  const engine = engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider });
+  const memoryBudget = flags.memoryBudget === undefined ? undefined : parseBudget(flags.memoryBudget);
+  const engine = engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}) });
   const terminal = new ProgressLine();
   const models: ModelService = {
     list: () => modelStatuses(cacheDir).map(toModelInfo),
@@ -65,7 +68,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     },
   };
   const server = new StyleStudioServer(options, engine, models, (s) => {
-    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider }));
+    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}) }));
     process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
   });
   await server.listen();
@@ -104,6 +107,7 @@ export function registerServeCommand(program: Command, engineFactory: EngineFact
     .option('--allow-origin <origin>', 'also accept this exact web Origin (repeatable; e.g. a test page)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-queue <n>', 'most jobs waiting or running')
     .option('--provider <name>', `execution provider: ${PROVIDER_CHOICES.join(', ')} (auto = the first GPU provider that runs here, else cpu)`, 'auto')
+    .option('--memory-budget <size>', 'memory the engine may keep resident, e.g. 12GiB (default: 60% of RAM on the CPU, 8 GiB on a GPU)')
     .action(async (flags: ServeFlags) => {
       const server = await serve(flags, engineFactory);
       const stop = (): void => {

@@ -5,8 +5,9 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PROTOCOL_VERSION, type ModelInfo, type Welcome } from '../../protocol';
-import type { EngineStatus, GenerationEngine } from '../pipeline/engine';
+import { PROTOCOL_VERSION, type ErrorCode, type ModelInfo, type Welcome } from '../../protocol';
+import { isEngineError } from '../runtime/errors';
+import type { EngineStatus, GenerationEngine, GenerationRequest } from '../pipeline/engine';
 import { checkUpgrade, FailureLimiter } from './auth';
 import { JobRunner, type Job } from './jobs';
 import type { ServerOptions } from './options';
@@ -57,6 +58,7 @@ export class StyleStudioServer {
       limiter: new FailureLimiter(options.pairing.maxFailures, options.pairing.windowMs),
       runner: this.runner,
       engineStatus: () => this.engine.status(),
+      admit: (request) => admitRequest(this.engine, request),
       welcome: () => this.welcome(),
       pullModels: (session, requestId) => this.pull(session, requestId),
     };
@@ -218,4 +220,21 @@ function reject(socket: Duplex, status: number, reason: string): void {
   const text = status === 403 ? 'Forbidden' : 'Service Unavailable';
   const body = `${reason}\n`;
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** The engine's admission of a request, as the protocol's refusal (codes from runtime/errors.ts mapped once here). */
+function admitRequest(engine: GenerationEngine, request: GenerationRequest): { code: ErrorCode; message: string } | null {
+  try {
+    engine.admit?.(request);
+    return null;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!isEngineError(e)) return { code: 'INTERNAL', message };
+    switch (e.code) {
+      case 'MEMORY_BUDGET': return { code: 'JOB_TOO_LARGE', message };
+      case 'MODEL_FILES_MISSING': return { code: 'MODELS_MISSING', message };
+      case 'BAD_REQUEST': return { code: 'BAD_MESSAGE', message };
+      default: return { code: 'JOB_UNSUPPORTED', message };
+    }
+  }
 }

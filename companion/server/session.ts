@@ -20,6 +20,8 @@ export interface DaemonContext {
   readonly limiter: FailureLimiter;
   readonly runner: JobRunner;
   engineStatus(): EngineStatus;
+  /** The engine's verdict on a request before it queues: null to accept, else the refusal. */
+  admit(request: GenerationRequest): { readonly code: ErrorCode; readonly message: string } | null;
   /** Synchronous, so no later message of the same connection can overtake the `welcome`. */
   welcome(): Welcome;
   pullModels(session: Session, requestId: string): void;
@@ -244,6 +246,8 @@ export class Session implements JobSink {
       seeds, width: params.width, height: params.height, scheduler: params.scheduler,
       styleLayers: params.styleLayers, styleResize: params.styleResize,
     };
+    const refused = this.ctx.admit(request);
+    if (refused) return refuse(refused.code, refused.message);
     const job: Job = {
       id: randomUUID(), clientId: this.id, requestId, request, sink: this,
       abort: new AbortController(), step: 0, total: params.steps * params.variations,

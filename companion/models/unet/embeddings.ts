@@ -4,7 +4,7 @@
  */
 import type { Value } from '../../onnx/graph';
 import { GraphBuildError } from '../../onnx/graph';
-import { cast, concat, cos, mul, reshape, sin, staticDim } from '../../onnx/ops/basic';
+import { cast, concat, cos, mul, reshape, sin, staticDim, unsqueeze } from '../../onnx/ops/basic';
 import { linear, silu } from '../../onnx/ops/nn';
 import type { WeightScope } from '../../weights/tensor';
 
@@ -29,12 +29,15 @@ export function timestepFrequencies(o: TimestepsOptions): Float32Array {
   return out;
 }
 
-/** Timesteps: t [B] → [B, channels] = [sin, cos] (or [cos, sin] with flip_sin_to_cos). Always float32. */
+/**
+ * Timesteps: t [...] → [..., channels] = [sin, cos] (or [cos, sin] with flip_sin_to_cos). Always float32.
+ * Elementwise per timestep, so t may have any leading shape (a symbolic batch included).
+ */
 export function timesteps(t: Value, o: TimestepsOptions): Value {
   const g = t.graph;
   const freqs = timestepFrequencies(o);
   const half = freqs.length;
-  const args = mul(reshape(cast(t, 'float32'), [-1, 1]), g.constant('float32', [1, half], freqs));
+  const args = mul(unsqueeze(cast(t, 'float32'), [-1]), g.constant('float32', [1, half], freqs));
   const parts = o.flipSinToCos ? [cos(args), sin(args)] : [sin(args), cos(args)];
   return concat(parts, -1);
 }
@@ -59,16 +62,16 @@ export interface TextTimeOptions {
  */
 export function textTimeEmbedding(w: WeightScope, textEmbeds: Value, timeIds: Value, o: TextTimeOptions): Value {
   const g = textEmbeds.graph;
-  const b = staticDim(timeIds, 0);
   const ids = staticDim(timeIds, 1);
   const pooled = staticDim(textEmbeds, 1);
   if (pooled + ids * o.addTimeEmbedDim !== o.projectionInputDim) {
     throw new GraphBuildError(`add_embedding: text_embeds width ${pooled} + ${ids} time ids × ${o.addTimeEmbedDim} ≠ projection_class_embeddings_input_dim ${o.projectionInputDim}`);
   }
-  const proj = g.at('add_time_proj', () => timesteps(reshape(timeIds, [-1]), {
+  // [B, ids] → [B, ids, dim] → [B, ids · dim]: the same numbers as diffusers' flatten → proj → reshape
+  const proj = g.at('add_time_proj', () => timesteps(timeIds, {
     channels: o.addTimeEmbedDim, flipSinToCos: o.flipSinToCos, downscaleFreqShift: o.freqShift,
   }));
-  const timeEmbeds = reshape(proj, [b, ids * o.addTimeEmbedDim]);
+  const timeEmbeds = reshape(proj, [0, ids * o.addTimeEmbedDim]);
   const addEmbeds = g.cast(concat([cast(textEmbeds, 'float32'), timeEmbeds], -1), g.computeType);
   return timestepEmbedding(w.child('add_embedding'), addEmbeds, o.timeEmbedDim);
 }

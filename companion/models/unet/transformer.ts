@@ -34,11 +34,11 @@ export function basicTransformerBlock(w: WeightScope, x: Value, ehs: Value, plan
 }
 
 export function transformer2D(w: WeightScope, x: Value, ehs: Value, plan: AttentionPlan, ctx: AttentionContext, o: Transformer2DOptions): Value {
-  const [b, c, hgt, wid] = [staticDim(x, 0), staticDim(x, 1), staticDim(x, 2), staticDim(x, 3)];
+  const [c, hgt, wid] = [staticDim(x, 1), staticDim(x, 2), staticDim(x, 3)];
   const ctxHere: AttentionContext = { ...ctx, heads: o.heads };
   const normed = groupNorm(w.child('norm'), x, { groups: o.groups, eps: 1e-6 });
-  const toTokens = (v: Value) => reshape(transpose(v, [0, 2, 3, 1]), [b, hgt * wid, c]);
-  const toImage = (v: Value) => transpose(reshape(v, [b, hgt, wid, c]), [0, 3, 1, 2]);
+  const toTokens = (v: Value) => reshape(transpose(v, [0, 2, 3, 1]), [0, hgt * wid, c]);
+  const toImage = (v: Value) => transpose(reshape(v, [0, hgt, wid, c]), [0, 3, 1, 2]);
   let h = o.useLinearProjection
     ? linear(w.child('proj_in'), toTokens(normed), c)
     : toTokens(conv2d(w.child('proj_in'), normed, { outChannels: c, kernel: 1 }));

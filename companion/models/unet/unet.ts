@@ -3,15 +3,16 @@
  * the AttentionPlan inside it. One session serves every StyleStudio setting: behaviour is chosen per run by the
  * small inputs ip_scale, adain_strength, teacher_mask and teacher_index.
  *
- * Graph inputs (static shapes per resolution and batch):
+ * Graph inputs (static shapes per resolution; the batch B may be symbolic, so one session serves the teacher
+ * phase's 4 rows and the 2 rows after it without a second copy of the weights):
  *   sample [B, in, h, w] · timestep [B] (float) · encoder_hidden_states [B, textTokens + styleTokens, cross_dim]
  *   SDXL only: text_embeds [B, pooled] · time_ids [B, 6]
  *   with style layers: ip_scale [1] · adain_strength [1] · teacher_mask [B] (1 = teacher row, text-only)
  *   with teacher sharing: teacher_index [B] int64 (e.g. [0, 0, 2, 2] while sharing, [0, 1, 2, 3] after)
  * Output: noise_pred [B, out, h, w].
  */
-import { type Graph, GraphBuildError, type Value } from '../../onnx/graph';
-import { reshape } from '../../onnx/ops/basic';
+import { type Dim, type Graph, GraphBuildError, type Value } from '../../onnx/graph';
+import { unsqueeze } from '../../onnx/ops/basic';
 import { conv2d, groupNorm } from '../../onnx/ops/nn';
 import type { WeightScope } from '../../weights/tensor';
 import { ADAIN_VARIANCE_FLOOR, type AttentionContext, type StyleLayerWeights } from './attention';
@@ -21,7 +22,8 @@ import { type UNetConfig, unetDims } from './config';
 import { textTimeEmbedding, timestepEmbedding, timesteps } from './embeddings';
 
 export interface UNetGraphOptions {
-  readonly batch: number;
+  /** Batch rows: a number, or a symbolic name (e.g. 'rows') for a graph that takes any row count. */
+  readonly batch: Dim;
   /** Latent height and width. */
   readonly height: number;
   readonly width: number;
@@ -52,7 +54,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
   const ft = g.computeType;
   const B = o.batch;
   const inputs: string[] = [];
-  const input = (name: string, dtype: Parameters<Graph['input']>[1], shape: readonly number[]) => {
+  const input = (name: string, dtype: Parameters<Graph['input']>[1], shape: readonly Dim[]) => {
     inputs.push(name);
     return g.input(name, dtype, shape);
   };
@@ -84,7 +86,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
       style: {
         ipScale: input('ip_scale', 'float32', [1]),
         adainStrength: input('adain_strength', 'float32', [1]),
-        teacherMask: reshape(input('teacher_mask', 'float32', [B]), [B, 1, 1]),
+        teacherMask: unsqueeze(input('teacher_mask', 'float32', [B]), [1, 2]),
       },
       styleWeights: requireStyleWeights(o.styleWeights),
     } : {}),

@@ -99,7 +99,7 @@ test('the panel\'s models.pull downloads the default set with progress; the next
       if (!/loading/.test(reason)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(reason).toMatch(/snapshots\/[0-9a-f]{40}\/\S+: /); // names the file it could not read
+    expect(reason).toMatch(/snapshots\/[0-9a-f]{40}\/\S+\.safetensors .*: /); // names the file it could not read, then why
     second.send({ type: 'generate', requestId: 'g', params: { prompt: 'p', width: 64, height: 64 } });
     expect(await second.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'ENGINE_NOT_READY', message: reason });
     client.close();

@@ -1,6 +1,6 @@
 /** Graphs built in the worker thread are the very bytes built on the caller's thread; failures keep their message. */
 import * as path from 'node:path';
-import { buildGraph, buildGraphInWorker, type GraphSpec } from '../../../companion/pipeline/graph-build';
+import { buildGraph, buildGraphInWorker, type GraphSpec } from '../../../companion/runtime/graph-build';
 import { PORTABLE_FP32 } from '../../../companion/onnx/lowering';
 import { fixture } from '../../helpers/paths';
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GenerationAborted, type GeneratedImage, type GenerationRequest, type StepEvent } from '../../../companion/pipeline/engine';
 import { OnnxGenerationEngine, pipelineRequest } from '../../../companion/pipeline/onnx-engine';
-import { ModelSet } from '../../../companion/pipeline/model-set';
+import { ModelSet } from '../../../companion/runtime/model-set';
 import { StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
 import { decodeImage } from '../../../companion/image/rgba';
 import { fixture } from '../../helpers/paths';
@@ -57,7 +57,7 @@ test('two variations: images in seed order, equal to the pipeline run directly; 
   // the same request through the pipeline on the caller's thread (main-thread style preparation)
   const set = await ModelSet.open(paths, { intraOpThreads: 1 });
   try {
-    const direct = await new StyleStudioPipeline(set).generate(pipelineRequest(request, 8));
+    const direct = await new StyleStudioPipeline(set).generate(pipelineRequest({ ...request, seeds: [8] }));
     expect(direct.unetRowEvaluations).toBe(4 * 2 + 2 * 2);
     expect(Buffer.from(images[1]!.image.rgba).equals(Buffer.from(direct.variations[0]!.image!.data))).toBe(true);
   } finally {

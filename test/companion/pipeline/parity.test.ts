@@ -6,7 +6,7 @@
  *    with teacher rows dropped after teacherSteps (row-evaluation counts asserted) and kept (teacher latents too).
  */
 import * as fs from 'node:fs';
-import { ModelSet } from '../../../companion/pipeline/model-set';
+import { ModelSet } from '../../../companion/runtime/model-set';
 import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
 import { DEFAULTS } from '../../../companion/pipeline/request';
 import { decodeImage } from '../../../companion/image/rgba';
@@ -97,15 +97,16 @@ describe('plain SDXL and IP-Adapter vs diffusers StableDiffusionXLPipeline (4 st
 });
 
 describe('row evaluations, session reuse and precision', () => {
-  test('a second request with the same size and switches creates no session; teacher 4-row + 2-row UNets, both kept', async () => {
+  test('a second request with the same size and switches creates no session; one UNet session serves the teacher\'s 4 rows and the 2 after', async () => {
     const req = { ...base, steps: 3, teacherSteps: 1, style, crossModalAdain: true };
     const fresh = await ModelSet.open({ model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') }, { intraOpThreads: 1 });
     try {
       const p = new StyleStudioPipeline(fresh);
       const first = await p.generate(req);
-      expect(fresh.sessionsCreated).toBe(1 + 2 + 2 + 1); // text encoders, image encoder + projection, UNet 4 + 2 rows, VAE
+      expect(fresh.sessionsCreated).toBe(4); // text encoders, image encoder + projection, one UNet for 4 and 2 rows, VAE
+      expect(fresh.cache.list().map((e) => e.kind).sort()).toEqual(['image-encoder', 'text-encoders', 'unet', 'vae-decoder']);
       const second = await p.generate({ ...req, seed: 5, prompt: 'A blue car' });
-      expect(fresh.sessionsCreated).toBe(6);
+      expect(fresh.sessionsCreated).toBe(4);
       expect(first.unetRowEvaluations).toBe(4 + 2 * 2);
       expect(relL2(first.variations[0]!.latents.data, second.variations[0]!.latents.data)).toBeGreaterThan(1e-2);
     } finally {

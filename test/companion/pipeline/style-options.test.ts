@@ -4,7 +4,7 @@
  * preparation gives the same pixels as the caller's thread.
  */
 import * as fs from 'node:fs';
-import { ModelSet } from '../../../companion/pipeline/model-set';
+import { ModelSet } from '../../../companion/runtime/model-set';
 import { type PipelineRequest, prepareStylePixels, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
 import { prepareStylePixelsInWorker } from '../../../companion/pipeline/style-prep';
 import { addOpaqueAlpha, decodeImage, dropAlpha, type RgbaImage } from '../../../companion/image/rgba';

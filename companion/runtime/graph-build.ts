@@ -26,7 +26,8 @@ export interface UNetGraphSpec {
   readonly adapterFile: string | null;
   readonly style: StyleLayerSelection;
   readonly teacherShare: boolean;
-  readonly rows: number;
+  /** Batch rows: a number, or a symbolic name for a graph that takes any row count. */
+  readonly rows: number | string;
   readonly latentHeight: number;
   readonly latentWidth: number;
   readonly pooledDim: number;

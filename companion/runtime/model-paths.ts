@@ -1,0 +1,93 @@
+/**
+ * Which files a model set is opened from: the SDXL folder, the VAE that replaces its own (the default set ships the
+ * base snapshot's vae/ as config.json only, since the fp16-fix VAE replaces it), the adapter and image encoder.
+ * Every weight file's header is read here, before any heavy work, so a missing or partial file fails at once with
+ * the fix.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_MODELS } from '../weights/default-models';
+import { type DiffusersComponent, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
+import { modelStatus } from '../weights/model-catalog';
+import { WeightStore } from '../weights/weight-store';
+import { EngineError } from './errors';
+
+export interface ModelPaths {
+  /** SDXL diffusers folder (model_index.json, unet/, vae/, text_encoder(_2)/, tokenizer(_2)/, scheduler/). */
+  readonly model: string;
+  /** Style adapter weights (h94 IP-Adapter / Plus, CSGO), .safetensors or .bin. */
+  readonly adapter?: string;
+  /** CLIPVisionModelWithProjection folder (config.json + model.safetensors). */
+  readonly imageEncoder?: string;
+  /** A VAE folder that replaces the model's vae/ (e.g. madebyollin/sdxl-vae-fp16-fix). */
+  readonly vae?: string;
+}
+
+const FP16_FIX = DEFAULT_MODELS.find((m) => m.id === 'sdxl-vae-fp16-fix')!;
+
+function hasWeights(c: DiffusersComponent, options: WeightOptions): boolean {
+  try {
+    c.weights(options);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `paths` with the VAE settled: an explicit `vae` as given; else the model's own vae/ when it holds weights; else
+ * the fp16-fix VAE from the hub cache `cacheDir` (with a note). Throws MODEL_FILES_MISSING naming both fixes.
+ */
+export function resolveVae(paths: ModelPaths, cacheDir: string | undefined): { paths: ModelPaths; note: string | null } {
+  if (paths.vae !== undefined) return { paths, note: null };
+  const folder = openDiffusersFolder(paths.model); // a broken model folder is reported as such, not as a VAE problem
+  let own: DiffusersComponent | null = null;
+  try {
+    own = folder.component('vae');
+  } catch {
+    own = null;
+  }
+  if (own !== null && hasWeights(own, {})) return { paths, note: null };
+  const fix = cacheDir !== undefined ? modelStatus(cacheDir, FP16_FIX) : null;
+  if (fix?.present === true && fix.snapshotDir !== undefined) {
+    return { paths: { ...paths, vae: fix.snapshotDir }, note: `${path.join(paths.model, 'vae')} has no weights: using ${FP16_FIX.repo} from the hub cache` };
+  }
+  throw new EngineError('MODEL_FILES_MISSING',
+    `${path.join(paths.model, 'vae')} has no weights (the default set replaces the base VAE with ${FP16_FIX.repo}): ` +
+    `give --vae DIR, or run \`stylestudio models pull ${FP16_FIX.id}\``);
+}
+
+/**
+ * Reads the header of every weight file a set will use (milliseconds): an absent file fails as MODEL_FILES_MISSING,
+ * a truncated or malformed one as MODEL_FILES_INVALID, each naming the file.
+ */
+export function checkWeightFiles(paths: ModelPaths, weightOptions: WeightOptions): void {
+  const files: [string, () => string][] = [];
+  for (const [what, dir] of [['model folder', paths.model], ['--vae', paths.vae], ['image encoder', paths.imageEncoder]] as const) {
+    if (dir !== undefined && !fs.existsSync(dir)) throw new EngineError('MODEL_FILES_MISSING', `${what} ${dir} does not exist`);
+  }
+  let folder: ReturnType<typeof openDiffusersFolder>;
+  try {
+    folder = openDiffusersFolder(paths.model);
+  } catch (e) {
+    throw new EngineError('MODEL_FILES_INVALID', (e as Error).message);
+  }
+  for (const name of ['unet', 'text_encoder', 'text_encoder_2']) files.push([name, () => folder.component(name).weights(weightOptions).file]);
+  files.push(paths.vae === undefined ? ['vae', () => folder.component('vae').weights({}).file] : ['--vae', () => openComponentFolder(paths.vae!, 'vae').weights({}).file]);
+  if (paths.imageEncoder !== undefined) files.push(['image encoder', () => openComponentFolder(paths.imageEncoder!, 'image_encoder').weights().file]);
+  if (paths.adapter !== undefined) files.push(['adapter', () => paths.adapter!]);
+  for (const [what, locate] of files) {
+    let file: string;
+    try {
+      file = locate();
+    } catch (e) {
+      throw new EngineError('MODEL_FILES_MISSING', `${what}: ${(e as Error).message}`);
+    }
+    if (!fs.existsSync(file)) throw new EngineError('MODEL_FILES_MISSING', `${what}: ${file} does not exist`);
+    try {
+      WeightStore.open(file);
+    } catch (e) {
+      throw new EngineError('MODEL_FILES_INVALID', `${(e as Error).message} (delete it and run \`stylestudio models pull\`, or replace it)`);
+    }
+  }
+}
