@@ -168,7 +168,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
       ready: true, provider, providers,
       state: this.loading !== null ? 'warming' : warm ? 'warm' : 'present',
       ...(this.loading !== null ? { reason: this.loading } : {}),
-      memory: { budgetBytes: m.cache.budget, residentBytes: m.cache.accountedBytes, resident: m.cache.list().map((e) => e.kind) },
+      memory: { budgetBytes: m.memoryBudget, residentBytes: m.cache.accountedBytes, resident: m.cache.list().map((e) => e.kind) },
     };
   }
 

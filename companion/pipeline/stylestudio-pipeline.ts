@@ -201,7 +201,7 @@ export class StyleStudioPipeline {
     }
     const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
     const rows = teacherSteps !== null || request.keepTeacherRows === true ? 4 : 2;
-    const memory = planJobMemory(m.footprints(lh, lw, selection, rows), m.provider, m.lowering.precision, m.cache.budget);
+    const memory = planJobMemory(m.footprints(lh, lw, selection, rows), m.provider, m.lowering.precision, m.memoryBudget);
     admit(memory);
     return { selection, teacherSteps, lh, lw, rows, memory };
   }
@@ -234,7 +234,7 @@ export class StyleStudioPipeline {
         ...(negativeText !== null ? { negative: m.tokenize(negativeText) } : {}),
       });
     } finally {
-      textLease.done();
+      textLease.done('evict-first'); // not needed again this job: released first when the UNet needs room
     }
     this.throwIfAborted(hooks.signal);
     if (hasStyle) yield { kind: 'phase', phase: 'conditioning', network: 'image-encoder', loading: !m.cache.has('image-side') };
@@ -339,7 +339,7 @@ export class StyleStudioPipeline {
       this.throwIfAborted(hooks.signal);
       tokens = await styleTokens(side, pixels);
     } finally {
-      lease.done();
+      lease.done('evict-first');
     }
     const per = side.adapter.tokens * crossDim;
     return {

@@ -12,8 +12,9 @@
 import * as path from 'node:path';
 import { type ExecutionProvider, type Lowering, loweringFor } from '../onnx/lowering';
 import { Session, type SessionOptions } from '../onnx/session';
-import { type Lease, ResidentCache } from './resident-cache';
-import { defaultBudgetBytes, type JobFootprints, sessionFootprint } from './memory';
+import { formatGiB, type Lease, ResidentCache } from './resident-cache';
+import { EngineError } from './errors';
+import { defaultBudgetBytes, type JobFootprints, PROCESS_BASE_BYTES, sessionFootprint } from './memory';
 import { WeightStore } from '../weights/weight-store';
 import { checkWeightFiles, type ModelPaths } from './model-paths';
 import { openStyleAdapter, type StyleAdapter } from '../models/adapter';
@@ -114,6 +115,8 @@ export class ModelSet {
   readonly notes: string[] = [];
   /** Every resident session, under the memory budget. */
   readonly cache: ResidentCache;
+  /** Bytes the whole engine may use: the process itself plus the cache. */
+  readonly memoryBudget: number;
   private readonly sessionOptions: SessionOptions;
   private readonly unetComponent: DiffusersComponent;
   private readonly vaeComponent: DiffusersComponent;
@@ -142,7 +145,12 @@ export class ModelSet {
       // settings of allocator.ts, to the OS): sessions are kept for weights, not for scratch memory.
       cpuMemArena: false,
     };
-    this.cache = new ResidentCache(options.memoryBudget ?? defaultBudgetBytes(provider));
+    this.memoryBudget = options.memoryBudget ?? defaultBudgetBytes(provider);
+    if (!(this.memoryBudget > PROCESS_BASE_BYTES)) {
+      throw new EngineError('BAD_BUDGET', `a memory budget of ${formatGiB(this.memoryBudget)} leaves nothing for models beside the process itself (${formatGiB(PROCESS_BASE_BYTES)})`);
+    }
+    // the cache holds sessions; the process's own memory comes off the top
+    this.cache = new ResidentCache(this.memoryBudget - PROCESS_BASE_BYTES);
     this.unetComponent = folder.component('unet');
     this.unetConfig = parseUNetConfig(this.unetComponent.config(), this.unetComponent.configFile);
     this.vaeComponent = paths.vae !== undefined ? openComponentFolder(paths.vae, 'vae') : folder.component('vae');

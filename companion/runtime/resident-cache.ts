@@ -20,10 +20,13 @@ export interface ResidentEntry {
   readonly pins: number;
 }
 
-/** A held entry: `value` stays resident until `done()`; done() twice is harmless. */
+/**
+ * A held entry: `value` stays resident until `done()`; done() twice is harmless. `done('evict-first')` says the
+ * holder is finished with it for a while (a job's conditioning): it becomes the first candidate for release.
+ */
 export interface Lease<T> {
   readonly value: T;
-  done(): void;
+  done(hint?: 'evict-first'): void;
 }
 
 interface Entry {
@@ -100,29 +103,39 @@ export class ResidentCache {
         throw e;
       }
     }
-    await this.makeRoom(bytes, kind);
-    const entry: Entry = { key, kind, bytes, pins: 1, value: create() };
+    // The entry is registered before any await, so a concurrent lease of the same key shares this creation.
+    const entry: Entry = { key, kind, bytes, pins: 1, value: Promise.resolve(null as unknown as Releasable) };
     this.entries.set(key, entry);
-    let value: T;
+    const value = (async () => {
+      await this.makeRoom(0, kind, entry);
+      return create();
+    })();
+    (entry as { value: Promise<Releasable> }).value = value;
+    let created: T;
     try {
-      value = (await entry.value) as T;
+      created = await value;
     } catch (e) {
       if (this.entries.get(key) === entry) this.entries.delete(key);
       throw e;
     }
     this.created++;
     this.emit('created', entry);
-    return this.leaseOf(entry, value);
+    return this.leaseOf(entry, created);
   }
 
   private leaseOf<T>(entry: Entry, value: T): Lease<T> {
     let held = true;
     return {
       value,
-      done: () => {
+      done: (hint) => {
         if (!held) return;
         held = false;
         entry.pins--;
+        if (hint === 'evict-first' && entry.pins === 0 && this.entries.get(entry.key) === entry) {
+          const rest = [...this.entries.values()].filter((e) => e !== entry);
+          this.entries.clear();
+          for (const e of [entry, ...rest]) this.entries.set(e.key, e);
+        }
       },
     };
   }
@@ -132,16 +145,19 @@ export class ResidentCache {
     return bytes.reduce((a, b) => a + b, 0) <= this.budgetBytes;
   }
 
-  /** Releases unpinned entries (LRU first) until `bytes` more fit; throws MEMORY_BUDGET when pins prevent it. */
-  async makeRoom(bytes: number, kind: string): Promise<void> {
+  /**
+   * Releases unpinned entries (LRU first) until `bytes` more fit (with `entry`, already accounted, being the one
+   * room is made for); throws MEMORY_BUDGET when pins prevent it.
+   */
+  async makeRoom(bytes: number, kind: string, entry?: Entry): Promise<void> {
     for (const e of [...this.entries.values()]) {
       if (this.accountedBytes + bytes <= this.budgetBytes) break;
       if (e.pins === 0) await this.remove(e);
     }
     if (this.accountedBytes + bytes > this.budgetBytes) {
-      const held = this.list().filter((e) => e.pins > 0).map((e) => `${e.kind} ${formatGiB(e.bytes)}`).join(', ');
+      const held = [...this.entries.values()].filter((e) => e.pins > 0 && e !== entry).map((e) => `${e.kind} ${formatGiB(e.bytes)}`).join(', ');
       throw new EngineError('MEMORY_BUDGET',
-        `the ${kind} needs ${formatGiB(bytes)} but the memory budget is ${formatGiB(this.budgetBytes)}` +
+        `the ${kind} needs ${formatGiB(bytes + (entry?.bytes ?? 0))} but the memory budget is ${formatGiB(this.budgetBytes)}` +
         (held ? ` and ${held} must stay loaded` : '') + ' (raise it with --memory-budget, or use a smaller size)');
     }
   }
