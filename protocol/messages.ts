@@ -130,8 +130,15 @@ export const Welcome = z.object({
   providers: z.array(z.string()),
   provider: z.string(),
   models: z.array(ModelInfo),
-  /** False when jobs cannot run yet; `reason` says why (e.g. models missing). */
-  engine: z.object({ ready: z.boolean(), reason: z.string().optional() }),
+  /**
+   * False when jobs cannot run yet; `reason` says why (e.g. models missing). `state`: missing (model files absent),
+   * present (found, nothing loaded: the first job loads its networks, with progress stages), warming (a network is
+   * loading now), warm (the UNet is loaded: a job at its size starts at once).
+   */
+  engine: z.object({
+    ready: z.boolean(), reason: z.string().optional(),
+    state: z.enum(['missing', 'present', 'warming', 'warm']).optional(),
+  }),
   limits: LimitsSchema,
 });
 export const Accepted = z.object({

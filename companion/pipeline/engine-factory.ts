@@ -9,6 +9,7 @@ import type { ExecutionProvider } from '../onnx/lowering';
 import type { GenerationEngine } from './engine';
 import { OnnxGenerationEngine } from './onnx-engine';
 import { UnavailableEngine } from './unavailable-engine';
+import type { ModelPaths } from '../runtime/model-paths';
 
 export interface EngineContext {
   /** The default model set as found in the hub cache. */
@@ -34,19 +35,21 @@ export const createEngine: EngineFactory = ({ models, provider, memoryBudget }) 
       reason: `models missing: ${missing.map((m) => m.spec.id).join(', ')}; download them with \`stylestudio models pull\` or the panel's Download button`,
     });
   }
-  const dir = (id: string): string | undefined => models.find((m) => m.spec.id === id)?.snapshotDir;
-  const [base, vae, csgo, encoder] = ['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder'].map(dir);
-  if (base === undefined || vae === undefined || csgo === undefined || encoder === undefined) {
+  const paths = defaultSetPaths(models);
+  if (paths === null) {
     return new UnavailableEngine({ ...BASE_PROVIDERS, modelsMissing: true, reason: 'the default model set is incomplete in the cache' });
   }
   return OnnxGenerationEngine.start({
-    paths: {
-      model: base,
-      vae,
-      adapter: path.join(csgo, 'csgo_4_32.bin'),
-      imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder'),
-    },
+    paths,
     provider: provider ?? 'auto',
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
   });
 };
+
+/** The default set's files as model paths, from the hub-cache statuses; null when a model is not present. */
+export function defaultSetPaths(models: readonly ModelStatus[]): ModelPaths | null {
+  const dir = (id: string): string | undefined => models.find((m) => m.spec.id === id && m.present)?.snapshotDir;
+  const [base, vae, csgo, encoder] = ['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder'].map(dir);
+  if (base === undefined || vae === undefined || csgo === undefined || encoder === undefined) return null;
+  return { model: base, vae, adapter: path.join(csgo, 'csgo_4_32.bin'), imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder') };
+}

@@ -117,6 +117,8 @@ export class ModelSet {
   readonly cache: ResidentCache;
   /** Bytes the whole engine may use: the process itself plus the cache. */
   readonly memoryBudget: number;
+  /** Every session creation: graph build and ORT session creation times (benchmarks read them). */
+  readonly creations: { readonly network: string; readonly buildMs: number; readonly sessionMs: number }[] = [];
   private readonly sessionOptions: SessionOptions;
   private readonly unetComponent: DiffusersComponent;
   private readonly vaeComponent: DiffusersComponent;
@@ -264,8 +266,11 @@ export class ModelSet {
     this.checkOpen();
     const bytes = this.footprints(8, 8, { preset: 'none' }, 2).textEncoders;
     return this.cache.lease('text-encoders', 'text-encoders', bytes, async () => {
+      const t0 = performance.now();
       const t = await SdxlTextEncoders.create(this.folder, { session: this.sessionOptions, lowering: this.lowering, ...this.weightOptions });
       for (const n of t.notes) if (!this.notes.includes(n)) this.notes.push(n);
+      // built on this thread and created together: one figure for both
+      this.creations.push({ network: 'text-encoders', buildMs: 0, sessionMs: performance.now() - t0 });
       return t;
     });
   }
@@ -287,6 +292,7 @@ export class ModelSet {
       }
       // The encoder runs in the set's precision; its weights are usually stored fp16 (h94), cast when fp32.
       const tokens = 1 + (encoderConfig.image_size / encoderConfig.patch_size) ** 2;
+      const t0 = performance.now();
       const [encoderModel, projectionModel] = await Promise.all([
         buildGraphInWorker({ kind: 'image-encoder', lowering: this.lowering, configFile: component.configFile, weightFile: component.weights().file }),
         buildGraphInWorker({
@@ -294,6 +300,7 @@ export class ModelSet {
           ...(adapter.features === 'image_embeds' ? {} : { sequence: tokens }),
         }),
       ]);
+      const t1 = performance.now();
       const encoder = await Session.create(encoderModel, this.sessionOptions);
       let projection: Session;
       try {
@@ -302,6 +309,7 @@ export class ModelSet {
         await encoder.release();
         throw e;
       }
+      this.creations.push({ network: 'image-encoder', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return {
         adapter, encoderConfig, encoder, projection, encoderType: this.computeType,
         release: async () => { await Promise.all([encoder.release(), projection.release()]); },
@@ -324,18 +332,21 @@ export class ModelSet {
       if (typeof pooled !== 'number') throw new ModelSetError(`${te2.configFile}: projection_dim is missing`);
       const weights = this.unetComponent.weights(this.weightOptions);
       if (weights.note !== null && !this.notes.includes(weights.note)) this.notes.push(weights.note);
+      const t0 = performance.now();
       const model = await buildGraphInWorker({
         kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weightFile: weights.file,
         adapterFile: styled ? this.adapter!.file : null, style: key.style, teacherShare: styled, rows: 'rows',
         latentHeight: key.latentHeight, latentWidth: key.latentWidth, pooledDim: pooled,
         ...(this.options.adainVarianceFloor !== undefined ? { adainVarianceFloor: this.options.adainVarianceFloor } : {}),
       });
+      const t1 = performance.now();
       const session = await Session.create(model, {
         ...this.sessionOptions,
         // MLAS prepacking re-lays every MatMul/Conv weight at creation: 35 of 50 s for the SDXL UNet on the CPU for
         // ~12 % per step (docs/BENCHMARKS.md); creation time is what a designer waits for after a size change.
         ...(this.provider === 'cpu' ? { sessionConfig: { disable_prepacking: '1' } } : {}),
       });
+      this.creations.push({ network: 'unet', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return { session, plan, key, teacherShare: styled, release: () => session.release() };
     });
   }
@@ -356,10 +367,13 @@ export class ModelSet {
     const bytes = this.footprints(latentHeight, latentWidth, { preset: 'none' }, 2).vaeDecoder;
     return this.cache.lease(vaeCacheKey(latentHeight, latentWidth), 'vae-decoder', bytes, async () => {
       const weights = this.vaeComponent.weights(this.vaeWeightOptions());
+      const t0 = performance.now();
       const model = await buildGraphInWorker({
         kind: 'vae-decoder', lowering, configFile: this.vaeComponent.configFile, weightFile: weights.file, latentHeight, latentWidth,
       });
+      const t1 = performance.now();
       const session = await Session.create(model, this.sessionOptions);
+      this.creations.push({ network: 'vae-decoder', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return { session, computeType: lowering.precision === 'fp16' ? 'float16' : 'float32', release: () => session.release() };
     });
   }

@@ -146,7 +146,11 @@ export class StyleStudioServer {
       providers: [...status.providers],
       provider: status.provider,
       models: this.models.list(),
-      engine: status.reason === undefined ? { ready: status.ready } : { ready: status.ready, reason: status.reason },
+      engine: {
+        ready: status.ready,
+        ...(status.reason !== undefined ? { reason: status.reason } : {}),
+        ...(status.state !== undefined ? { state: status.state } : {}),
+      },
       limits: { ...this.options.limits },
     };
   }

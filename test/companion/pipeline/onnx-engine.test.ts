@@ -38,14 +38,32 @@ async function collect(r: GenerationRequest, signal: AbortSignal, events: StepEv
   return out;
 }
 
-test('status: ready on cpu', () => {
-  expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
+test('status: ready on cpu, present before the first job (nothing loaded)', () => {
+  expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu', state: 'present', memory: { residentBytes: 0, resident: [] } });
   expect(engine.status().providers).toContain('cpu');
 });
 
-test('two variations: images in seed order, equal to the pipeline run directly; step events and small previews', async () => {
+test('admit refuses at submit, loading nothing, what cannot run: a size too small for AdaIN, a job over the budget', async () => {
+  expect(() => engine.admit({ ...request, width: 32, height: 32 })).toThrow(expect.objectContaining({ code: 'BAD_SIZE' }));
+  expect(() => engine.admit(request)).not.toThrow();
+  const tight = await OnnxGenerationEngine.open({ paths, intraOpThreads: 1, memoryBudget: 0.6 * 2 ** 30 });
+  try {
+    expect(() => tight.admit(request)).toThrow(expect.objectContaining({ code: 'MEMORY_BUDGET', message: expect.stringMatching(/^this job needs 0\.\d GiB but the memory budget is 0\.6 GiB/) }));
+    expect(tight.status().memory!.resident).toEqual([]);
+  } finally {
+    await tight.close();
+  }
+});
+
+test('two variations: images in seed order, equal to the pipeline run directly; step events and small previews; loading stages once', async () => {
   const events: StepEvent[] = [];
-  const images = await collect(request, new AbortController().signal, events);
+  const stages: string[] = [];
+  const images: GeneratedImage[] = [];
+  for await (const img of engine.generate(request, { signal: new AbortController().signal, previewSide: 4, onStep: (e) => events.push(e), onStage: (s) => stages.push(s) })) {
+    images.push(img);
+  }
+  expect(stages).toEqual(['loading the text encoders', 'loading the image encoder', 'loading the UNet', 'loading the VAE decoder']);
+  expect(engine.status().state).toBe('warm');
   expect(images.map((i) => [i.index, i.seed])).toEqual([[0, 7], [1, 8]]);
   expect(events.map((e) => [e.variation, e.step, e.total])).toEqual([[0, 1, 8], [0, 2, 8], [0, 3, 8], [0, 4, 8], [1, 5, 8], [1, 6, 8], [1, 7, 8], [1, 8, 8]]);
   const previews = events.filter((e) => e.preview !== undefined).map((e) => e.preview!);
