@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   let conditioningRuns = 0;
   let conditioningStart = 0;
   let conditioningMs = 0;
+  let conditioningCreation = 0;
   let last = performance.now();
   let phase: PipelineEvent | null = null;
   let error: string | undefined;
@@ -116,8 +117,11 @@ async function main(): Promise<void> {
         if (e.phase === 'conditioning' && e.network === 'text-encoders') {
           conditioningRuns++;
           conditioningStart = now;
+          conditioningCreation = 0;
+        } else if (e.phase === 'conditioning' || e.phase === 'denoise') {
+          conditioningCreation += creation; // the text encoders' creation, then the image encoder's
         }
-        if (e.phase === 'denoise') conditioningMs += now - conditioningStart - creation;
+        if (e.phase === 'denoise') conditioningMs += now - conditioningStart - conditioningCreation;
         phase = e;
         last = now;
         continue;

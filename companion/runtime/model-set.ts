@@ -146,6 +146,10 @@ export class ModelSet {
       // Without the arena, activation buffers go back to the allocator after each run (and, with the allocator
       // settings of allocator.ts, to the OS): sessions are kept for weights, not for scratch memory.
       cpuMemArena: false,
+      // MLAS prepacking re-lays every MatMul/Conv weight at creation: 35 of 50 s for the SDXL UNet on the CPU for
+      // ~12 % per step (docs/BENCHMARKS.md). Creation is what a designer waits for after a size change or when the
+      // budget made a network reload, and encoders run once per job: not worth it.
+      ...(provider === 'cpu' ? { sessionConfig: { disable_prepacking: '1' } } : {}),
     };
     this.memoryBudget = options.memoryBudget ?? defaultBudgetBytes(provider);
     if (!(this.memoryBudget > PROCESS_BASE_BYTES)) {
@@ -340,12 +344,7 @@ export class ModelSet {
         ...(this.options.adainVarianceFloor !== undefined ? { adainVarianceFloor: this.options.adainVarianceFloor } : {}),
       });
       const t1 = performance.now();
-      const session = await Session.create(model, {
-        ...this.sessionOptions,
-        // MLAS prepacking re-lays every MatMul/Conv weight at creation: 35 of 50 s for the SDXL UNet on the CPU for
-        // ~12 % per step (docs/BENCHMARKS.md); creation time is what a designer waits for after a size change.
-        ...(this.provider === 'cpu' ? { sessionConfig: { disable_prepacking: '1' } } : {}),
-      });
+      const session = await Session.create(model, this.sessionOptions);
       this.creations.push({ network: 'unet', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return { session, plan, key, teacherShare: styled, release: () => session.release() };
     });
