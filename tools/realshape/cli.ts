@@ -1,17 +1,19 @@
 /**
- * npm run realshape -- --out DIR [--seed N] [--only id,id] [--dry-run]
+ * npm run realshape -- --out DIR [--seed N] [--only id,id] [--dry-run | --verify]
  *                      [--configs DIR] [--manifests DIR] [--vocab DIR]
  *
  * Writes the default model set (README "The default model set") with random weights of the exact real file
  * names, tensor names, shapes and dtypes into the hub cache folder DIR, as `stylestudio models pull` would lay it
  * out: `HF_HUB_CACHE=DIR npx stylestudio models list` then finds all four models. Reruns skip finished files.
  * No Python and no network: everything comes from tools/realshape/{configs,manifests} and test/fixtures/clip-vocab.
+ * --dry-run lists the plan; --verify checks a written set with the project's readers instead of writing (verify.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes, generateSet, selectModels } from './generate';
 import { planSet, type SetSources } from './plan';
+import { verifySet } from './verify';
 
 /** The repository root: the first folder above this file with a package.json (works from dist/ too). */
 export function repoRoot(from: string = __dirname): string {
@@ -32,7 +34,7 @@ export function defaultSources(root: string = repoRoot()): SetSources {
   };
 }
 
-const USAGE = 'usage: npm run realshape -- --out DIR [--seed N] [--only id,id] [--dry-run] [--configs DIR] [--manifests DIR] [--vocab DIR]';
+const USAGE = 'usage: npm run realshape -- --out DIR [--seed N] [--only id,id] [--dry-run | --verify] [--configs DIR] [--manifests DIR] [--vocab DIR]';
 
 export function main(argv: readonly string[]): number {
   let values;
@@ -44,6 +46,7 @@ export function main(argv: readonly string[]): number {
         seed: { type: 'string', default: '0' },
         only: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        verify: { type: 'boolean', default: false },
         configs: { type: 'string' },
         manifests: { type: 'string' },
         vocab: { type: 'string' },
@@ -84,7 +87,15 @@ export function main(argv: readonly string[]): number {
       process.stderr.write(`realshape: --out DIR is required (the hub cache folder to write into)\n${USAGE}\n`);
       return 2;
     }
-    generateSet({ cacheDir: path.resolve(values.out), seed, sources, ...(only ? { only } : {}) });
+    const cacheDir = path.resolve(values.out);
+    if (values.verify) {
+      const models = planSet(sources, seed, selectModels(only));
+      const report = verifySet(cacheDir, models);
+      for (const p of report.problems) process.stderr.write(`realshape: ${p}\n`);
+      process.stdout.write(`realshape verify: ${report.checkedFiles} files, ${report.tensors} tensors, ${report.problems.length} problems in ${cacheDir}\n`);
+      return report.problems.length === 0 ? 0 : 1;
+    }
+    generateSet({ cacheDir, seed, sources, ...(only ? { only } : {}) });
     return 0;
   } catch (err) {
     process.stderr.write(`realshape: ${(err as Error).message}\n`);

@@ -23,9 +23,15 @@ export interface FileContent {
   write(sink: (bytes: Buffer) => void): void;
 }
 
-/** Makes the values of one tensor; `scope` keeps equal keys in different files apart. */
-export type ValuesFor = (scope: string, spec: TensorSpec) => TensorValues;
+/** A tensor's bytes, handed over in pieces (each only valid during the call). */
+export interface ChunkSource {
+  forEachChunk(sink: (bytes: Buffer) => void): void;
+}
 
+/** Makes the values of one tensor; `scope` keeps equal keys in different files apart. */
+export type ValuesFor = (scope: string, spec: TensorSpec) => ChunkSource;
+
+/** The seeded random values of values.ts. */
 export function valuesFor(seed: number): ValuesFor {
   return (scope, spec) => new TensorValues(seed, scope, spec.key, spec.shape, spec.dtype);
 }

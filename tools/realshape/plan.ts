@@ -33,6 +33,8 @@ export interface SetSources {
 export interface PlannedFile extends HubFile {
   /** Where the file comes from, for messages. */
   readonly source: string;
+  /** Weight files: the tensors in file order (.bin: flattened to "group.key", as our reader names them). */
+  readonly tensors?: readonly TensorSpec[];
 }
 
 export interface PlannedModel {
@@ -78,7 +80,7 @@ function planFile(sources: SetSources, seed: number, spec: ModelSpec, file: stri
     const { raw, text } = readMaybeGz(manifest);
     const tensors = parseManifest(text, manifest, spec.repo, file);
     const metadata = { format: 'pt', stylestudio_realshape: `random weights (tools/realshape), seed ${seed}` };
-    return { file: { path: file, lfs: true, content: safetensorsContent(tensors, metadata, scope, values), source: manifest }, bytes: raw };
+    return { file: { path: file, lfs: true, content: safetensorsContent(tensors, metadata, scope, values), source: manifest, tensors }, bytes: raw };
   }
   if (file.endsWith('.bin')) {
     const stem = base.slice(0, -'.bin'.length);
@@ -88,13 +90,15 @@ function planFile(sources: SetSources, seed: number, spec: ModelSpec, file: stri
     const groups = parseStructure(raw, structure);
     const digest = createHash('sha256').update(`${seed}\0${scope}`).digest('hex');
     const serializationId = (BigInt(`0x${digest}`) % 10n ** 40n).toString().padStart(40, '0'); // 40 digits, like torch's
-    return { file: { path: file, lfs: true, content: torchBinContent(stem, groups, scope, values, serializationId), source: structure }, bytes: raw };
+    const tensors = groups.flatMap((g) => g.tensors.map((t) => ({ ...t, key: `${g.name}.${t.key}` })));
+    return { file: { path: file, lfs: true, content: torchBinContent(stem, groups, scope, values, serializationId), source: structure, tensors }, bytes: raw };
   }
   if (base === 'vocab.json' || base === 'merges.txt') {
     const vocab = firstExisting([path.join(sources.vocabDir, `${base}.gz`), path.join(sources.vocabDir, base)]);
     if (!vocab) throw new Error(`${spec.repo}/${file}: neither ${base}.gz nor ${base} in the vocabulary folder ${sources.vocabDir}`);
     const { raw, text } = readMaybeGz(vocab);
-    return { file: { path: file, lfs: false, content: bytesContent(text), source: vocab }, bytes: raw };
+    const bytes = base === 'vocab.json' ? savedVocabulary(text, vocab) : text;
+    return { file: { path: file, lfs: false, content: bytesContent(bytes), source: vocab }, bytes: raw };
   }
   const config = path.join(sources.configsDir, repoDir(spec.repo), ...file.split('/'));
   if (!fs.existsSync(config)) {
@@ -102,6 +106,32 @@ function planFile(sources: SetSources, seed: number, spec: ModelSpec, file: stri
   }
   const raw = fs.readFileSync(config);
   return { file: { path: file, lfs: false, content: bytesContent(raw), source: config }, bytes: raw };
+}
+
+/**
+ * vocab.json as transformers' CLIPTokenizer.save_vocabulary writes it, which is the hub file's form:
+ * json.dumps(encoder, indent=2, sort_keys=True, ensure_ascii=False) + "\n" (keys sorted by code point; built by
+ * hand because a JavaScript object would put integer-like keys such as "10" first).
+ */
+export function savedVocabulary(text: Buffer, where: string): Buffer {
+  let vocab: unknown;
+  try {
+    vocab = JSON.parse(text.toString('utf8'));
+  } catch (err) {
+    throw new Error(`${where}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new Error(`${where}: expected a JSON object of token → id`);
+  const codePoints = (s: string): number[] => Array.from(s, (c) => c.codePointAt(0) as number);
+  const byCodePoint = (a: string, b: string): number => {
+    const x = codePoints(a);
+    const y = codePoints(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return (x[i] as number) - (y[i] as number);
+    return x.length - y.length;
+  };
+  const entries = Object.entries(vocab as Record<string, unknown>);
+  for (const [k, v] of entries) if (!Number.isSafeInteger(v)) throw new Error(`${where}: token ${JSON.stringify(k)} has id ${JSON.stringify(v)}`);
+  entries.sort(([a], [b]) => byCodePoint(a, b));
+  return Buffer.from(`{\n${entries.map(([k, v]) => `  ${JSON.stringify(k)}: ${String(v)}`).join(',\n')}\n}\n`, 'utf8');
 }
 
 function isShape(v: unknown): v is number[] {
