@@ -121,17 +121,15 @@ export function savedVocabulary(text: Buffer, where: string): Buffer {
     throw new Error(`${where}: not JSON (${(err as Error).message})`);
   }
   if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new Error(`${where}: expected a JSON object of token → id`);
-  const codePoints = (s: string): number[] => Array.from(s, (c) => c.codePointAt(0) as number);
-  const byCodePoint = (a: string, b: string): number => {
-    const x = codePoints(a);
-    const y = codePoints(b);
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return (x[i] as number) - (y[i] as number);
-    return x.length - y.length;
-  };
-  const entries = Object.entries(vocab as Record<string, unknown>);
-  for (const [k, v] of entries) if (!Number.isSafeInteger(v)) throw new Error(`${where}: token ${JSON.stringify(k)} has id ${JSON.stringify(v)}`);
-  entries.sort(([a], [b]) => byCodePoint(a, b));
-  return Buffer.from(`{\n${entries.map(([k, v]) => `  ${JSON.stringify(k)}: ${String(v)}`).join(',\n')}\n}\n`, 'utf8');
+  const entries = Object.entries(vocab as Record<string, unknown>).map(([k, v]) => {
+    if (!Number.isSafeInteger(v)) throw new Error(`${where}: token ${JSON.stringify(k)} has id ${JSON.stringify(v)}`);
+    return { k, v: v as number, cp: Array.from(k, (c) => c.codePointAt(0) as number) };
+  });
+  entries.sort((a, b) => {
+    for (let i = 0; i < Math.min(a.cp.length, b.cp.length); i++) if (a.cp[i] !== b.cp[i]) return (a.cp[i] as number) - (b.cp[i] as number);
+    return a.cp.length - b.cp.length;
+  });
+  return Buffer.from(`{\n${entries.map(({ k, v }) => `  ${JSON.stringify(k)}: ${v}`).join(',\n')}\n}\n`, 'utf8');
 }
 
 function isShape(v: unknown): v is number[] {
