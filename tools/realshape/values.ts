@@ -115,6 +115,7 @@ export class TensorValues {
     readonly dtype: DType,
   ) {
     this.numel = shape.reduce((a, b) => a * b, 1);
+    if (this.numel > 2 ** 32) throw new Error(`${key}: ${this.numel} elements, more than the 2^32 the element counter covers`);
     this.byteLength = this.numel * DTYPE_BYTES[dtype];
     this.rule = initRule(key, shape, dtype);
     [this.k1, this.k2] = streamKeys(seed, scope, key);
