@@ -35,6 +35,9 @@ export interface RealshapeJobResult {
   readonly step2Ms: readonly number[];
   readonly decodeMs: readonly number[];
   readonly peakRss: number;
+  /** RSS when the first step starts (sessions created) and the most sampled (every 50 ms) while stepping. */
+  readonly denoiseBaseRss: number;
+  readonly denoisePeakRss: number;
   /** After the job with the UNet and decoder kept warm, and after the budget released everything. */
   readonly warmRss: number;
   readonly idleRss: number;
@@ -106,6 +109,14 @@ async function main(): Promise<void> {
   let last = performance.now();
   let phase: PipelineEvent | null = null;
   let error: string | undefined;
+  let sampledMax = 0;
+  let baseRss = NaN;
+  let beforeStepsRss = procStatus('VmRSS');
+  let denoisePeak = 0;
+  let stepping = false;
+  const sampler = setInterval(() => {
+    sampledMax = Math.max(sampledMax, procStatus('VmRSS'));
+  }, 50);
   const created = () => set.creations.reduce((n, c) => n + c.buildMs + c.sessionMs, 0);
   let createdAt = created();
   try {
@@ -124,8 +135,15 @@ async function main(): Promise<void> {
         if (e.phase === 'denoise') conditioningMs += now - conditioningStart - conditioningCreation;
         phase = e;
         last = now;
+        beforeStepsRss = procStatus('VmRSS');
+        sampledMax = beforeStepsRss;
         continue;
       }
+      if (e.kind === 'step' && !stepping) {
+        stepping = true;
+        baseRss = beforeStepsRss; // the last event before the first step came after every session was created
+      }
+      if (e.kind === 'step') denoisePeak = Math.max(denoisePeak, sampledMax);
       const took = now - last - creation;
       if (e.kind === 'step') (e.progress.step <= 1 ? step4 : step2).push(took);
       else if (phase !== null) decode.push(took);
@@ -134,6 +152,7 @@ async function main(): Promise<void> {
   } catch (e) {
     error = (e as Error).message;
   }
+  clearInterval(sampler);
   const peakRss = procStatus('VmHWM');
   const warmRss = procStatus('VmRSS');
   await set.cache.dropUnpinned();
@@ -142,7 +161,7 @@ async function main(): Promise<void> {
   const result: RealshapeJobResult = {
     width, height, steps, variations, budgetBytes: set.memoryBudget, openMs, preflightMs, plannedPeakBytes: plan.memory.peakBytes,
     creations: set.creations, conditioningMs, conditioningRuns, step4Ms: step4, step2Ms: step2, decodeMs: decode,
-    peakRss, warmRss, idleRss, residentAfter: set.cache.list().map((e) => e.kind), ok: error === undefined,
+    peakRss, denoiseBaseRss: baseRss, denoisePeakRss: denoisePeak, warmRss, idleRss, residentAfter: set.cache.list().map((e) => e.kind), ok: error === undefined,
     ...(error !== undefined ? { error } : {}),
   };
   await set.close();

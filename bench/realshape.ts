@@ -52,12 +52,12 @@ process.stdout.write(`real-shape default set (${hub}), CPU fp32; ${cpus.length} 
   `node ${process.version}; StyleStudio job: style image, teacher 1 step, ${steps} steps, ${variations} variations\n\n`);
 process.stdout.write(`${formatTable(
   ['size', 'job', 'open + preflight s', 'text enc. build + create s', 'image enc. build + create s', 'UNet build + create s', 'VAE dec. build + create s',
-    'conditioning s (runs)', 'step 4 rows s', 'step 2 rows s', 'decode s', 'peak RSS GiB (planned)', 'warm RSS GiB', 'idle RSS GiB', 'budget GiB'],
+    'conditioning s (runs)', 'step 4 rows s', 'step 2 rows s', 'decode s', 'denoise RSS GiB: base → peak', 'peak RSS GiB (planned)', 'warm RSS GiB', 'idle RSS GiB', 'budget GiB'],
   results.map((r) => [
     `${r.width}×${r.height}`, r.ok ? 'ok' : 'FAILED', `${s(r.openMs)} + ${s(r.preflightMs)}`,
     creation(r, 'text-encoders'), creation(r, 'image-encoder'), creation(r, 'unet'), creation(r, 'vae-decoder'),
     `${s(r.conditioningMs)} (${r.conditioningRuns})`,
     r.step4Ms.length ? s(median(r.step4Ms)) : '–', r.step2Ms.length ? s(median(r.step2Ms)) : '–', r.decodeMs.length ? s(median(r.decodeMs)) : '–',
-    `${gib(r.peakRss)} (${gib(r.plannedPeakBytes)})`, gib(r.warmRss), gib(r.idleRss), gib(r.budgetBytes),
+    `${gib(r.denoiseBaseRss)} → ${gib(r.denoisePeakRss)}`, `${gib(r.peakRss)} (${gib(r.plannedPeakBytes)})`, gib(r.warmRss), gib(r.idleRss), gib(r.budgetBytes),
   ]),
 )}\n`);
