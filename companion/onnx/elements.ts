@@ -1,6 +1,6 @@
 /** Tensor element encodings for constants: little-endian bytes per ONNX dtype, float16/bfloat16 rounding. */
 import { float32ToFloat16Bits } from '../rng/float16';
-import type { ElemType } from './graph';
+import type { ElemType } from './types';
 
 export const ELEM_BYTES: Readonly<Record<ElemType, number>> = {
   float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1,

@@ -74,11 +74,9 @@ import { ELEM_BYTES, encodeElements } from './elements';
 import { GraphBuildError } from './errors';
 import { commonAncestor, relativePosix } from './external-data';
 import { inferShapes } from './shape-inference';
+import type { Attr, Attrs, ConstData, ConstLookup, Dim, ElemType, Shape } from './types';
 
-export type ElemType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
-/** A fixed size or a symbolic name (ONNX dim_param), e.g. 'batch'. */
-export type Dim = number | string;
-export type Shape = readonly Dim[];
+export type { Attr, Attrs, ConstData, Dim, ElemType, Shape } from './types';
 
 export const ELEM_TYPE_CODE: Readonly<Record<ElemType, TensorDataTypeCode>> = {
   float32: TensorDataType.FLOAT,
@@ -125,9 +123,6 @@ export class Value {
   }
 }
 
-/** Attribute values as callers write them; see the header comment for the mapping. */
-export type Attr = number | string | readonly number[] | { readonly f: number } | { readonly fs: readonly number[] } | { readonly t: TensorProto };
-export type Attrs = Readonly<Record<string, Attr | undefined>>;
 
 export interface OpOptions {
   /** Operator domain; '' (default) is ai.onnx. */
@@ -146,11 +141,6 @@ export interface OpNOptions extends Omit<OpOptions, 'shape' | 'dtype'> {
 }
 
 /** Known constant contents (int64/float data of small constants), so inference can read Reshape targets etc. */
-export interface ConstData {
-  readonly dtype: ElemType;
-  readonly shape: readonly number[];
-  readonly values: readonly number[];
-}
 
 export interface SerializedModel {
   /** ModelProto bytes; weights are external-data references, never copied in. */
@@ -195,7 +185,7 @@ function toAttribute(node: string, name: string, a: Attr): AttributeValue {
   throw new GraphBuildError(`${node}: attribute ${name} has an unsupported value`);
 }
 
-export class Graph {
+export class Graph implements ConstLookup {
   readonly lowering: Lowering;
   readonly name: string;
   private readonly nodes: NodeProto[] = [];
@@ -319,7 +309,7 @@ export class Graph {
   }
 
   /** The contents of a constant created by this graph, if small enough to be kept (used by shape inference). */
-  constValue(v: Value): ConstData | undefined {
+  constValue(v: { readonly name: string }): ConstData | undefined {
     return this.constData.get(v.name);
   }
 

@@ -3,7 +3,7 @@
  * node's name instead of at session creation (or silently through broadcasting).
  * Returns undefined for ops it does not know; the caller then must declare the output shape.
  */
-import type { Attrs, Dim, ElemType, Graph, Shape, Value } from './graph';
+import type { Attrs, ConstLookup, Dim, ElemType, Shape, TypedValue } from './types';
 
 type Out = { dtype: ElemType; shape: Shape };
 
@@ -38,7 +38,7 @@ function attrInts(attrs: Attrs, name: string): readonly number[] | undefined {
   return a as readonly number[];
 }
 
-function req(v: Value | null | undefined, what: string): Value {
+function req(v: TypedValue | null | undefined, what: string): TypedValue {
   if (!v) fail(`missing input ${what}`);
   return v;
 }
@@ -49,7 +49,7 @@ function normAxis(axis: number, rank: number): number {
   return a;
 }
 
-function constInts(g: Graph, v: Value | null | undefined, what: string): number[] {
+function constInts(g: ConstLookup, v: TypedValue | null | undefined, what: string): number[] {
   const data = v ? g.constValue(v) : undefined;
   if (!data) fail(`${what} must be a constant made by this graph`);
   return data.values.map((x) => Number(x));
@@ -77,7 +77,7 @@ export function broadcastShapes(...shapes: Shape[]): Shape {
   return out;
 }
 
-function sameType(inputs: readonly Value[]): ElemType {
+function sameType(inputs: readonly TypedValue[]): ElemType {
   const t = inputs[0]!.dtype;
   for (const v of inputs) if (v.dtype !== t) fail(`dtype mismatch ${t} vs ${v.dtype} (add a Cast at the precision boundary)`);
   return t;
@@ -135,7 +135,7 @@ function shapeText(s: Shape): string {
   return `[${s.join(', ')}]`;
 }
 
-function sliceShape(g: Graph, inputs: readonly (Value | null)[]): Shape {
+function sliceShape(g: ConstLookup, inputs: readonly (TypedValue | null)[]): Shape {
   const data = req(inputs[0], 'data');
   const starts = constInts(g, inputs[1], 'Slice starts');
   const ends = constInts(g, inputs[2], 'Slice ends');
@@ -180,10 +180,10 @@ function convShape(x: Shape, w: Shape, attrs: Attrs): Shape {
 }
 
 export function inferShapes(
-  g: Graph,
+  g: ConstLookup,
   op: string,
   domain: string,
-  inputs: readonly (Value | null)[],
+  inputs: readonly (TypedValue | null)[],
   attrs: Attrs,
   outputs: number,
 ): Out[] | undefined {
@@ -235,7 +235,7 @@ export function inferShapes(
       if (scale.shape.length !== normShape.length || scale.shape.some((d, i) => d !== normShape[i])) {
         fail(`LayerNormalization: scale ${shapeText(scale.shape)} does not match normalised dims ${shapeText(normShape)}`);
       }
-      sameType(inputs.filter((i): i is Value => !!i));
+      sameType(inputs.filter((i): i is TypedValue => !!i));
     }
     if (op === 'InstanceNormalization') {
       const scale = req(inputs[1], 'scale');
@@ -370,7 +370,7 @@ export function inferShapes(
     case 'Conv': {
       const v = req(x, 'X');
       const w = req(inputs[1], 'W');
-      const dtype = sameType(inputs.filter((i): i is Value => !!i));
+      const dtype = sameType(inputs.filter((i): i is TypedValue => !!i));
       const b = inputs[2];
       if (b && (b.rank !== 1 || b.shape[0] !== w.shape[0])) fail(`Conv: bias ${shapeText(b.shape)} vs ${w.shape[0]} output channels`);
       return [{ dtype, shape: convShape(v.shape, w.shape, attrs) }];

@@ -12,7 +12,7 @@ import { planAttention, type StyleLayerSelection } from '../../../companion/mode
 import { buildUNet } from '../../../companion/models/unet/unet';
 import { openStyleAdapter, AdapterError } from '../../../companion/models/adapter';
 import { buildImageProjection } from '../../../companion/models/image-proj';
-import { buildStyleUNetGraph } from '../../../companion/models/unet/load';
+import { buildGraph } from '../../../companion/runtime/graph-build';
 import { openDiffusersFolder } from '../../../companion/weights/diffusers';
 import { runGraph } from '../../helpers/onnx-run';
 import { fixture } from '../../helpers/paths';
@@ -174,34 +174,41 @@ describe('adapter weights fail loudly', () => {
   });
 });
 
-describe('buildStyleUNetGraph: diffusers folder + adapter file → the UNet graph', () => {
-  test('tiny SDXL folder + CSGO .bin: plan, conv_in override and inputs; a runnable graph', async () => {
+describe("the runtime's UNet graph build: diffusers folder + adapter file → the UNet graph", () => {
+  test('tiny SDXL folder + CSGO .bin: plan, conv_in override and inputs (symbolic rows); a runnable graph', async () => {
     const unetComponent = openDiffusersFolder(fixture('sdxl-tiny')).component('unet');
-    const r = buildStyleUNetGraph({
-      unet: unetComponent, lowering: PORTABLE_FP32, adapterFile: csgoFile, style: { preset: 'csgo' },
-      teacherShare: true, batch: 2, height: 8, width: 8,
+    const plan = planAttention(config, { style: { preset: 'csgo' }, styleTokens: openStyleAdapter(csgoFile, config.cross_attention_dim).tokens, teacherShare: true });
+    expect(plan.styleLayers).toHaveLength(9);
+    const model = buildGraph({
+      kind: 'unet', lowering: PORTABLE_FP32, configFile: unetComponent.configFile, weightFile: unetComponent.weights().file,
+      adapterFile: csgoFile, style: { preset: 'csgo' }, teacherShare: true, rows: 'rows', latentHeight: 8, latentWidth: 8, pooledDim: 48,
     });
-    expect(r.adapter?.kind).toBe('csgo');
-    expect(r.plan.styleLayers).toHaveLength(9);
-    expect(r.inputs).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'ip_scale', 'adain_strength', 'teacher_mask', 'teacher_index']);
+    const session = await Session.create(model, { intraOpThreads: 1 });
+    expect(session.inputNames).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'ip_scale', 'adain_strength', 'teacher_mask', 'teacher_index']);
     const gold = new Golden('unet.csgo');
     const unet = new Golden('unet');
     const t = unet.get('in.timestep').data[0]!;
-    const out = await runGraph(r.graph, {
-      sample: unet.feed('in.sample'), timestep: floats([2], [t, t]), encoder_hidden_states: gold.feed('in.encoder_hidden_states'),
-      text_embeds: unet.feed('in.text_embeds'), time_ids: unet.feed('in.time_ids'),
-      ip_scale: floats([1], [1]), adain_strength: floats([1], [0]), teacher_mask: floats([2], [0, 0]),
-      teacher_index: { dtype: 'int64', dims: [2], data: BigInt64Array.from([0n, 1n]) },
-    });
-    expect(relError(out.noise_pred!.data as Float32Array, gold.get('out.noise_pred.ipadd_scale1').data).rel).toBeLessThan(TOL);
+    try {
+      const out = await session.run({
+        sample: unet.feed('in.sample'), timestep: floats([2], [t, t]), encoder_hidden_states: gold.feed('in.encoder_hidden_states'),
+        text_embeds: unet.feed('in.text_embeds'), time_ids: unet.feed('in.time_ids'),
+        ip_scale: floats([1], [1]), adain_strength: floats([1], [0]), teacher_mask: floats([2], [0, 0]),
+        teacher_index: { dtype: 'int64', dims: [2], data: BigInt64Array.from([0n, 1n]) },
+      });
+      expect(relError(out.noise_pred!.data as Float32Array, gold.get('out.noise_pred.ipadd_scale1').data).rel).toBeLessThan(TOL);
+    } finally {
+      await session.release();
+    }
   });
 
-  test('fp16 lowering picks diffusion_pytorch_model.fp16.safetensors', () => {
-    const r = buildStyleUNetGraph({
-      unet: openDiffusersFolder(fixture('sdxl-tiny')).component('unet'), lowering: { kind: 'portable', precision: 'fp16' },
-      style: { preset: 'none' }, teacherShare: false, batch: 1, height: 8, width: 8,
+  test('an fp16 set builds its UNet from diffusion_pytorch_model.fp16.safetensors only', () => {
+    const unetComponent = openDiffusersFolder(fixture('sdxl-tiny')).component('unet');
+    const model = buildGraph({
+      kind: 'unet', lowering: { kind: 'portable', precision: 'fp16' }, configFile: unetComponent.configFile,
+      weightFile: unetComponent.weights({ variant: 'fp16' }).file, adapterFile: null, style: { preset: 'none' }, teacherShare: false,
+      rows: 1, latentHeight: 8, latentWidth: 8, pooledDim: 48,
     });
-    expect(r.graph.usedWeights().every((w) => w.file.endsWith('diffusion_pytorch_model.fp16.safetensors'))).toBe(true);
-    expect(r.inputs).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids']);
+    expect(model.files.length).toBeGreaterThan(0);
+    expect(model.files.every((f) => f.endsWith('diffusion_pytorch_model.fp16.safetensors'))).toBe(true);
   });
 });
