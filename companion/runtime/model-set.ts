@@ -23,7 +23,7 @@ import { SdxlTextEncoders, type SdxlPromptIds } from '../models/clip-text-sdxl';
 import { planAttention, type AttentionPlan, type StyleLayerSelection } from '../models/unet/attention-plan';
 import { parseUNetConfig, type UNetConfig } from '../models/unet/config';
 import { parseVaeConfig, type VaeConfig } from '../models/vae';
-import { buildGraphInWorker } from './graph-build';
+import { buildGraphInWorker, type GraphSpec } from './graph-build';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
 
@@ -296,24 +296,18 @@ export class ModelSet {
       }
       // The encoder runs in the set's precision; its weights are usually stored fp16 (h94), cast when fp32.
       const tokens = 1 + (encoderConfig.image_size / encoderConfig.patch_size) ** 2;
-      const t0 = performance.now();
-      const [encoderModel, projectionModel] = await Promise.all([
-        buildGraphInWorker({ kind: 'image-encoder', lowering: this.lowering, configFile: component.configFile, weightFile: component.weights().file }),
-        buildGraphInWorker({
-          kind: 'image-projection', lowering: this.lowering, adapterFile: adapter.file, crossDim: this.unetConfig.cross_attention_dim,
-          ...(adapter.features === 'image_embeds' ? {} : { sequence: tokens }),
-        }),
-      ]);
-      const t1 = performance.now();
-      const encoder = await Session.create(encoderModel, this.sessionOptions);
+      const encoder = await this.session('image-encoder',
+        { kind: 'image-encoder', lowering: this.lowering, configFile: component.configFile, weightFile: component.weights().file });
       let projection: Session;
       try {
-        projection = await Session.create(projectionModel, this.sessionOptions);
+        projection = await this.session('image-projection', {
+          kind: 'image-projection', lowering: this.lowering, adapterFile: adapter.file, crossDim: this.unetConfig.cross_attention_dim,
+          ...(adapter.features === 'image_embeds' ? {} : { sequence: tokens }),
+        });
       } catch (e) {
         await encoder.release();
         throw e;
       }
-      this.creations.push({ network: 'image-encoder', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return {
         adapter, encoderConfig, encoder, projection, encoderType: this.computeType,
         release: async () => { await Promise.all([encoder.release(), projection.release()]); },
@@ -336,16 +330,12 @@ export class ModelSet {
       if (typeof pooled !== 'number') throw new ModelSetError(`${te2.configFile}: projection_dim is missing`);
       const weights = this.unetComponent.weights(this.weightOptions);
       if (weights.note !== null && !this.notes.includes(weights.note)) this.notes.push(weights.note);
-      const t0 = performance.now();
-      const model = await buildGraphInWorker({
+      const session = await this.session('unet', {
         kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weightFile: weights.file,
         adapterFile: styled ? this.adapter!.file : null, style: key.style, teacherShare: styled, rows: 'rows',
         latentHeight: key.latentHeight, latentWidth: key.latentWidth, pooledDim: pooled,
         ...(this.options.adainVarianceFloor !== undefined ? { adainVarianceFloor: this.options.adainVarianceFloor } : {}),
       });
-      const t1 = performance.now();
-      const session = await Session.create(model, this.sessionOptions);
-      this.creations.push({ network: 'unet', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return { session, plan, key, teacherShare: styled, release: () => session.release() };
     });
   }
@@ -366,15 +356,25 @@ export class ModelSet {
     const bytes = this.footprints(latentHeight, latentWidth, { preset: 'none' }, 2).vaeDecoder;
     return this.cache.lease(vaeCacheKey(latentHeight, latentWidth), 'vae-decoder', bytes, async () => {
       const weights = this.vaeComponent.weights(this.vaeWeightOptions());
-      const t0 = performance.now();
-      const model = await buildGraphInWorker({
+      const session = await this.session('vae-decoder', {
         kind: 'vae-decoder', lowering, configFile: this.vaeComponent.configFile, weightFile: weights.file, latentHeight, latentWidth,
       });
-      const t1 = performance.now();
-      const session = await Session.create(model, this.sessionOptions);
-      this.creations.push({ network: 'vae-decoder', buildMs: t1 - t0, sessionMs: performance.now() - t1 });
       return { session, computeType: lowering.precision === 'fp16' ? 'float16' : 'float32', release: () => session.release() };
     });
+  }
+
+  /**
+   * The one recipe for a network's session: its graph built in a worker thread from the spec, then a session with
+   * the set's options; both times recorded in `creations`. (The text encoders' small graphs are built by
+   * models/clip-text-sdxl.ts on this thread, with the same options.)
+   */
+  private async session(network: string, spec: GraphSpec): Promise<Session> {
+    const t0 = performance.now();
+    const model = await buildGraphInWorker(spec);
+    const t1 = performance.now();
+    const session = await Session.create(model, this.sessionOptions);
+    this.creations.push({ network, buildMs: t1 - t0, sessionMs: performance.now() - t1 });
+    return session;
   }
 
   /** Latent channels the UNet takes. */
