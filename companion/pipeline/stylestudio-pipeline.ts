@@ -109,6 +109,8 @@ export interface JobPlan {
   readonly lw: number;
   /** The most UNet rows a step will run (4 with the teacher). */
   readonly rows: number;
+  /** Rows per UNet call: `rows`, or 2 when the teacher's pairs run one after the other to fit the budget. */
+  readonly rowsPerRun: number;
   readonly memory: JobMemoryPlan;
 }
 
@@ -201,9 +203,19 @@ export class StyleStudioPipeline {
     }
     const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
     const rows = teacherSteps !== null || request.keepTeacherRows === true ? 4 : 2;
-    const memory = planJobMemory(m.footprints(lh, lw, selection, rows), m.provider, m.lowering.precision, m.memoryBudget);
+    // The teacher's 4 rows are two independent pairs (each student reads only its own teacher's attention), so when
+    // 4 rows at once do not fit, the UNet runs each pair separately: half the activation memory, same numbers.
+    let rowsPerRun = Math.min(rows, m.maxRowsPerRun);
+    let memory = planJobMemory(m.footprints(lh, lw, selection, rowsPerRun), m.provider, m.lowering.precision, m.memoryBudget);
+    if (memory.peakBytes > memory.budgetBytes && rowsPerRun > 2) {
+      const paired = planJobMemory(m.footprints(lh, lw, selection, 2), m.provider, m.lowering.precision, m.memoryBudget);
+      if (paired.peakBytes <= paired.budgetBytes) {
+        rowsPerRun = 2;
+        memory = paired;
+      }
+    }
     admit(memory);
-    return { selection, teacherSteps, lh, lw, rows, memory };
+    return { selection, teacherSteps, lh, lw, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
   }
 
   /**
@@ -244,7 +256,7 @@ export class StyleStudioPipeline {
     const decode = hooks.decode !== false;
     const unetKey: UNetKey = { latentHeight: job.lh, latentWidth: job.lw, style: job.selection };
     yield { kind: 'phase', phase: 'denoise', network: 'unet', loading: !m.cache.has(unetCacheKey(unetKey)) };
-    let unet: Lease<UNetSession> | null = await m.unet(unetKey, job.rows);
+    let unet: Lease<UNetSession> | null = await m.unet(unetKey, job.rowsPerRun);
     let vae: Lease<VaeDecoder> | null = null;
     const deferred: { index: number; seed: number; latents: Float32Nd; teacher: Float32Array | null }[] = [];
     let samplingMs = 0;
@@ -260,7 +272,7 @@ export class StyleStudioPipeline {
         const noise = request.latents?.data ?? randn(generator, latentShape);
         const t0 = performance.now();
         const r = yield* this.sample({
-          request, hooks, index, generator, scheduler, schedule, cond, unet: unet.value, selection: job.selection, teacherSteps: job.teacherSteps,
+          request, hooks, index, generator, scheduler, schedule, cond, unet: unet.value, rowsPerRun: job.rowsPerRun, selection: job.selection, teacherSteps: job.teacherSteps,
           lh: job.lh, lw: job.lw, start: scaled(noise, schedule.initNoiseSigma),
         });
         samplingMs += performance.now() - t0;
@@ -353,7 +365,7 @@ export class StyleStudioPipeline {
   /** One variation's denoising loop; yields a step event after each step. */
   private async *sample(a: {
     request: PipelineRequest; hooks: PipelineHooks; index: number; generator: TorchCpuGenerator; scheduler: Scheduler;
-    schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; unet: UNetSession; selection: StyleLayerSelection; teacherSteps: number | null;
+    schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; unet: UNetSession; rowsPerRun: number; selection: StyleLayerSelection; teacherSteps: number | null;
     lh: number; lw: number; start: Float32Array;
   }): AsyncGenerator<PipelineEvent, { student: Float32Array; teacher: Float32Array | null; rowEvaluations: number }> {
     const { request: r, hooks, scheduler, schedule, cond } = a;
@@ -403,9 +415,8 @@ export class StyleStudioPipeline {
       }
       // a styled UNet always has the gather index: the identity (student-only rows) is plain attention
       if (unet.teacherShare) feeds['teacher_index'] = { dtype: 'int64', dims: [plan.rows], data: plan.gatherIndex };
-      const out = await unet.session.run(feeds);
+      const noisePred = await runInChunks(unet, feeds, plan.rows, a.rowsPerRun);
       rowEvaluations += plan.rows;
-      const noisePred = toFloat32(out['noise_pred'], 'noise_pred');
       // Ancestral samplers: one draw per step from the variation's generator, shared by teacher and student.
       const noise = scheduler.stochastic ? randn(a.generator, latentShape) : undefined;
       const guide = (u: number, c: number) => (r.guidance > 1
@@ -453,6 +464,38 @@ async function decodeWith(vae: VaeDecoder, latents: Float32Nd, vaeScaleFactor: n
   const out = await vae.session.run({ latents: floatFeed(vae.computeType, latents.shape, latents.data) });
   const sample = toFloat32(out['sample'], 'VAE sample');
   return vaeOutputToRgba({ shape: [1, 3, h * vaeScaleFactor, w * vaeScaleFactor], data: sample });
+}
+
+/** Inputs whose first dim is the batch row (the others, ip_scale and adain_strength, are shared by every row). */
+const SHARED_INPUTS = new Set(['ip_scale', 'adain_strength']);
+
+/**
+ * One UNet step over `rows` rows, `perRun` rows per call: each chunk gets its rows of every batched input, and its
+ * gather index rebased to the chunk (a row may only borrow attention from a row of its own chunk).
+ */
+async function runInChunks(unet: UNetSession, feeds: Record<string, TensorData>, rows: number, perRun: number): Promise<Float32Array> {
+  if (perRun >= rows) return toFloat32((await unet.session.run(feeds))['noise_pred'], 'noise_pred');
+  const parts: Float32Array[] = [];
+  for (let start = 0; start < rows; start += perRun) {
+    const n = Math.min(perRun, rows - start);
+    const chunk: Record<string, TensorData> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      if (SHARED_INPUTS.has(name)) {
+        chunk[name] = t;
+        continue;
+      }
+      const per = t.data.length / rows;
+      let data = t.data.slice(start * per, (start + n) * per) as TensorData['data'];
+      if (name === 'teacher_index') {
+        const rebased = BigInt64Array.from(data as BigInt64Array, (v) => v - BigInt(start));
+        if (rebased.some((v) => v < 0n || v >= BigInt(n))) throw new PipelineError(`teacher index [${Array.from(data as BigInt64Array).join(', ')}] crosses a ${n}-row chunk`);
+        data = rebased;
+      }
+      chunk[name] = { dtype: t.dtype, dims: [n, ...t.dims.slice(1)], data };
+    }
+    parts.push(toFloat32((await unet.session.run(chunk))['noise_pred'], 'noise_pred').slice());
+  }
+  return stackRows(parts);
 }
 
 /** Style tokens [2, T, D]: row 0 from the negative (zero features without one), row 1 from the style image. */

@@ -25,9 +25,10 @@ const WEIGHT_OVERHEAD_GPU = 1.05;
 
 /**
  * Activation bytes per latent pixel per batch row (UNet) and per output pixel (VAE decoder), fp32; halved for
- * fp16. Measured on the real-shape set at 512² (see docs/BENCHMARKS.md).
+ * fp16. UNet: measured on the real-shape set at 512², 4 rows (RSS 9.77 → 11.28 GiB while stepping, 0.2 GiB of it the
+ * VAE decoder created meanwhile: ~80 KiB per latent pixel and row; docs/BENCHMARKS.md).
  */
-export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL_ROW = 48 * 1024;
+export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL_ROW = 80 * 1024;
 export const VAE_ACTIVATION_BYTES_PER_PIXEL = 2.5 * 1024;
 /** Text encoders and the image encoder run fixed-size inputs (77 tokens, 224²): a fixed activation allowance. */
 const ENCODER_ACTIVATION_BYTES = 0.25 * GiB;
@@ -87,6 +88,8 @@ export interface JobMemoryPlan {
   readonly budgetBytes: number;
   /** UNet and VAE decoder fit together (decode after each variation); otherwise decode after the last. */
   readonly decodeInterleaved: boolean;
+  /** UNet rows per call when the pipeline has decided it (4, or 2 when the teacher's pairs run one by one). */
+  readonly rowsPerRun?: number;
 }
 
 export interface JobFootprints {
@@ -156,6 +159,7 @@ export function formatMemoryPlan(plan: JobMemoryPlan): string {
   }
   lines.push(`  peak          ${gib(plan.peakBytes).padStart(10)}  (largest phase + ${gib(PROCESS_BASE_BYTES)} for the process); budget ${gib(plan.budgetBytes)}` +
     `${plan.peakBytes > plan.budgetBytes ? ': DOES NOT FIT' : ''}`);
+  if (plan.rowsPerRun !== undefined) lines.push(`  UNet rows     ${plan.rowsPerRun} per call${plan.rowsPerRun === 2 ? ' (the teacher\'s pairs one after the other, to fit the budget)' : ''}`);
   lines.push(`  decode        ${plan.decodeInterleaved ? 'after each variation (UNet and VAE decoder fit together)' : 'after the last variation (the UNet is released first)'}`);
   return `${lines.join('\n')}\n`;
 }

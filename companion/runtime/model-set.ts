@@ -46,6 +46,11 @@ export interface ModelSetOptions {
   readonly adainVarianceFloor?: number;
   /** Bytes the set may keep resident (default: memory.ts defaultBudgetBytes for the provider). */
   readonly memoryBudget?: number;
+  /**
+   * Most UNet rows per call (default 4). 2 runs the teacher's two pairs one after the other: half the activation
+   * memory for the teacher steps, same numbers. The pipeline also chooses 2 by itself when 4 do not fit the budget.
+   */
+  readonly maxRowsPerRun?: 2 | 4;
 }
 
 export class ModelSetError extends Error {
@@ -117,6 +122,8 @@ export class ModelSet {
   readonly cache: ResidentCache;
   /** Bytes the whole engine may use: the process itself plus the cache. */
   readonly memoryBudget: number;
+  /** ModelSetOptions.maxRowsPerRun, default 4. */
+  readonly maxRowsPerRun: number;
   /** Every session creation: graph build and ORT session creation times (benchmarks read them). */
   readonly creations: { readonly network: string; readonly buildMs: number; readonly sessionMs: number }[] = [];
   private readonly sessionOptions: SessionOptions;
@@ -152,6 +159,7 @@ export class ModelSet {
       ...(provider === 'cpu' ? { sessionConfig: { disable_prepacking: '1' } } : {}),
     };
     this.memoryBudget = options.memoryBudget ?? defaultBudgetBytes(provider);
+    this.maxRowsPerRun = options.maxRowsPerRun ?? 4;
     if (!(this.memoryBudget > PROCESS_BASE_BYTES)) {
       throw new EngineError('BAD_BUDGET', `a memory budget of ${formatGiB(this.memoryBudget)} leaves nothing for models beside the process itself (${formatGiB(PROCESS_BASE_BYTES)})`);
     }

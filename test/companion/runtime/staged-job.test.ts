@@ -144,6 +144,31 @@ describe('staged lifetimes under a small budget (CSGO, teacher on, 4 variations)
   });
 });
 
+test("the teacher's two row pairs run one after the other give the same latents as one 4-row call", async () => {
+  const whole = await ModelSet.open(csgoPaths(), { intraOpThreads: 1 });
+  const paired = await ModelSet.open(csgoPaths(), { intraOpThreads: 1, maxRowsPerRun: 2 });
+  try {
+    const r = request({ variations: 1, steps: 3, teacherSteps: 2 });
+    expect(new StyleStudioPipeline(paired).preflight(r)).toMatchObject({ rows: 4, rowsPerRun: 2, memory: { rowsPerRun: 2 } });
+    const a = await new StyleStudioPipeline(whole).generate(r, { decode: false });
+    const b = await new StyleStudioPipeline(paired).generate(r, { decode: false });
+    expect(b.unetRowEvaluations).toBe(a.unetRowEvaluations);
+    const x = a.variations[0]!.latents.data;
+    const y = b.variations[0]!.latents.data;
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < x.length; i++) {
+      num += (x[i]! - y[i]!) ** 2;
+      den += x[i]! ** 2;
+    }
+    console.log(`4 rows at once vs 2 + 2: rel L2 ${Math.sqrt(num / den).toExponential(2)}`);
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-6);
+  } finally {
+    await whole.close();
+    await paired.close();
+  }
+});
+
 describe('preflight: one clear error before any session exists', () => {
   let set: ModelSet;
   beforeAll(async () => {
