@@ -96,7 +96,7 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   try {
     const pipeline = new StyleStudioPipeline(models);
     if (plan.planOnly) {
-      process.stdout.write(formatMemoryPlan(pipeline.preflight(request).memory));
+      process.stdout.write(formatMemoryPlan(pipeline.plan(request).memory));
       return;
     }
     let done = 0;

@@ -176,6 +176,13 @@ export class StyleStudioPipeline {
    * weights for the chosen layers, and the memory the job needs against the budget. Returns the job's plan.
    */
   preflight(request: PipelineRequest): JobPlan {
+    const plan = this.plan(request);
+    admit(plan.memory);
+    return plan;
+  }
+
+  /** preflight() without the memory admission: the plan, whether or not it fits the budget (`generate --plan`). */
+  plan(request: PipelineRequest): JobPlan {
     const m = this.models;
     try {
       validateRequest(request);
@@ -214,7 +221,6 @@ export class StyleStudioPipeline {
         memory = paired;
       }
     }
-    admit(memory);
     return { selection, teacherSteps, lh, lw, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
   }
 
