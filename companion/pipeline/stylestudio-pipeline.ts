@@ -215,11 +215,8 @@ export class StyleStudioPipeline {
     let rowsPerRun = Math.min(rows, m.maxRowsPerRun);
     let memory = planJobMemory(m.footprints(lh, lw, selection, rowsPerRun), m.provider, m.lowering.precision, m.memoryBudget);
     if (memory.peakBytes > memory.budgetBytes && rowsPerRun > 2) {
-      const paired = planJobMemory(m.footprints(lh, lw, selection, 2), m.provider, m.lowering.precision, m.memoryBudget);
-      if (paired.peakBytes <= paired.budgetBytes) {
-        rowsPerRun = 2;
-        memory = paired;
-      }
+      rowsPerRun = 2; // the smallest the job can be: admission then judges this plan
+      memory = planJobMemory(m.footprints(lh, lw, selection, 2), m.provider, m.lowering.precision, m.memoryBudget);
     }
     return { selection, teacherSteps, lh, lw, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
   }
