@@ -8,6 +8,7 @@
  */
 import WebSocket from 'ws';
 import { encodeImageFrames, FrameKind, PROTOCOL_VERSION, type ServerMessage } from '../../../protocol';
+import { waitForIdle } from '../../helpers/daemon-idle';
 import { startTestDaemon, type RunningDaemon } from '../../helpers/daemon-process';
 import { SYNTHETIC_FAIL_PROMPT } from '../../helpers/synthetic-engine';
 import { syntheticPixel } from '../../helpers/synthetic-image';
@@ -18,6 +19,10 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   daemon = await startTestDaemon({ stepMs: 20, limits: { maxQueue: 6, maxJobsPerClient: 4, maxImageSide: 512, maxPromptLength: 100, chunkBytes: 256 * 1024 } });
+});
+// The tests share one daemon: each starts once the jobs of earlier tests (dropped with their clients) have ended.
+beforeEach(async () => {
+  await waitForIdle(daemon);
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.terminate();

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import {
   CLIENT_MESSAGE_TYPES, DEFAULT_LIMITS, encodeFrame, encodeImageFrames, ERROR_CODE_LIST, FrameKind, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
 } from '../../../protocol';
+import { waitForIdle } from '../../helpers/daemon-idle';
 import { startTinyServe, type TinyServe } from '../../helpers/tiny-serve';
 import { TestClient } from '../../helpers/ws-client';
 
@@ -20,6 +21,10 @@ let daemon: TinyServe;
 
 beforeAll(async () => {
   daemon = await startTinyServe({ args: ['--max-queue', '100'] });
+});
+// Shared daemon: each test starts once the jobs of earlier tests have ended, so its own checks of the queue hold.
+beforeEach(async () => {
+  await waitForIdle(daemon);
 });
 afterAll(async () => {
   expect(daemon.alive()).toBe(true);
@@ -402,9 +407,9 @@ test('8 clients × 10 jobs with random cancels and disconnects: every job ends o
   console.log(`8×10 jobs: ${JSON.stringify(stats)}; daemon RSS ${(daemon.rssKiB() / 1024).toFixed(1)} MiB`);
   expect(stats.submitted).toBe(80);
   expect(stats.completed + stats.cancelled + stats.ended + stats.dropped).toBe(80);
-  // Every image that arrived was complete and the daemon is idle, alive, and still serves.
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  await assertIdle();
+  // Every image that arrived was complete; the dropped clients' jobs end (a running one at its next step), the queue
+  // drains, and the daemon still serves.
+  await waitForIdle(daemon, 60_000);
   const after = await TestClient.paired(daemon.url, daemon.token);
   after.send({ type: 'generate', requestId: 'after', params: { prompt: 'p', width: 64, height: 64, steps: 1 } });
   const m = await after.waitFor((x) => 'requestId' in x && x.requestId === 'after');
