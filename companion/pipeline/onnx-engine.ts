@@ -124,7 +124,6 @@ export class OnnxGenerationEngine implements GenerationEngine {
     }).then((models) => {
       this.models = models;
       this.notReady = null;
-      models.cache.onChange(() => this.onCacheChange());
     }, (e: unknown) => {
       // absent or partial files: a download fixes it (the panel offers one)
       this.notReady = { reason: (e as Error).message, modelsMissing: isEngineError(e, 'MODEL_FILES_MISSING') };
@@ -170,10 +169,6 @@ export class OnnxGenerationEngine implements GenerationEngine {
       ...(this.loading !== null ? { reason: this.loading } : {}),
       memory: { budgetBytes: m.memoryBudget, residentBytes: m.cache.accountedBytes, resident: m.cache.list().map((e) => e.kind) },
     };
-  }
-
-  private onCacheChange(): void {
-    // status() reads the cache directly; nothing to cache here yet
   }
 
   /**

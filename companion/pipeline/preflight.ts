@@ -5,6 +5,7 @@
 import type { AttentionLayer, AttentionPlan } from '../models/unet/attention-plan';
 import type { StyleAdapter } from '../models/adapter';
 import { EngineError } from '../runtime/errors';
+import type { ModelSet } from '../runtime/model-set';
 
 /** How many times the UNet has halved the latent at a layer: down_blocks.i → i, mid_block → n−1, up_blocks.i → n−1−i. */
 export function layerLevel(layer: AttentionLayer, blocks: number): number {
@@ -55,4 +56,16 @@ export function checkAdapterRoles(adapter: StyleAdapter, plan: AttentionPlan): v
       `${adapter.file} has no weights for the style layers of ${[...new Set(missing.map(blockOf))].join(', ')}; ` +
       `choose ${adapter.kind === 'csgo' ? 'up_blocks (the default)' : 'the default style layers or "all"'}`);
   }
+}
+
+/** Every check of a styled request at this latent size: adapter keys, adapter roles, tokens per style layer. */
+export function checkStyleLayers(m: ModelSet, attention: AttentionPlan, latentHeight: number, latentWidth: number): void {
+  const adapter = m.adapter;
+  if (adapter === null) throw new EngineError('BAD_REQUEST', 'a style image needs a style adapter and an image encoder');
+  if (adapter.unknownKeys.length > 0) {
+    const shown = adapter.unknownKeys.slice(0, 5).join(', ');
+    throw new EngineError('ADAPTER_KEYS', `${adapter.file}: ${adapter.unknownKeys.length} weights outside the ${adapter.kind} layout (${shown}${adapter.unknownKeys.length > 5 ? ', …' : ''}); is this the right adapter file?`);
+  }
+  checkAdapterRoles(adapter, attention);
+  checkStyleLayerTokens(attention, m.unetConfig.block_out_channels.length, latentHeight, latentWidth, m.vaeScaleFactor);
 }

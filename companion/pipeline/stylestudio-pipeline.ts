@@ -20,7 +20,7 @@ import { type ImageSide, type ModelSet, type UNetKey, type UNetSession, type Vae
 import type { Lease } from '../runtime/resident-cache';
 import { EngineError } from '../runtime/errors';
 import { admit, type JobMemoryPlan, type NetworkKind, planJobMemory } from '../runtime/memory';
-import { checkAdapterRoles, checkStyleLayerTokens } from './preflight';
+import { checkStyleLayers } from './preflight';
 import { classifierFreeGuidance } from './guidance';
 import type { Float32Nd } from './npy';
 import type { GenerateRequest, StyleLayers } from './request';
@@ -112,17 +112,6 @@ export interface JobPlan {
   /** Rows per UNet call: `rows`, or 2 when the teacher's pairs run one after the other to fit the budget. */
   readonly rowsPerRun: number;
   readonly memory: JobMemoryPlan;
-}
-
-/** Size, layer and adapter checks of a styled request (preflight.ts). */
-function checkStyleLayers(m: ModelSet, attention: AttentionPlan, lh: number, lw: number): void {
-  const adapter = m.adapter!;
-  if (adapter.unknownKeys.length > 0) {
-    const shown = adapter.unknownKeys.slice(0, 5).join(', ');
-    throw new EngineError('ADAPTER_KEYS', `${adapter.file}: ${adapter.unknownKeys.length} weights outside the ${adapter.kind} layout (${shown}${adapter.unknownKeys.length > 5 ? ', …' : ''}); is this the right adapter file?`);
-  }
-  checkAdapterRoles(adapter, attention);
-  checkStyleLayerTokens(attention, m.unetConfig.block_out_channels.length, lh, lw, m.vaeScaleFactor);
 }
 
 export { prepareStylePixels, type StylePixels };

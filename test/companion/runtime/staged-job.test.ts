@@ -102,7 +102,8 @@ describe('staged lifetimes under a small budget (CSGO, teacher on, 4 variations)
       // the next job: the text encoders and the warm UNet + decoder do not fit together here, so the UNet goes
       log.length = 0;
       await collect(new StyleStudioPipeline(small), request({ seed: 100, variations: 1 }));
-      expect(log.slice(0, 3)).toEqual(['released unet', 'released vae-decoder', 'created text-encoders']);
+      expect(log[0]).toBe('released unet'); // least recently used of the warm pair; the decoder goes too if still short
+      expect(log.indexOf('created text-encoders')).toBeGreaterThan(0);
     } finally {
       await small.close();
       await roomy.close();
