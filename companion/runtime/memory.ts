@@ -25,10 +25,10 @@ const WEIGHT_OVERHEAD_GPU = 1.05;
 
 /**
  * Activation bytes per latent pixel per batch row (UNet) and per output pixel (VAE decoder), fp32; halved for
- * fp16. UNet: measured on the real-shape set at 512², 4 rows (RSS 9.77 → 11.28 GiB while stepping, 0.2 GiB of it the
- * VAE decoder created meanwhile: ~80 KiB per latent pixel and row; docs/BENCHMARKS.md).
+ * fp16. UNet: measured on the real-shape set at 512², 4 rows (RSS 10.78 → 11.30 GiB while stepping: ~32 KiB per
+ * latent pixel and row), plus a quarter for margin; docs/BENCHMARKS.md.
  */
-export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL_ROW = 80 * 1024;
+export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL_ROW = 40 * 1024;
 export const VAE_ACTIVATION_BYTES_PER_PIXEL = 2.5 * 1024;
 /** Text encoders and the image encoder run fixed-size inputs (77 tokens, 224²): a fixed activation allowance. */
 const ENCODER_ACTIVATION_BYTES = 0.25 * GiB;
