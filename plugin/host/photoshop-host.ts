@@ -14,8 +14,9 @@ import type {
 } from './host';
 import { HostError } from './host';
 import type { PhotoshopApi, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
-import { ANCHOR_TOP_LEFT, PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
+import { PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
 import { to16BitRange, toRgba8 } from './pixels';
+import { resizeRgba } from './resample';
 import { SecureTokenStore } from './token-store';
 
 /** Every pixel crosses the wire as sRGB 8-bit; Photoshop converts from and to the document's profile. */
@@ -183,8 +184,10 @@ export class PhotoshopHost implements Host {
               const layer = await doc.createPixelLayer({ name: `${request.layerPrefix} · seed ${result.seed}` });
               if (!layer) throw new HostError('Photoshop did not create a result layer.');
               await layer.move(group, PLACE_INSIDE);
-              const { width, height, data } = result.image;
-              const place = fitInside(width, height, request.target);
+              // Resized here to the box it fills, so Photoshop writes it once, exactly there (no layer.scale).
+              const place = fitInside(result.image.width, result.image.height, request.target);
+              const { width, height } = place;
+              const data = resizeRgba(result.image.data, result.image.width, result.image.height, width, height);
               const imageData = await this.ps.imaging.createImageDataFromBuffer(sixteenBit ? to16BitRange(data) : data, {
                 width,
                 height,
@@ -203,7 +206,6 @@ export class PhotoshopHost implements Host {
               } finally {
                 await imageData.dispose();
               }
-              if (place.scale !== 1) await layer.scale(place.scale * 100, place.scale * 100, ANCHOR_TOP_LEFT);
               layerIds.unshift(layer.id);
             }
             await ctx.hostControl.resumeHistory(suspension, true);
