@@ -119,6 +119,13 @@ export interface CompanionClientOptions {
 
 export const DEFAULT_URL = `ws://127.0.0.1:${DEFAULT_PORT}`;
 
+/**
+ * Upload pacing: 64 KiB chunks, the next one sent only while at most 192 KiB wait in the socket, so at most
+ * 256 KiB are ever in flight (UXP closes a socket whose send buffer fills).
+ */
+export const UPLOAD_CHUNK_BYTES = 64 * 1024;
+export const UPLOAD_HIGH_WATER_BYTES = 192 * 1024;
+
 interface Job {
   readonly requestId: string;
   readonly events: JobEvents;
@@ -186,7 +193,7 @@ export class CompanionClient {
     this.socketFactory = options.socketFactory ?? globalSocketFactory;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.timers = options.timers ?? defaultTimers;
-    this.highWater = options.sendHighWaterBytes ?? 2 * 1024 * 1024;
+    this.highWater = options.sendHighWaterBytes ?? UPLOAD_HIGH_WATER_BYTES;
     this.pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.clientInfo = options.clientInfo ?? { name: 'stylestudio-panel', version: '0.1.0' };
   }
@@ -238,7 +245,7 @@ export class CompanionClient {
       this.finish(job, { kind: 'failed', code: 'NOT_CONNECTED', message: 'Not connected to the companion.' });
       return handle;
     }
-    const chunkBytes = this.current.welcome.limits.chunkBytes;
+    const chunkBytes = Math.min(UPLOAD_CHUNK_BYTES, this.current.welcome.limits.chunkBytes);
     this.jobsByRequest.set(requestId, job);
     try {
       let style: { transferId: number } | undefined;

@@ -132,7 +132,7 @@ describe('CompanionClient against a loopback companion', () => {
     expect(companion.connections()).toBe(2);
   });
 
-  test('generate: the style image goes up in ≤1 MiB chunks, results and previews come back, nothing is kept', async () => {
+  test('generate: the style image goes up in 64 KiB chunks, results and previews come back, nothing is kept', async () => {
     companion = await startLoopbackCompanion({ token: TOKEN });
     client = new CompanionClient({ url: companion.url, socketFactory: nodeSockets, backoff: fastBackoff });
     client.connect(TOKEN);
@@ -142,7 +142,7 @@ describe('CompanionClient against a loopback companion', () => {
     await client.submit({ params: baseParams, style, negativeStyle: { kind: 'drop', preset: 'colour' } }, c.events);
     expect(await c.outcome).toEqual({ kind: 'completed' });
     expect(companion.uploads).toEqual([
-      expect.objectContaining({ width: 700, height: 500, chunks: 2, meanRgb: [200, 50, 10] }),
+      expect.objectContaining({ width: 700, height: 500, chunks: 22, meanRgb: [200, 50, 10] }),
     ]);
     expect(companion.generates[0]!.params).toMatchObject({
       prompt: 'a lighthouse at dusk', seed: 42, variations: 2, negativeStyle: { kind: 'drop', preset: 'colour' },
@@ -249,6 +249,39 @@ test('binary chunks wait while the socket buffer is above the high-water mark', 
   expect(JSON.parse(socket.sentText[socket.sentText.length - 1]!)).toMatchObject({ type: 'generate' });
   client.disconnect();
   expect(await c.outcome).toMatchObject({ kind: 'failed', code: 'DISCONNECTED' });
+});
+
+test('a 2048² upload with default settings never has more than 256 KiB in flight', async () => {
+  const socket = new BufferingSocket();
+  let peak = 0;
+  let sizes: number[] = [];
+  socket.send = (data: string | ArrayBuffer | Uint8Array) => {
+    if (typeof data === 'string') return void socket.sentText.push(data);
+    socket.sentBinary++;
+    sizes.push(data.byteLength);
+    socket.bufferedAmount += data.byteLength;
+    peak = Math.max(peak, socket.bufferedAmount);
+  };
+  const drain = setInterval(() => (socket.bufferedAmount = Math.max(0, socket.bufferedAmount - 128 * 1024)), 1);
+  const client = new CompanionClient({ url: 'ws://x', socketFactory: () => socket });
+  client.connect(TOKEN);
+  socket.onopen!({});
+  const { DEFAULT_LIMITS } = await import('../../protocol');
+  socket.onmessage!({
+    data: JSON.stringify({
+      type: 'welcome', companionVersion: 't', protocolVersion: '1.0', providers: ['cpu'], provider: 'cpu', models: [],
+      engine: { ready: true }, limits: DEFAULT_LIMITS,
+    }),
+  });
+  sizes = [];
+  const c = collector();
+  await client.submit({ params: baseParams, style: gradient(2048, 2048), negativeStyle: { kind: 'none' } }, c.events);
+  clearInterval(drain);
+  expect(socket.sentBinary).toBe(256); // 16 MiB in 64 KiB chunks
+  expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024 + 32);
+  expect(peak).toBeLessThanOrEqual(256 * 1024 + 64);
+  client.disconnect();
+  await c.outcome;
 });
 
 test('backoffDelay doubles from the initial wait and stops at the cap', () => {
