@@ -53,6 +53,13 @@ function asHostError(err: unknown, doing: string): HostError {
   return new HostError(`Photoshop could not ${doing}: ${e?.message ?? String(err)}`);
 }
 
+/** Photoshop action events (eventcodes) after which the document list, layers or selection may differ. */
+export const DOCUMENT_EVENTS = [
+  'open', 'close', 'select', 'make', 'delete', 'set', 'move', 'duplicate', 'paste', 'placeEvent', 'newPlacedLayer',
+  'convertMode', 'mergeLayersNew', 'flattenImage', 'rasterizeLayer', 'ungroupLayersEvent', 'groupLayersEvent',
+] as const;
+const DOCUMENT_EVENT_QUIET_MS = 150;
+
 /** For hosts without image display (tests): every image shows as an empty picture. */
 const NO_IMAGE_URLS: ImageUrls = { create: () => '', release: () => undefined };
 
@@ -65,6 +72,28 @@ export class PhotoshopHost implements Host {
     readonly imageUrls: ImageUrls = NO_IMAGE_URLS,
   ) {
     this.tokens = new SecureTokenStore(storage);
+  }
+
+  /**
+   * Follows Photoshop's notifications for what can change the panel's view of the document: switching documents,
+   * opening and closing them, layers made, deleted, moved, renamed or selected, selections. Bursts (a paste fires
+   * several) are folded into one call after a short quiet time.
+   */
+  watchDocument(onChange: () => void): () => void {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const listener = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        onChange();
+      }, DOCUMENT_EVENT_QUIET_MS);
+    };
+    // A failure to subscribe (an older Photoshop) leaves the panel refreshing on focus and hover only.
+    this.ps.action.addNotificationListener([...DOCUMENT_EVENTS], listener).catch(() => undefined);
+    return () => {
+      if (timer !== null) clearTimeout(timer);
+      this.ps.action.removeNotificationListener([...DOCUMENT_EVENTS], listener).catch(() => undefined);
+    };
   }
 
   async documentState(): Promise<DocumentState> {

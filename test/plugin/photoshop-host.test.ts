@@ -241,3 +241,24 @@ describe('resizeRgba', () => {
     expect(() => resizeRgba(flat, 7, 4, 2, 2)).toThrow(RangeError);
   });
 });
+
+describe('watchDocument', () => {
+  test('Photoshop notifications that change the document reach the panel once per burst; unwatching stops them', async () => {
+    const { ps, host } = setup();
+    let calls = 0;
+    const stop = host.watchDocument(() => calls++);
+    await new Promise((r) => setTimeout(r, 0));
+    expect([...ps.notificationListeners.values()][0]).toEqual(expect.arrayContaining(['select', 'make', 'delete', 'set', 'open', 'close']));
+    ps.notify('make');
+    ps.notify('set');
+    ps.notify('select');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
+    ps.notify('brushStroke'); // not a document-structure event: no listener for it
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
+    stop();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(ps.notificationListeners.size).toBe(0);
+  });
+});
