@@ -225,6 +225,30 @@ describe('in-process: pull, revocation, upload budget', () => {
     c.close();
   });
 
+  test('item 6: uploads waiting for a job are bounded daemon-wide (16 full-size images); a job taking its upload frees the room', async () => {
+    // maxImageSide 64 here: the budget is 16 × 64 × 64 × 4 bytes, i.e. 16 full-size uploads over all connections.
+    const conns = await Promise.all([0, 1, 2, 3, 4].map(() => TestClient.paired(server.url, TEST_TOKEN)));
+    const full = () => encodeImageFrames(FrameKind.upload, 0, 64, 64, new Uint8Array(64 * 64 * 4))[0]!;
+    const upload = (c: TestClient, id: number) => {
+      const f = full();
+      new DataView(f.buffer).setUint32(8, id, true);
+      c.sendBinary(f);
+    };
+    for (const c of conns.slice(0, 4)) for (let id = 1; id <= 4; id++) upload(c, id);
+    for (const c of conns.slice(0, 4)) await c.roundTrip();
+    expect(conns.slice(0, 4).flatMap((c) => c.messages.filter((m) => m.type === 'error'))).toEqual([]);
+    const last = conns[4]!;
+    upload(last, 1);
+    expect(await last.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'UPLOAD_LIMIT', transferId: 1 });
+    conns[0]!.send({ type: 'generate', requestId: 'g', params: { prompt: 'p', width: 64, height: 64, steps: 1, style: { transferId: 1 } } });
+    await conns[0]!.waitFor((m) => m.type === 'accepted');
+    const from = last.messages.length;
+    upload(last, 2);
+    await last.roundTrip();
+    expect(last.messages.slice(from).filter((m) => m.type === 'error')).toEqual([]);
+    for (const c of conns) c.close();
+  });
+
   test('item 2: pairing with the install token hands out a panel token; panels are listed and revoked', async () => {
     const a = await TestClient.connect(server.url);
     a.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, token: TEST_TOKEN, client: { name: 'Photoshop panel', version: '1' } });
