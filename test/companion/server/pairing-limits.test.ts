@@ -35,7 +35,9 @@ test('beyond maxUnpaired (3) a new socket pushes out the oldest unpaired one; pa
 
 test('beyond maxConnections (4) paired: the fifth pairing is refused with CONNECTION_LIMIT (4503); unpaired sockets do not count', async () => {
   const idle = await Promise.all([0, 1].map(() => TestClient.connect(daemon.url)));
-  const open = await Promise.all([0, 1, 2, 3].map(() => TestClient.paired(daemon.url, daemon.token)));
+  // One after another: a burst of more new sockets than the unpaired pool holds would push out the oldest of them.
+  const open: TestClient[] = [];
+  for (let i = 0; i < 4; i++) open.push(await TestClient.paired(daemon.url, daemon.token));
   const fifth = await TestClient.connect(daemon.url);
   fifth.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, token: daemon.token });
   expect(await fifth.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'CONNECTION_LIMIT' });
