@@ -599,8 +599,8 @@ export interface StormStats {
 }
 
 /**
- * `clients` connections × `jobs` real jobs each (64×64, 1–3 steps, 1–2 variations, some with a style upload), about
- * 30 % cancelled and a quarter of the clients dropping their connection part-way. Every job of a client that stays
+ * `clients` connections × `jobs` real jobs each (64×64, 1–3 steps, 1–2 variations, some with a style upload), a third
+ * cancelled and a quarter of the clients dropping their connection part-way. Every job of a client that stays
  * must end exactly once, with as many results as variations when it completed.
  */
 export async function jobStorm(t: Target, clients: number, jobs: number, seed: number): Promise<StormStats> {
@@ -608,7 +608,8 @@ export async function jobStorm(t: Target, clients: number, jobs: number, seed: n
   const stats: StormStats = { submitted: 0, completed: 0, cancelled: 0, dropped: 0, results: 0 };
   const runClient = async (k: number): Promise<void> => {
     const c = await TestClient.paired(t.url, t.token);
-    const dropAfter = random() < 0.25 ? 1 + Math.floor(random() * (jobs - 1)) : -1;
+    // Fixed per client, so every run has both: a quarter of the clients drop their connection part-way.
+    const dropAfter = k % 4 === 3 ? Math.max(1, Math.floor(jobs / 2) + (k % 3) - 1) : -1;
     const mine: Array<{ jobId: string; variations: number }> = [];
     for (let i = 0; i < jobs; i++) {
       const variations = 1 + Math.floor(random() * 2);
@@ -620,7 +621,7 @@ export async function jobStorm(t: Target, clients: number, jobs: number, seed: n
       if (m.type !== 'accepted') fail(`job ${requestId} refused: ${JSON.stringify(m)}`);
       stats.submitted++;
       mine.push({ jobId: m.jobId, variations });
-      if (random() < 0.3) c.send({ type: 'cancel', jobId: m.jobId });
+      if ((k + i) % 3 === 0) c.send({ type: 'cancel', jobId: m.jobId }); // a third of the jobs, some waiting, some running
       if (i + 1 === dropAfter) {
         c.terminate();
         stats.dropped++;

@@ -51,4 +51,5 @@ test('8 clients × 10 jobs with cancels and disconnects: every job ends once, co
   expect(stats.submitted).toBeGreaterThanOrEqual(40);
   expect(stats.completed).toBeGreaterThan(0);
   expect(stats.cancelled).toBeGreaterThan(0);
+  expect(stats.dropped).toBe(2);
 });

@@ -148,26 +148,22 @@ describe('item 4: bounded cost before and after pairing', () => {
     console.log(`refusing the worst 1 MiB messages (ms): ${times.map((t) => t.toFixed(1)).join(' ')}`);
   });
 
-  test('a second client is answered promptly while one sends 1 MiB frames as fast as it can', async () => {
+  test('a second client is answered within 1 s while 40 MiB of 1 MiB frames from another are being refused', async () => {
     const attacker = await TestClient.paired(daemon.url, daemon.token);
     const victim = await TestClient.paired(daemon.url, daemon.token);
     const bomb = `{"type":"status","a":[${'1,'.repeat(500_000)}1]}`;
-    let stop = false;
-    const pump = (async () => {
-      while (!stop && attacker.isOpen) {
-        attacker.send(bomb);
-        attacker.send(deep(100_000));
-        await sleep(1);
-      }
-    })();
+    const nest = deep(100_000);
+    // 40 MiB queued at once; the victim's pings go out after all of it and must still come back promptly.
+    for (let i = 0; i < 20; i++) {
+      attacker.send(bomb);
+      attacker.send(nest);
+    }
     const rtts: number[] = [];
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
       await victim.roundTrip();
       rtts.push(performance.now() - t0);
     }
-    stop = true;
-    await pump;
     console.log(`victim round trips under a 1 MiB flood (ms): ${rtts.map((t) => t.toFixed(1)).join(' ')}`);
     expect(Math.max(...rtts)).toBeLessThan(1000);
     attacker.close();
