@@ -3,15 +3,17 @@ import { Command } from 'commander';
 import { registerDoctorCommand } from './doctor/doctor-command';
 import { registerPipelineCommands } from './pipeline/generate-command';
 import { registerServeCommand } from './server/serve-command';
+import { registerTokenCommand } from './server/token-command';
 import { registerModelsCommand } from './weights/models-command';
 import { exitWithParent, needsAllocatorRestart, rerunWithAllocator } from './runtime/allocator';
 
-/** `stylestudio serve | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */
+/** `stylestudio serve | token | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */
 const program = new Command()
   .name('stylestudio')
   .description('StyleStudio companion: local style-transfer engine for the Photoshop panel');
 
 registerServeCommand(program);
+registerTokenCommand(program);
 registerModelsCommand(program);
 registerDoctorCommand(program, async () => {
   const { availableProviders } = await import('./onnx/session');

@@ -24,7 +24,7 @@ function App(props: { session: PanelSession }) {
     [session],
   );
   const wrapper = useRef<HTMLDivElement>(null);
-  // Photoshop sends no events to an idle panel cheaply; re-read the document when the user comes back to it.
+  // Besides Photoshop's notifications (host.watchDocument), re-read the document when the user comes back to the panel.
   useEffect(() => {
     const el = wrapper.current;
     if (!el) return;

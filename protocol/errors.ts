@@ -8,10 +8,12 @@ export const ERROR_CODES = {
   UNKNOWN_TYPE: 'A message had no `type` or a type this version does not know.',
   NOT_AUTHENTICATED: 'A message other than `hello` arrived before a successful `hello`.',
   ALREADY_AUTHENTICATED: 'A second `hello` arrived on an authenticated connection.',
-  BAD_TOKEN: 'The pairing token in `hello` was wrong; the connection is closed (4401).',
-  RATE_LIMITED: 'Too many failed `hello` attempts from this machine recently; wait and retry (4429).',
+  BAD_TOKEN: 'The pairing token in `hello` was wrong, rotated or revoked; answered after a growing delay, then closed (4401).',
+  RATE_LIMITED: 'Reserved (no longer sent: wrong tokens are slowed down per connection instead, see BAD_TOKEN).',
   VERSION_MISMATCH: 'The protocol major versions differ; the message names both (closed with 4426).',
   HELLO_TIMEOUT: 'No `hello` arrived in time after connecting (closed with 4408).',
+  CONNECTION_LIMIT: 'As many panels as the daemon serves are already paired; close one and retry (closed with 4503).',
+  UNKNOWN_PANEL: '`panels.revoke` named a panel id that is not paired.',
   BAD_FRAME: 'A binary frame had no valid header (magic, version, kind, sizes).',
   CHUNK_ORDER: 'A binary chunk arrived out of order, for an unknown transfer, or disagreeing with its first chunk.',
   BAD_IMAGE: 'Image bytes did not match width × height × 4, or the dimensions were zero.',
@@ -42,6 +44,7 @@ export const CLOSE_CODES = {
   HELLO_TIMEOUT: 4408,
   VERSION_MISMATCH: 4426,
   RATE_LIMITED: 4429,
+  CONNECTION_LIMIT: 4503,
   /** ws itself closes with 1009 when a message exceeds `maxPayload`. */
   MESSAGE_TOO_BIG: 1009,
 } as const;

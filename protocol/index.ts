@@ -4,3 +4,4 @@ export * from './limits';
 export * from './errors';
 export * from './frame';
 export * from './messages';
+export * from './json-guard';

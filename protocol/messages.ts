@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-guard';
 import { PROTOCOL_MAX } from './limits';
 
 const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
@@ -84,8 +85,12 @@ export const StatusRequest = z.object({ type: z.literal('status') });
 /** Downloads every missing model of the default set; progress comes as `models.progress`. */
 export const ModelsPull = z.object({ type: z.literal('models.pull'), requestId: Id });
 export const Ping = z.object({ type: z.literal('ping'), nonce: z.number().optional() });
+/** Lists the panels paired with this companion (`panels`). */
+export const PanelsList = z.object({ type: z.literal('panels.list') });
+/** Unpairs a panel: its token stops working and its connection closes (4401); answered with `panels`. */
+export const PanelsRevoke = z.object({ type: z.literal('panels.revoke'), id: Id });
 
-export const ClientMessage = z.discriminatedUnion('type', [Hello, Generate, Cancel, StatusRequest, ModelsPull, Ping]);
+export const ClientMessage = z.discriminatedUnion('type', [Hello, Generate, Cancel, StatusRequest, ModelsPull, Ping, PanelsList, PanelsRevoke]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type Hello = z.infer<typeof Hello>;
 export type Generate = z.infer<typeof Generate>;
@@ -93,7 +98,7 @@ export type Generate = z.infer<typeof Generate>;
 export type GenerateInput = z.input<typeof Generate>;
 export type Cancel = z.infer<typeof Cancel>;
 export type ModelsPull = z.infer<typeof ModelsPull>;
-export const CLIENT_MESSAGE_TYPES = ['hello', 'generate', 'cancel', 'status', 'models.pull', 'ping'] as const;
+export const CLIENT_MESSAGE_TYPES = ['hello', 'generate', 'cancel', 'status', 'models.pull', 'ping', 'panels.list', 'panels.revoke'] as const;
 
 // ---------------------------------------------------------------- daemon → panel
 
@@ -140,6 +145,10 @@ export const Welcome = z.object({
     state: z.enum(['missing', 'present', 'warming', 'warm']).optional(),
   }),
   limits: LimitsSchema,
+  /** Sent when the hello used the install token; the panel keeps it and pairs with it from then on. */
+  panelToken: z.string().max(PROTOCOL_MAX.tokenLength).optional(),
+  /** This panel's id in `panels` (what `stylestudio token --revoke` takes). */
+  panelId: z.string().max(PROTOCOL_MAX.idLength).optional(),
 });
 export const Accepted = z.object({
   type: z.literal('accepted'),
@@ -197,6 +206,12 @@ export const ModelsProgress = z.object({
 });
 export const ModelsDone = z.object({ type: z.literal('models.done'), requestId: Id, models: z.array(ModelInfo) });
 export const Pong = z.object({ type: z.literal('pong'), nonce: z.number().optional() });
+export const PanelInfo = z.object({
+  id: Id, name: z.string(), version: z.string(), pairedAt: z.string(), lastSeen: z.string(),
+  /** True for the panel that asked. */
+  self: z.boolean(),
+});
+export const Panels = z.object({ type: z.literal('panels'), panels: z.array(PanelInfo) });
 
 const ErrorCodeSchema = z.enum(ERROR_CODE_LIST as [ErrorCode, ...ErrorCode[]]);
 export const ErrorMessage = z.object({
@@ -212,7 +227,7 @@ export const ErrorMessage = z.object({
 });
 
 export const ServerMessage = z.discriminatedUnion('type', [
-  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, ErrorMessage,
+  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, Panels, ErrorMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type Welcome = z.infer<typeof Welcome>;
@@ -224,11 +239,16 @@ export type Status = z.infer<typeof Status>;
 export type ModelsProgress = z.infer<typeof ModelsProgress>;
 export type ModelsDone = z.infer<typeof ModelsDone>;
 export type ErrorMessage = z.infer<typeof ErrorMessage>;
+export type Panels = z.infer<typeof Panels>;
+export type PanelInfo = z.infer<typeof PanelInfo>;
 
 export type ParseOutcome<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; message: string; requestId?: string };
 
 /** Text frame → checked message, or the stable code and a message naming the offending field. */
 function parseWith<T>(schema: z.ZodType<T>, knownTypes: readonly string[], text: string): ParseOutcome<T> {
+  if (exceedsJsonDepth(text)) {
+    return { ok: false, code: 'BAD_JSON', message: `text frame nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels` };
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -259,7 +279,7 @@ export function parseClientMessage(text: string): ParseOutcome<ClientMessage> {
 }
 
 export const SERVER_MESSAGE_TYPES = [
-  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'error',
+  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'panels', 'error',
 ] as const;
 
 export function parseServerMessage(text: string): ParseOutcome<ServerMessage> {

@@ -28,12 +28,14 @@ async function main() {
   fs.mkdirSync(outDir, { recursive: true });
   for (const v of variants) {
     for (const scale of [1, 2]) {
-      const file = path.join(outDir, `${v.name}${scale === 2 ? '@2x' : ''}.png`);
+      const file = path.join(outDir, `${v.name}@${scale}x.png`);
       await sharp(Buffer.from(drawing(v.ink, v.accent)), { density: 72 * scale * (v.size / 48) * 8 })
         .resize(v.size * scale, v.size * scale)
         .png()
         .toFile(file);
       console.log(file);
+      // UXP looks for name@1x.png and name@2x.png; some versions take the plain name for 1x.
+      if (scale === 1) fs.copyFileSync(file, path.join(outDir, `${v.name}.png`));
     }
   }
 }

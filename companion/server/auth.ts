@@ -1,6 +1,6 @@
 /**
- * Who may talk to the daemon: pure checks on the upgrade request (Host, Origin), the token
- * comparison and the failed-attempt limiter. The server applies them; nothing here does I/O.
+ * Who may talk to the daemon: pure checks on the upgrade request (Host, Origin), the constant-time token
+ * comparison and the backoff for wrong tokens. The server applies them; nothing here does I/O.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -14,11 +14,16 @@ function splitHost(host: string): { name: string; port: string | undefined } {
   return m ? { name: m[1]!.toLowerCase(), port: m[2] } : { name: '', port: undefined };
 }
 
+/** Origins only browsers send: a page (http/https), an opaque context ("null": sandboxed iframes, file://, data:), extensions. */
+const BROWSER_ORIGIN = /^(?:null|https?:|file:|data:|blob:|about:|javascript:|[a-z-]*-extension:)/i;
+
 /**
- * Host must name this machine (defeats DNS rebinding: a rebound domain arrives with its own name);
- * a web Origin (http/https) is refused unless listed (defeats cross-site WebSocket hijacking).
- * UXP's Origin is undocumented, so a missing Origin, "null" and non-web schemes are accepted;
- * the token still guards everything after the handshake.
+ * Host must name this machine (defeats DNS rebinding: a rebound domain arrives with its own name).
+ * Origin: a missing one (non-browser clients) and UXP's are accepted; every browser Origin (a web page,
+ * `null`, an extension) is refused unless listed exactly in `allowedOrigins` (`serve --allow-origin`).
+ * UXP's WebSocket Origin is undocumented; plugins that log it see `uxp://<plugin id>` or none, so every
+ * other non-browser scheme is accepted too, and the limits before pairing (pool, frame size, backoff)
+ * hold for whatever connects.
  */
 export function checkUpgrade(
   headers: { host?: string | undefined; origin?: string | undefined },
@@ -33,8 +38,8 @@ export function checkUpgrade(
     return { ok: false, status: 403, reason: `Host port ${host.port} is not the listening port ${listeningPort}` };
   }
   const origin = headers.origin;
-  if (origin !== undefined && /^https?:/i.test(origin) && !allowedOrigins.includes(origin)) {
-    return { ok: false, status: 403, reason: `web Origin ${JSON.stringify(origin)} is not allowed` };
+  if (origin !== undefined && !allowedOrigins.includes(origin) && (BROWSER_ORIGIN.test(origin.trim()) || origin.trim() === '')) {
+    return { ok: false, status: 403, reason: `browser Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (serve --allow-origin lists exceptions)` };
   }
   return { ok: true };
 }
@@ -47,30 +52,27 @@ export function tokensEqual(given: string, expected: string): boolean {
 }
 
 /**
- * Counts failed pairings in a sliding window. While `maxFailures` failures lie inside the window,
- * every `hello` is refused without looking at its token, so guessing costs a full window per batch.
+ * Slows down wrong tokens without slowing anyone else: a wrong `hello` is answered (and its socket closed)
+ * only after a delay that doubles with each recent failure, up to `maxMs`; a right token is never delayed.
+ * The delay holds one socket of the small unpaired pool, so guessing runs at most pool-size / delay per
+ * second, while the panel's correct pairing is answered at once.
  */
-export class FailureLimiter {
+export class PairingBackoff {
   private failures: number[] = [];
 
   constructor(
-    private readonly maxFailures: number,
+    private readonly baseMs: number,
+    private readonly maxMs: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  blocked(): boolean {
-    this.forgetOld();
-    return this.failures.length >= this.maxFailures;
-  }
-
-  recordFailure(): void {
-    this.forgetOld();
-    this.failures.push(this.now());
-  }
-
-  private forgetOld(): void {
+  /** Records one failure; returns how long to wait before answering it. */
+  failure(): number {
     const horizon = this.now() - this.windowMs;
     this.failures = this.failures.filter((t) => t > horizon);
+    this.failures.push(this.now());
+    if (this.failures.length > 1024) this.failures = this.failures.slice(-1024);
+    return Math.min(this.maxMs, this.baseMs * 2 ** Math.min(20, this.failures.length - 1));
   }
 }

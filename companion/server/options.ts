@@ -8,11 +8,18 @@ export interface ServerOptions {
   readonly port: number;
   readonly token: string;
   readonly limits: Limits;
-  /** A connection that has not sent a valid `hello` by then is closed (4408). */
+  /** Where the token and the paired panels live (re-read when changed); undefined: `token` only, in memory. */
+  readonly configDir?: string;
+  /** A connection that has not paired by then is told HELLO_TIMEOUT and terminated. */
   readonly helloTimeoutMs: number;
+  /** Paired connections at most; a pairing beyond it is refused with CONNECTION_LIMIT. */
   readonly maxConnections: number;
-  /** Failed pairings allowed per window before every `hello` is refused for the rest of it. */
-  readonly pairing: { readonly maxFailures: number; readonly windowMs: number };
+  /** Connections not yet paired, kept apart from the paired ones; a new one beyond it evicts the oldest. */
+  readonly maxUnpaired: number;
+  /** Largest message accepted before pairing (a hello is far smaller); larger ones close the socket unread. */
+  readonly preAuthMaxBytes: number;
+  /** A wrong token is answered after baseMs × 2^(failures in the window − 1), at most maxMs; a right one at once. */
+  readonly pairing: { readonly baseMs: number; readonly maxMs: number; readonly windowMs: number };
   /** Exact web Origins allowed anyway (e.g. a test page); empty by default. */
   readonly allowedOrigins: readonly string[];
   /** A client that leaves this much unsent data queued (not reading) is disconnected. */
@@ -24,9 +31,11 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token' | 'companionVer
   host: '127.0.0.1',
   port: DEFAULT_PORT,
   limits: DEFAULT_LIMITS,
-  helloTimeoutMs: 10_000,
+  helloTimeoutMs: 5_000,
   maxConnections: 16,
-  pairing: { maxFailures: 5, windowMs: 60_000 },
+  maxUnpaired: 8,
+  preAuthMaxBytes: 4096,
+  pairing: { baseMs: 100, maxMs: 3_000, windowMs: 60_000 },
   allowedOrigins: [],
   maxBufferedBytes: 128 * 1024 * 1024,
 };
@@ -68,8 +77,12 @@ export function resolveServerOptions(
   }
   positiveInt('helloTimeoutMs', options.helloTimeoutMs);
   positiveInt('maxConnections', options.maxConnections);
-  positiveInt('pairing.maxFailures', options.pairing.maxFailures);
+  positiveInt('maxUnpaired', options.maxUnpaired);
+  positiveInt('preAuthMaxBytes', options.preAuthMaxBytes);
+  positiveInt('pairing.baseMs', options.pairing.baseMs);
+  positiveInt('pairing.maxMs', options.pairing.maxMs);
   positiveInt('pairing.windowMs', options.pairing.windowMs);
+  if (options.pairing.maxMs >= options.helloTimeoutMs) throw new Error('server option pairing.maxMs must be below helloTimeoutMs');
   positiveInt('maxBufferedBytes', options.maxBufferedBytes);
   return options;
 }

@@ -11,7 +11,7 @@ import { ProgressLine } from '../weights/progress-line';
 import { companionVersion } from './companion-version';
 import { resolveServerOptions } from './options';
 import { StyleStudioServer, type ModelService } from './server';
-import { loadOrCreateToken } from './token';
+import { configDir, loadOrCreateToken } from './token';
 
 interface ServeFlags {
   port: string;
@@ -44,10 +44,11 @@ function parsePort(text: string): number {
 export async function serve(flags: ServeFlags, engineFactory: EngineFactory = createEngine): Promise<StyleStudioServer> {
   const cacheDir = modelsCacheDir(flags.models);
   const provider = parseProvider(flags.provider);
-  const pairing = loadOrCreateToken();
+  const dir = configDir();
+  const pairing = loadOrCreateToken(dir);
   const maxQueue = flags.maxQueue === undefined ? undefined : Number(flags.maxQueue);
   const options = resolveServerOptions({
-    token: pairing.token, companionVersion: companionVersion(), host: flags.host as '127.0.0.1', port: parsePort(flags.port),
+    token: pairing.token, configDir: dir, companionVersion: companionVersion(), host: flags.host as '127.0.0.1', port: parsePort(flags.port),
     allowedOrigins: flags.allowOrigin, limits: { maxQueue, maxJobsPerClient: maxQueue === undefined ? undefined : Math.min(maxQueue, 16) },
   });
   const memoryBudget = flags.memoryBudget === undefined ? undefined : parseBudget(flags.memoryBudget);
@@ -81,6 +82,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     `  listening  ${server.url}`,
     `  token      ${pairing.token}`,
     `             paste it once in the panel; kept in ${pairing.file}${pairing.created ? ' (new)' : ''}`,
+    '             `stylestudio token --list | --revoke ID | --rotate` manages paired panels',
     `  provider   ${status.provider} (available: ${status.providers.join(', ')})`,
     `  models     ${cacheDir}`,
     ...statuses.map((m) => `             ${m.present ? 'present' : 'missing'}  ${m.spec.id}${m.present ? '' : ` (about ${formatGB(m.missingBytes)})`}`),

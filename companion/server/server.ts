@@ -8,11 +8,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type ErrorCode, type ModelInfo, type Welcome } from '../../protocol';
 import { isEngineError } from '../runtime/errors';
 import type { EngineStatus, GenerationEngine, GenerationRequest } from '../pipeline/engine';
-import { checkUpgrade, FailureLimiter } from './auth';
+import { checkUpgrade, PairingBackoff } from './auth';
+import { Connection, type DaemonContext } from './connection';
+import { Credentials } from './credentials';
 import { JobRunner, type Job } from './jobs';
 import type { ServerOptions } from './options';
 import { JobQueue } from './queue';
-import { Session, type DaemonContext } from './session';
 
 export interface PullProgress {
   readonly model: string;
@@ -32,14 +33,27 @@ export interface ModelService {
 /** How often a pull's progress may reach a panel (every file's end is always sent). */
 const PULL_PROGRESS_INTERVAL_MS = 250;
 const HEARTBEAT_MS = 30_000;
+/** RGBA bytes of uploads not yet taken by a job, all connections together (4 full-size uploads × 4). */
+const UPLOAD_BUDGET_FACTOR = 16;
+
+/** ws's receiver checks a frame's announced length against this before reading its payload. */
+interface ReceiverWithLimit {
+  _maxPayload?: number;
+}
 
 export class StyleStudioServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
-  private readonly sessions = new Set<Session>();
+  /** Paired connections: at most `maxConnections`. */
+  private readonly connections = new Set<Connection>();
+  /** Connections that have not paired yet: at most `maxUnpaired`, in arrival order. */
+  private readonly unpaired = new Set<Connection>();
   private readonly runner: JobRunner;
   private readonly context: DaemonContext;
-  private nextSessionId = 1;
+  readonly credentials: Credentials;
+  private uploadBytes = 0;
+  private readonly uploadBudget: number;
+  private nextConnectionId = 1;
   private pulling: AbortController | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private boundPort = 0;
@@ -53,14 +67,27 @@ export class StyleStudioServer {
   ) {
     const { limits } = options;
     this.runner = new JobRunner(new JobQueue<Job>(limits.maxQueue, limits.maxJobsPerClient), () => this.engine, limits.previewSide);
+    this.credentials = new Credentials(options.token, options.configDir);
+    this.uploadBudget = UPLOAD_BUDGET_FACTOR * limits.maxImageSide * limits.maxImageSide * 4;
     this.context = {
       options,
-      limiter: new FailureLimiter(options.pairing.maxFailures, options.pairing.windowMs),
+      credentials: this.credentials,
+      backoff: new PairingBackoff(options.pairing.baseMs, options.pairing.maxMs, options.pairing.windowMs),
       runner: this.runner,
       engineStatus: () => this.engine.status(),
       admit: (request) => admitRequest(this.engine, request),
       welcome: () => this.welcome(),
-      pullModels: (session, requestId) => this.pull(session, requestId),
+      pullModels: (connection, requestId) => this.pull(connection, requestId),
+      promote: (connection) => this.promote(connection),
+      revoked: (panelId) => this.closePanel(panelId),
+      reserveUpload: (bytes) => {
+        if (this.uploadBytes + bytes > this.uploadBudget) return false;
+        this.uploadBytes += bytes;
+        return true;
+      },
+      releaseUpload: (bytes) => {
+        this.uploadBytes = Math.max(0, this.uploadBytes - bytes);
+      },
     };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
     this.http = http.createServer((_req, res) => {
@@ -85,8 +112,13 @@ export class StyleStudioServer {
     return this.runner.queue;
   }
 
+  /** Paired connections. */
   get connectionCount(): number {
-    return this.sessions.size;
+    return this.connections.size;
+  }
+
+  get unpairedCount(): number {
+    return this.unpaired.size;
   }
 
   /** Binds; a busy port rejects with an Error whose `code` is EADDRINUSE and whose message says what to do. */
@@ -132,7 +164,7 @@ export class StyleStudioServer {
     this.pulling?.abort();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.runner.shutdown();
-    for (const session of this.sessions) session.terminate(1001, 'companion stopping');
+    for (const connection of [...this.connections, ...this.unpaired]) connection.terminate(1001, 'companion stopping');
     this.http.closeAllConnections?.();
     await closed;
   }
@@ -157,43 +189,73 @@ export class StyleStudioServer {
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    if (this.sessions.size >= this.options.maxConnections) {
-      return reject(socket, 503, `at most ${this.options.maxConnections} connections`);
-    }
     const verdict = checkUpgrade({ host: req.headers.host, origin: req.headers.origin }, this.boundPort, this.options.allowedOrigins);
     if (!verdict.ok) return reject(socket, verdict.status, verdict.reason);
+    // Unpaired sockets never block a pairing: a new one pushes out the oldest when the pool is full,
+    // refused ones (wrong token waiting out its backoff) first.
+    while (this.unpaired.size >= this.options.maxUnpaired) {
+      const victim = [...this.unpaired].find((c) => c.isRefusing) ?? this.unpaired.values().next().value!;
+      this.unpaired.delete(victim);
+      victim.evict();
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
   }
 
   private onConnection(ws: WebSocket): void {
-    const session = new Session(this.nextSessionId++, ws, this.context);
-    this.sessions.add(session);
+    setReceiverLimit(ws, this.options.preAuthMaxBytes);
+    const connection = new Connection(this.nextConnectionId++, ws, this.context);
+    this.unpaired.add(connection);
     let alive = true;
     ws.on('pong', () => (alive = true));
-    session.isAlive = () => {
+    connection.isAlive = () => {
       const was = alive;
       alive = false;
       return was;
     };
     ws.on('message', (data, isBinary) => {
       alive = true; // any message proves liveness too, in case a client's WebSocket does not answer pings
-      session.handle(data, isBinary);
+      connection.handle(data, isBinary);
     });
     // ws reports protocol violations (oversized message, bad UTF-8) here and then closes the socket.
     ws.on('error', () => {});
     ws.on('close', () => {
-      this.sessions.delete(session);
-      session.closed();
+      this.unpaired.delete(connection);
+      this.connections.delete(connection);
+      connection.closed();
     });
   }
 
-  private pingAll(): void {
-    for (const session of this.sessions) session.heartbeat();
+  private promote(connection: Connection): boolean {
+    if (!this.unpaired.has(connection) || this.connections.size >= this.options.maxConnections) return false;
+    this.unpaired.delete(connection);
+    this.connections.add(connection);
+    connection.lift((ws) => setReceiverLimit(ws, this.options.limits.maxPayloadBytes));
+    return true;
   }
 
-  private pull(session: Session, requestId: string): void {
+  private closePanel(panelId: string): void {
+    for (const connection of this.connections) {
+      if (connection.panelId === panelId) connection.refuse(4401, 'panel revoked');
+    }
+  }
+
+  private pingAll(): void {
+    for (const connection of this.connections) {
+      // A panel revoked from the command line (`stylestudio token --revoke`) is dropped here.
+      if (connection.panelId !== undefined && !this.credentials.isPaired(connection.panelId)) connection.refuse(4401, 'panel revoked');
+      else connection.heartbeat();
+    }
+  }
+
+  private pull(connection: Connection, requestId: string): void {
     if (this.pulling) {
-      return session.sendError('PULL_IN_PROGRESS', 'a model download is already running', { requestId });
+      return connection.sendError('PULL_IN_PROGRESS', 'a model download is already running', { requestId });
+    }
+    const before = this.models.list();
+    if (before.length > 0 && before.every((m) => m.present)) {
+      // Nothing to fetch: keep the engine and its warm sessions.
+      connection.send({ type: 'models.done', requestId, models: before });
+      return;
     }
     const controller = new AbortController();
     this.pulling = controller;
@@ -202,21 +264,30 @@ export class StyleStudioServer {
       const now = Date.now();
       if (now - lastSent < PULL_PROGRESS_INTERVAL_MS && p.receivedBytes !== p.totalBytes) return;
       lastSent = now;
-      session.send({ type: 'models.progress', requestId, ...p });
+      connection.send({ type: 'models.progress', requestId, ...p });
     };
     this.models
       .pull(onProgress, controller.signal)
       .then(async (models) => {
         await this.afterPull(this);
-        session.send({ type: 'models.done', requestId, models });
+        connection.send({ type: 'models.done', requestId, models });
       })
       .catch((err: unknown) => {
-        session.sendError('DOWNLOAD_FAILED', err instanceof Error ? err.message : String(err), { requestId });
+        connection.sendError('DOWNLOAD_FAILED', err instanceof Error ? err.message : String(err), { requestId });
       })
       .finally(() => {
         this.pulling = null;
       });
   }
+}
+
+/**
+ * Lowers (before pairing) or restores ws's per-connection message limit, so an unpaired client's large frame
+ * is refused (1009) from its header, before its payload is buffered. `Connection` checks sizes itself too.
+ */
+function setReceiverLimit(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: ReceiverWithLimit })._receiver;
+  if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
 }
 
 /** The one way a handshake is refused: a plain HTTP response, then the socket closes. */

@@ -36,7 +36,7 @@ export interface PairingToken {
  */
 export function loadOrCreateToken(dir: string = configDir()): PairingToken {
   const file = tokenPath(dir);
-  const existing = readToken(file);
+  const existing = readTokenFile(file);
   if (existing !== undefined) return { token: existing, file, created: false };
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString('base64url');
@@ -47,7 +47,7 @@ export function loadOrCreateToken(dir: string = configDir()): PairingToken {
     fs.linkSync(tmp, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const theirs = readToken(file);
+    const theirs = readTokenFile(file);
     if (theirs === undefined) throw new Error(`${file}: exists but holds no valid token; delete it to make a new one`);
     return { token: theirs, file, created: false };
   } finally {
@@ -56,7 +56,8 @@ export function loadOrCreateToken(dir: string = configDir()): PairingToken {
   return { token, file, created: true };
 }
 
-function readToken(file: string): string | undefined {
+/** The token in `file`, undefined when there is none; throws when the file holds something else. */
+export function readTokenFile(file: string): string | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -73,4 +74,19 @@ function readToken(file: string): string | undefined {
     if ((mode & 0o077) !== 0) fs.chmodSync(file, 0o600); // tighten a token others could read
   }
   return token;
+}
+
+/**
+ * Replaces a secret file atomically: a 0600 temporary file in the same (0700) folder, renamed over the old one,
+ * so readers see the old or the new content, never a mix, and never a file others could read.
+ */
+export function writeSecretFile(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }

@@ -126,7 +126,46 @@ function blobHasher(etag: string, size: number): Hash {
 }
 
 async function hashFilePrefix(file: string, hash: Hash): Promise<void> {
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | NOFOLLOW);
+  for await (const chunk of fs.createReadStream('', { fd })) hash.update(chunk as Buffer);
+}
+
+/** O_NOFOLLOW where the platform has it (not on Windows, where planting a symlink needs rights a page lacks). */
+const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/**
+ * Size of a regular file at `file` without following symlinks; -1 when absent. Anything else there (a symlink,
+ * a folder) is not ours: it is removed, so the download starts over on a fresh file.
+ */
+function regularFileSize(file: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+    throw err;
+  }
+  if (st.isFile()) return st.size;
+  fs.rmSync(file, { force: true, recursive: st.isDirectory() });
+  return -1;
+}
+
+/** Headroom kept free beyond the file itself (the filesystem and everything else need some). */
+const FREE_SPACE_MARGIN = 256 * 1024 * 1024;
+
+/** Refuses to start a download the disk cannot hold, naming the folder and both sizes. */
+function checkFreeSpace(dir: string, bytes: number, what: string): void {
+  let free: number;
+  try {
+    const st = fs.statfsSync(dir);
+    free = Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return; // statfs unsupported here: the write itself will fail with ENOSPC
+  }
+  if (free < bytes + FREE_SPACE_MARGIN) {
+    const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB`;
+    throw new DownloadError(`${what}: needs ${gb(bytes)} (plus ${gb(FREE_SPACE_MARGIN)} to spare) but ${dir} has ${gb(free)} free; free some space or point --models / HF_HUB_CACHE at a bigger disk`);
+  }
 }
 
 /** One writer per blob across processes; a lock left by a dead process is taken over. */
@@ -159,13 +198,15 @@ function processAlive(pid: number): boolean {
 /** Completes the partial file (resuming what an earlier run left) and returns the hex digest of all its bytes. */
 async function receive(meta: FileMetadata, partial: string, options: DownloadOptions, what: string): Promise<string> {
   let hasher = blobHasher(meta.etag, meta.size);
-  let have = fs.existsSync(partial) ? fs.statSync(partial).size : 0;
+  let have = regularFileSize(partial);
   if (have > meta.size) {
-    fs.truncateSync(partial, 0);
-    have = 0;
+    fs.rmSync(partial, { force: true }); // longer than the file can be: not a prefix of it
+    have = -1;
   }
   if (have > 0) await hashFilePrefix(partial, hasher);
+  have = Math.max(0, have);
   if (have === meta.size) return hasher.digest('hex');
+  checkFreeSpace(path.dirname(partial), meta.size - have, what);
   const auth: Record<string, string> = options.token && sameOrigin(meta.downloadUrl, options.endpoint) ? { Authorization: `Bearer ${options.token}` } : {};
   const res = await request(meta.downloadUrl, 'GET', have > 0 ? { ...auth, Range: `bytes=${have}-` } : auth, options.signal);
   let start: number;
@@ -186,7 +227,8 @@ async function receive(meta: FileMetadata, partial: string, options: DownloadOpt
     hasher = blobHasher(meta.etag, meta.size);
     have = 0;
   }
-  const fd = fs.openSync(partial, start === 0 ? 'w' : 'a');
+  // Never through a symlink: one planted at the partial's name would make us write wherever it points.
+  const fd = fs.openSync(partial, fs.constants.O_WRONLY | fs.constants.O_CREAT | NOFOLLOW | (start === 0 ? fs.constants.O_TRUNC : fs.constants.O_APPEND), 0o644);
   let received = have;
   try {
     for await (const chunk of res.body) {
@@ -236,7 +278,8 @@ function linkSnapshot(blob: string, snapshot: string): void {
 function writeRef(refPath: string, commit: string): void {
   fs.mkdirSync(path.dirname(refPath), { recursive: true });
   const tmp = `${refPath}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, commit);
+  fs.rmSync(tmp, { force: true });
+  fs.writeFileSync(tmp, commit, { flag: 'wx' }); // exclusive create: never through a planted symlink
   fs.renameSync(tmp, refPath);
 }
 
@@ -248,7 +291,7 @@ export async function downloadFile(f: HubFile, options: DownloadOptions): Promis
   const blob = cache.blobPath(meta.etag);
   const snapshot = cache.snapshotPath(meta.commit, f.file);
   fs.mkdirSync(path.dirname(blob), { recursive: true });
-  const existing = fs.existsSync(blob) ? fs.statSync(blob).size : -1;
+  const existing = regularFileSize(blob); // a symlink planted as the blob is removed, not followed
   if (existing !== meta.size) {
     const release = acquireLock(`${blob}.lock`);
     try {

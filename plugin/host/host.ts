@@ -98,6 +98,11 @@ export interface ImageUrls {
 
 export interface Host {
   documentState(): Promise<DocumentState>;
+  /**
+   * Calls `onChange` (debounced) when Photoshop reports a change that can alter the document state: another document,
+   * layers made, deleted, renamed, selected, a selection. Returns a function that stops watching.
+   */
+  watchDocument?(onChange: () => void): () => void;
   /** A short read; never waits on anything but Photoshop. Throws HostError with a user-facing message. */
   readLayer(request: ReadLayerRequest): Promise<LayerPixels>;
   /** Adds all results as one history step. Throws HostError with a user-facing message. */

@@ -71,6 +71,10 @@ export interface PhotoshopApi {
   readonly core: {
     executeAsModal<T>(fn: (ctx: PsExecutionContext) => Promise<T>, options: { commandName: string }): Promise<T>;
   };
+  readonly action: {
+    addNotificationListener(events: string[], listener: (event: string, descriptor: object) => void): Promise<void>;
+    removeNotificationListener(events: string[], listener: (event: string, descriptor: object) => void): Promise<void>;
+  };
   readonly imaging: {
     getPixels(options: {
       documentID: number;

@@ -14,8 +14,9 @@ import type {
 } from './host';
 import { HostError } from './host';
 import type { PhotoshopApi, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
-import { ANCHOR_TOP_LEFT, PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
+import { PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
 import { to16BitRange, toRgba8 } from './pixels';
+import { resizeRgba } from './resample';
 import { SecureTokenStore } from './token-store';
 
 /** Every pixel crosses the wire as sRGB 8-bit; Photoshop converts from and to the document's profile. */
@@ -52,6 +53,13 @@ function asHostError(err: unknown, doing: string): HostError {
   return new HostError(`Photoshop could not ${doing}: ${e?.message ?? String(err)}`);
 }
 
+/** Photoshop action events (eventcodes) after which the document list, layers or selection may differ. */
+export const DOCUMENT_EVENTS = [
+  'open', 'close', 'select', 'make', 'delete', 'set', 'move', 'duplicate', 'paste', 'placeEvent', 'newPlacedLayer',
+  'convertMode', 'mergeLayersNew', 'flattenImage', 'rasterizeLayer', 'ungroupLayersEvent', 'groupLayersEvent',
+] as const;
+const DOCUMENT_EVENT_QUIET_MS = 150;
+
 /** For hosts without image display (tests): every image shows as an empty picture. */
 const NO_IMAGE_URLS: ImageUrls = { create: () => '', release: () => undefined };
 
@@ -64,6 +72,28 @@ export class PhotoshopHost implements Host {
     readonly imageUrls: ImageUrls = NO_IMAGE_URLS,
   ) {
     this.tokens = new SecureTokenStore(storage);
+  }
+
+  /**
+   * Follows Photoshop's notifications for what can change the panel's view of the document: switching documents,
+   * opening and closing them, layers made, deleted, moved, renamed or selected, selections. Bursts (a paste fires
+   * several) are folded into one call after a short quiet time.
+   */
+  watchDocument(onChange: () => void): () => void {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const listener = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        onChange();
+      }, DOCUMENT_EVENT_QUIET_MS);
+    };
+    // A failure to subscribe (an older Photoshop) leaves the panel refreshing on focus and hover only.
+    this.ps.action.addNotificationListener([...DOCUMENT_EVENTS], listener).catch(() => undefined);
+    return () => {
+      if (timer !== null) clearTimeout(timer);
+      this.ps.action.removeNotificationListener([...DOCUMENT_EVENTS], listener).catch(() => undefined);
+    };
   }
 
   async documentState(): Promise<DocumentState> {
@@ -183,8 +213,10 @@ export class PhotoshopHost implements Host {
               const layer = await doc.createPixelLayer({ name: `${request.layerPrefix} · seed ${result.seed}` });
               if (!layer) throw new HostError('Photoshop did not create a result layer.');
               await layer.move(group, PLACE_INSIDE);
-              const { width, height, data } = result.image;
-              const place = fitInside(width, height, request.target);
+              // Resized here to the box it fills, so Photoshop writes it once, exactly there (no layer.scale).
+              const place = fitInside(result.image.width, result.image.height, request.target);
+              const { width, height } = place;
+              const data = resizeRgba(result.image.data, result.image.width, result.image.height, width, height);
               const imageData = await this.ps.imaging.createImageDataFromBuffer(sixteenBit ? to16BitRange(data) : data, {
                 width,
                 height,
@@ -203,7 +235,6 @@ export class PhotoshopHost implements Host {
               } finally {
                 await imageData.dispose();
               }
-              if (place.scale !== 1) await layer.scale(place.scale * 100, place.scale * 100, ANCHOR_TOP_LEFT);
               layerIds.unshift(layer.id);
             }
             await ctx.hostControl.resumeHistory(suspension, true);

@@ -1,4 +1,4 @@
-import type { TokenStore } from './host';
+import { HostError, type TokenStore } from './host';
 import type { SecureStorageApi } from './photoshop-api';
 
 const TOKEN_KEY = 'stylestudio.pairingToken';
@@ -11,8 +11,9 @@ export class SecureTokenStore implements TokenStore {
     let bytes: Uint8Array | null | undefined;
     try {
       bytes = await this.storage.getItem(TOKEN_KEY);
-    } catch {
-      return null; // a missing key rejects on some UXP versions; either way there is no token
+    } catch (err) {
+      // Some UXP versions reject for a missing key too, so the caller words this as "no token could be read".
+      throw new HostError(`secure storage could not be read (${errorText(err)})`);
     }
     if (!bytes || bytes.length === 0) return null;
     // Tokens are ASCII; TextDecoder is not documented in UXP, so decode by hand.
@@ -22,10 +23,22 @@ export class SecureTokenStore implements TokenStore {
   }
 
   async save(token: string): Promise<void> {
-    await this.storage.setItem(TOKEN_KEY, token);
+    try {
+      await this.storage.setItem(TOKEN_KEY, token);
+    } catch (err) {
+      throw new HostError(`secure storage refused the token (${errorText(err)})`);
+    }
   }
 
   async clear(): Promise<void> {
-    await this.storage.removeItem(TOKEN_KEY);
+    try {
+      await this.storage.removeItem(TOKEN_KEY);
+    } catch (err) {
+      throw new HostError(`secure storage could not remove the token (${errorText(err)})`);
+    }
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

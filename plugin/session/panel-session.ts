@@ -98,6 +98,7 @@ export class PanelSession {
   private handle: JobHandle | null = null;
   private nextResult = 1;
   private unsubscribe: (() => void) | null = null;
+  private stopWatching: (() => void) | undefined;
 
   constructor(
     private readonly host: Host,
@@ -137,8 +138,19 @@ export class PanelSession {
 
   /** Connects with the stored token, if any, and reads the document. Returns at once (UXP's setup has 300 ms). */
   async start(): Promise<void> {
-    this.unsubscribe = this.companion.subscribe((connection) => this.set({ connection }));
-    const token = await this.host.tokens.load();
+    this.unsubscribe = this.companion.subscribe((connection) => {
+      this.set({ connection });
+      if (connection.kind === 'ready' && connection.welcome.panelToken) void this.keepPanelToken(connection.welcome.panelToken);
+    });
+    this.stopWatching = this.host.watchDocument?.(() => {
+      if (!this.current.job) void this.refreshDocument();
+    });
+    let token: string | null = null;
+    try {
+      token = await this.host.tokens.load();
+    } catch (err) {
+      this.set({ notice: { kind: 'info', text: `No stored pairing token could be read: ${messageOf(err)}. Paste the token that \`stylestudio serve\` prints to pair.` } });
+    }
     if (token) {
       this.set({ hasToken: true });
       this.companion.connect(token);
@@ -146,8 +158,21 @@ export class PanelSession {
     await this.refreshDocument();
   }
 
+  /**
+   * The companion answered the install token with this panel's own token: keep that one instead, so this panel
+   * can be revoked on its own (`stylestudio token --revoke`). If storage fails the install token stays.
+   */
+  private async keepPanelToken(token: string): Promise<void> {
+    try {
+      await this.host.tokens.save(token);
+    } catch (err) {
+      this.set({ notice: { kind: 'error', text: `Paired, but ${messageOf(err)}; you may have to paste the token again next time.` } });
+    }
+  }
+
   stop(): void {
     this.unsubscribe?.();
+    this.stopWatching?.();
     this.companion.disconnect();
   }
 
@@ -157,15 +182,24 @@ export class PanelSession {
       this.set({ notice: { kind: 'error', text: 'Paste the token that `stylestudio serve` printed.' } });
       return;
     }
-    await this.host.tokens.save(trimmed);
-    this.set({ hasToken: true, notice: null });
+    let notice: Notice | null = null;
+    try {
+      await this.host.tokens.save(trimmed);
+    } catch (err) {
+      notice = { kind: 'error', text: `Paired for now, but ${messageOf(err)}; you will have to paste the token again next time.` };
+    }
+    this.set({ hasToken: true, notice });
     this.companion.connect(trimmed);
   }
 
   async forgetToken(): Promise<void> {
-    await this.host.tokens.clear();
     this.companion.disconnect();
-    this.set({ hasToken: false });
+    try {
+      await this.host.tokens.clear();
+      this.set({ hasToken: false });
+    } catch (err) {
+      this.set({ hasToken: false, notice: { kind: 'error', text: `Disconnected, but ${messageOf(err)}; it may be used again at the next start.` } });
+    }
   }
 
   async refreshDocument(): Promise<void> {
@@ -381,4 +415,8 @@ export class PanelSession {
     const k = this.kept.find((x) => x.view.id === resultId);
     if (k) this.update({ seedMode: 'fixed', seed: k.view.seed });
   }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -39,6 +39,8 @@ export function ConnectionSection(props: {
 }) {
   const [token, setToken] = useState('');
   const [changing, setChanging] = useState(false);
+  // A plain text field: UXP's type=password field cannot be read on macOS. Hiding shows a masked summary instead.
+  const [hidden, setHidden] = useState(false);
   const text = connectionText(props.connection);
   const askToken = text.askToken || changing;
   const submit = () => {
@@ -58,8 +60,15 @@ export function ConnectionSection(props: {
       {askToken ? (
         <div className="row">
           <div className="grow">
-            <TextField label="Pairing token" type="password" value={token} onChange={setToken} onEnter={submit} placeholder="paste the token" testId="token" />
+            {hidden && token ? (
+              <sp-body size="S" data-testid="token-masked">{'•'.repeat(Math.min(12, token.trim().length))} ({token.trim().length} characters)</sp-body>
+            ) : (
+              <TextField label="Pairing token" type="text" value={token} onChange={setToken} onEnter={submit} placeholder="paste the token" testId="token" />
+            )}
           </div>
+          <Button quiet variant="secondary" onPress={() => setHidden(!hidden)} disabled={!token} testId="token-visibility">
+            {hidden ? 'Show' : 'Hide'}
+          </Button>
           <Button onPress={submit} disabled={!token.trim()} testId="pair">
             Pair
           </Button>

@@ -1,6 +1,55 @@
+import { useEffect, useState } from 'react';
+import { MAX_SEED } from '../../protocol';
 import type { Settings } from '../session/settings';
 import { LONG_SIDES } from '../session/settings';
 import { Checkbox, Picker, Slider, TextArea, TextField } from './spectrum';
+
+/**
+ * A seed typed as text: UXP's type=number field stops at ±214,748.36, the companion takes 0 … MAX_SEED.
+ * Returns the seed, or a message saying what is wrong.
+ */
+export function parseSeed(text: string): { seed: number } | { error: string } {
+  const t = text.trim().replace(/[\s,_]/g, '');
+  if (t === '') return { error: 'Type a seed: a whole number from 0.' };
+  if (!/^\d+$/.test(t)) return { error: 'A seed is a whole number from 0 (digits only).' };
+  const n = Number(t);
+  if (!Number.isSafeInteger(n) || n > MAX_SEED) return { error: `Seeds go up to ${MAX_SEED.toLocaleString('en-US')}.` };
+  return { seed: n };
+}
+
+function SeedField(props: { seed: number; onSeed: (seed: number) => void }) {
+  const [draft, setDraft] = useState(String(props.seed));
+  const [error, setError] = useState<string | null>(null);
+  // A seed set from outside (e.g. "reuse seed") replaces the draft.
+  useEffect(() => {
+    setDraft((d) => {
+      const parsed = parseSeed(d);
+      return 'seed' in parsed && parsed.seed === props.seed ? d : String(props.seed);
+    });
+    setError(null);
+  }, [props.seed]);
+  return (
+    <div className="grow">
+      <TextField
+        label="Seed"
+        type="text"
+        value={draft}
+        onChange={(v) => {
+          setDraft(v);
+          const parsed = parseSeed(v);
+          if ('seed' in parsed) {
+            setError(null);
+            props.onSeed(parsed.seed);
+          } else {
+            setError(parsed.error);
+          }
+        }}
+        testId="seed"
+      />
+      {error ? <sp-detail class="field-error" data-testid="seed-error">{error}</sp-detail> : null}
+    </div>
+  );
+}
 
 export function PromptSection(props: { settings: Settings; onChange: (patch: Partial<Settings>) => void }) {
   return (
@@ -40,20 +89,7 @@ export function OptionsSection(props: {
         <Checkbox checked={s.seedMode === 'fixed'} onChange={(fixed) => set({ seedMode: fixed ? 'fixed' : 'random' })} testId="fixed-seed">
           Fixed seed
         </Checkbox>
-        {s.seedMode === 'fixed' ? (
-          <div className="grow">
-            <TextField
-              label="Seed"
-              type="number"
-              value={String(s.seed)}
-              onChange={(v) => {
-                const n = Math.floor(Number(v));
-                if (Number.isFinite(n) && n >= 0) set({ seed: n });
-              }}
-              testId="seed"
-            />
-          </div>
-        ) : null}
+        {s.seedMode === 'fixed' ? <SeedField seed={s.seed} onSeed={(seed) => set({ seed })} /> : null}
       </div>
       <Picker
         label="Output size (long side)"

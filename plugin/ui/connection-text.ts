@@ -8,6 +8,14 @@ export interface ConnectionText {
   readonly askToken: boolean;
 }
 
+const REFUSAL_TITLES: Record<Extract<ConnectionState, { kind: 'refused' }>['code'], string> = {
+  BAD_TOKEN: 'Wrong token',
+  VERSION_MISMATCH: 'Version mismatch',
+  RATE_LIMITED: 'Too many attempts',
+  CONNECTION_LIMIT: 'Too many panels',
+  PROTOCOL: 'Protocol error',
+};
+
 const START_HINT = 'Start it in a terminal with `npx stylestudio serve` (it prints the pairing token).';
 
 /** What the connection line says in each state, with the fix where the user has to act. */
@@ -32,7 +40,7 @@ export function connectionText(state: ConnectionState, address = '127.0.0.1:4782
     case 'refused':
       return {
         tone: 'problem',
-        title: state.code === 'BAD_TOKEN' ? 'Wrong token' : state.code === 'VERSION_MISMATCH' ? 'Version mismatch' : state.code === 'RATE_LIMITED' ? 'Too many attempts' : 'Protocol error',
+        title: REFUSAL_TITLES[state.code],
         detail: state.message,
         askToken: state.code === 'BAD_TOKEN' || state.code === 'RATE_LIMITED',
       };

@@ -116,7 +116,8 @@ export async function startServeCli(options: ServeOptions = {}): Promise<Compani
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: build with tsc -b first`);
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-e2e-'));
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--models', path.join(dir, 'models')], {
+  // The test page is a file:// page, whose Origin is "null": allowed here with the documented --allow-origin.
+  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--models', path.join(dir, 'models'), '--allow-origin', 'null'], {
     env: { ...process.env, STYLESTUDIO_CONFIG_DIR: path.join(dir, 'config'), HF_HUB_OFFLINE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

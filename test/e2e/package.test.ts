@@ -50,8 +50,8 @@ test('npm run package: dist/plugin/ for the UXP Developer Tool and an installabl
   const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'manifest.json'), 'utf8'));
   const ccx = readZip(path.join(repoRoot, 'dist', `${manifest.id}.ccx`));
   expect([...ccx.keys()].sort()).toEqual([
-    'icons/panel-dark.png', 'icons/panel-dark@2x.png', 'icons/panel-light.png', 'icons/panel-light@2x.png',
-    'icons/plugin.png', 'icons/plugin@2x.png', 'index.html', 'manifest.json', 'panel.js', 'styles.css',
+    'icons/panel-dark.png', 'icons/panel-dark@1x.png', 'icons/panel-dark@2x.png', 'icons/panel-light.png', 'icons/panel-light@1x.png',
+    'icons/panel-light@2x.png', 'icons/plugin.png', 'icons/plugin@1x.png', 'icons/plugin@2x.png', 'index.html', 'manifest.json', 'panel.js', 'styles.css',
   ]);
   expect(JSON.parse(ccx.get('manifest.json')!.toString('utf8'))).toEqual(manifest);
   expect(ccx.get('panel.js')!.toString('utf8')).toBe(bundle);

@@ -14,6 +14,9 @@ import { buildTestPage, launchChromium, startServeCli, type CompanionProcess } f
 
 jest.setTimeout(240_000);
 
+/** The test page is a file:// page, whose Origin is "null": the daemon refuses it unless told with --allow-origin. */
+const PAGE_ORIGIN = ['--allow-origin', 'null'];
+
 interface LayerSnapshot {
   id: number;
   name: string;
@@ -110,7 +113,7 @@ async function fastSettings(page: Page): Promise<void> {
 }
 
 test('generate two variations on the tiny model, cancel a second job, layers land in the document; screenshot', async () => {
-  const companion = await startTinyServe();
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
   try {
     const { page, problems } = await openPanel(companion);
     await pair(page, companion.token);
@@ -177,7 +180,7 @@ async function waitUntil(page: Page, predicate: () => boolean, timeoutMs: number
 }
 
 test('a selection shapes the output and receives the result; "only the selected area" crops the style', async () => {
-  const companion = await startTinyServe();
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
   try {
     const { page, problems } = await openPanel(companion);
     await pair(page, companion.token);

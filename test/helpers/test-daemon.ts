@@ -13,8 +13,12 @@ export interface TestDaemonConfig {
   readonly stepMs?: number;
   readonly limits?: Partial<Limits>;
   readonly helloTimeoutMs?: number;
-  readonly pairing?: { maxFailures: number; windowMs: number };
+  readonly pairing?: { baseMs: number; maxMs: number; windowMs: number };
   readonly maxConnections?: number;
+  readonly maxUnpaired?: number;
+  readonly preAuthMaxBytes?: number;
+  /** Keep the token and paired panels in files here (as `serve` does) instead of in memory. */
+  readonly configDir?: string;
   /** Exact web Origins to accept (e.g. the page of a browser end-to-end test). */
   readonly allowedOrigins?: string[];
   readonly maxBufferedBytes?: number;
@@ -30,6 +34,7 @@ const server = new StyleStudioServer(
   resolveServerOptions({
     token: config.token, companionVersion: `test-${PROTOCOL_VERSION}`, port: 0, limits: config.limits,
     helloTimeoutMs: config.helloTimeoutMs, pairing: config.pairing, maxConnections: config.maxConnections,
+    maxUnpaired: config.maxUnpaired, preAuthMaxBytes: config.preAuthMaxBytes, configDir: config.configDir,
     allowedOrigins: config.allowedOrigins, maxBufferedBytes: config.maxBufferedBytes,
   }),
   engine,

@@ -22,6 +22,8 @@ export interface TinyServeOptions {
   readonly args?: readonly string[];
   /** Wait until the engine is ready before resolving (default when models are laid out). */
   readonly waitReady?: boolean;
+  /** Hub to download from instead of none (e.g. tiny-hub.ts's endpoint). */
+  readonly hubEndpoint?: string;
 }
 
 export interface TinyServe {
@@ -55,8 +57,9 @@ export async function startTinyServe(options: TinyServeOptions = {}): Promise<Ti
     STYLESTUDIO_CONFIG_DIR: path.join(dir, 'config'),
     HF_HUB_CACHE: hub,
     HF_HOME: '',
-    HF_HUB_OFFLINE: '1',
-    HF_ENDPOINT: 'http://127.0.0.1:9', // nothing may be fetched: a download attempt fails at once
+    ...(options.hubEndpoint
+      ? { HF_ENDPOINT: options.hubEndpoint, HF_HUB_OFFLINE: '' }
+      : { HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9' }), // by default nothing may be fetched: a download fails at once
   };
   const child = spawn(process.execPath, [CLI, 'serve', '--port', String(options.port ?? 0), ...(options.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -33,13 +33,16 @@ test('network access is exactly the companion on loopback at the default port; n
   expect(manifest.requiredPermissions.allowCodeGenerationFromStrings).toBeUndefined();
 });
 
-test('every icon exists at 1x and 2x with the declared size; panel icons cover all themes', async () => {
+test('every icon exists as name@1x, name@2x and name with the declared size; panel icons cover all themes', async () => {
   const icons: Icon[] = [...manifest.entrypoints[0].icons, ...manifest.icons];
   for (const icon of icons) {
     for (const scale of icon.scale) {
-      const file = scale === 1 ? icon.path : icon.path.replace(/\.png$/, `@${scale}x.png`);
-      const meta = await sharp(path.join(repoRoot, file)).metadata();
-      expect([file, meta.width, meta.height]).toEqual([file, icon.width * scale, icon.height * scale]);
+      // UXP looks the icon up as name@1x.png / name@2x.png; the plain name stays for versions that take it at 1x.
+      const names = [icon.path.replace(/\.png$/, `@${scale}x.png`), ...(scale === 1 ? [icon.path] : [])];
+      for (const file of names) {
+        const meta = await sharp(path.join(repoRoot, file)).metadata();
+        expect([file, meta.width, meta.height]).toEqual([file, icon.width * scale, icon.height * scale]);
+      }
     }
   }
   const themes = manifest.entrypoints[0].icons.flatMap((i: Icon) => i.theme).sort();

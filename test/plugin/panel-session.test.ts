@@ -2,12 +2,15 @@ import WebSocket from 'ws';
 import { CompanionClient } from '../../plugin/client/companion-client';
 import type { SocketLike } from '../../plugin/client/socket';
 import { PanelSession, KEPT_RESULTS, shortName } from '../../plugin/session/panel-session';
-import { startLoopbackCompanion, type LoopbackCompanion } from '../helpers/loopback-companion';
+import { tinySetHub } from '../helpers/tiny-hub';
+import { startTinyServe, type TinyServe } from '../helpers/tiny-serve';
+import { TestClient } from '../helpers/ws-client';
 import { MemoryHost, SAMPLE_DOC } from './fakes/memory-host';
 
-const TOKEN = 'tok-session';
+/** Node's ws (unlike a browser's) also emits 'error' when closed before connecting: keep that from being unhandled. */
+const sockets = (u: string): SocketLike => new WebSocket(u).on('error', () => undefined) as unknown as SocketLike;
 
-function until(session: PanelSession, predicate: (s: PanelSession['state']) => boolean, timeoutMs = 5000): Promise<void> {
+function until(session: PanelSession, predicate: (s: PanelSession['state']) => boolean, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     if (predicate(session.state)) return resolve();
     const timer = setTimeout(() => {
@@ -24,75 +27,87 @@ function until(session: PanelSession, predicate: (s: PanelSession['state']) => b
   });
 }
 
-describe('PanelSession with a real client and a loopback companion', () => {
-  let companion: LoopbackCompanion;
+jest.setTimeout(180_000);
+
+/** The daemon's queue, as a status request from a second connection sees it. */
+async function queueOf(daemon: TinyServe): Promise<unknown> {
+  const probe = await TestClient.paired(daemon.url, daemon.token);
+  probe.send({ type: 'status' });
+  const status = await probe.waitFor((m) => m.type === 'status');
+  probe.close();
+  return status.type === 'status' ? { waiting: status.queue.length, running: status.running } : status;
+}
+
+describe('PanelSession with a real client and the real companion (serve on the tiny models)', () => {
+  let daemon: TinyServe;
   let session: PanelSession;
   let host: MemoryHost;
 
-  async function started(stepDelayMs = 2, doc = SAMPLE_DOC, modelsMissing = false, listed?: number) {
-    companion = await startLoopbackCompanion({ token: TOKEN, stepDelayMs, modelsMissing });
+  beforeAll(async () => {
+    daemon = await startTinyServe();
+  });
+  afterAll(async () => {
+    expect(daemon.stderr()).toBe('');
+    await daemon.stop();
+  });
+
+  async function started(doc = SAMPLE_DOC, listed?: number, url = daemon.url) {
     host = new MemoryHost(doc);
-    const client = new CompanionClient({ url: companion.url, socketFactory: (u) => new WebSocket(u) as unknown as SocketLike });
-    session = new PanelSession(host, client, undefined, listed);
+    session = new PanelSession(host, new CompanionClient({ url, socketFactory: sockets }), undefined, listed);
     await session.start();
   }
 
-  afterEach(async () => {
+  async function paired(doc = SAMPLE_DOC, listed?: number) {
+    await started(doc, listed);
+    await session.pair(daemon.token);
+    await until(session, (s) => s.connection.kind === 'ready');
+  }
+
+  afterEach(() => {
     session?.stop();
-    await companion?.close();
   });
 
-  test('pairing stores the token and connects; a later start reuses it', async () => {
+  test('pairing keeps the panel token the companion hands out; a later start pairs with it', async () => {
     await started();
     expect(session.state.connection.kind).toBe('unpaired');
-    await session.pair(`  ${TOKEN} `);
+    await session.pair(`  ${daemon.token} `);
     await until(session, (s) => s.connection.kind === 'ready');
-    expect(host.token).toBe(TOKEN);
-    const again = new PanelSession(host, new CompanionClient({ url: companion.url, socketFactory: (u) => new WebSocket(u) as unknown as SocketLike }));
+    await until(session, () => host.token?.startsWith('p.') === true);
+    const again = new PanelSession(host, new CompanionClient({ url: daemon.url, socketFactory: sockets }));
     await again.start();
     await until(again, (s) => s.connection.kind === 'ready');
+    expect(again.state.notice).toBeNull();
     again.stop();
   });
 
-  test('generate: reads the active layer, sends the settings, inserts all variations once as one step', async () => {
-    await started();
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
+  test('generate: reads the active layer, inserts all variations once as one step with the requested seeds and size', async () => {
+    await paired();
     session.update({ prompt: '  a lighthouse\nat dusk ', negativePrompt: 'blurry', variations: 2, steps: 4, teacherSteps: 20, seedMode: 'fixed', seed: 99, longSide: 512, avoid: { kind: 'drop', preset: 'texture' } });
     await session.generate();
     await until(session, (s) => s.job === null);
     expect(session.state.notice).toBeNull();
     expect(host.reads).toEqual([{ documentId: 7, layerId: 3, selectionOnly: false, maxSide: 1024 }]);
-    expect(companion.uploads.map((u) => u.meanRgb)).toEqual([[30, 60, 90]]);
-    expect(companion.generates[0]!.params).toMatchObject({
-      prompt: 'a lighthouse\nat dusk', negativePrompt: 'blurry', seed: 99, variations: 2, steps: 4, teacherSteps: 4,
-      width: 512, height: 320, negativeStyle: { kind: 'drop', preset: 'texture' }, crossModalAdain: true,
-    });
     expect(host.inserts).toHaveLength(1);
     expect(host.inserts[0]).toMatchObject({
       documentId: 7, groupName: 'a lighthouse at dusk', aboveLayerId: 3, target: { left: 0, top: 0, right: 1600, bottom: 900 },
     });
-    expect(host.inserts[0]!.results.map((r) => r.seed)).toEqual([99, 100]);
+    expect(host.inserts[0]!.results.map((r) => [r.seed, r.image.width, r.image.height])).toEqual([[99, 512, 320], [100, 512, 320]]);
     expect(session.state.results.map((r) => [r.seed, r.inserted, r.canReinsert])).toEqual([[100, true, true], [99, true, true]]);
-    // only thumbnails stay on screen; the preview URL was released with the job
+    // only thumbnails stay on screen; preview URLs were released with the job
     expect(host.urls.size).toBe(2);
   });
 
   test('the modal-free wait: the layer is read before anything is sent, inserted only after done', async () => {
-    await started();
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
-    session.update({ prompt: 'p', steps: 2, teacherSteps: 1, variations: 1 });
+    await paired();
+    session.update({ prompt: 'p', steps: 2, teacherSteps: 1, variations: 1, longSide: 512 });
     await session.generate();
     await until(session, (s) => s.job === null);
     expect(host.events).toEqual(['read 3', 'insert 1']);
   });
 
   test('cancel: the job ends cancelled and nothing is inserted', async () => {
-    await started(25);
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
-    session.update({ prompt: 'p', steps: 100, teacherSteps: 10, variations: 2 });
+    await paired();
+    session.update({ prompt: 'p', steps: 100, teacherSteps: 10, variations: 2, longSide: 512 });
     await session.generate();
     await until(session, (s) => s.job?.phase === 'running');
     session.cancel();
@@ -102,10 +117,8 @@ describe('PanelSession with a real client and a loopback companion', () => {
     expect(host.inserts).toEqual([]);
   });
 
-  test('host refusals and missing prompt become notices, and no job is sent', async () => {
-    await started();
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
+  test('host refusals and missing prompt become notices, and no job reaches the companion', async () => {
+    await paired();
     await session.generate();
     expect(session.state.notice?.text).toMatch(/Type a prompt/);
     session.update({ prompt: 'p' });
@@ -116,18 +129,16 @@ describe('PanelSession with a real client and a loopback companion', () => {
     host.state = { kind: 'unsupported', title: 'x', reason: 'This document is in CMYK mode.' };
     await session.generate();
     expect(session.state.notice?.text).toBe('This document is in CMYK mode.');
-    expect(companion.generates).toEqual([]);
+    expect(await queueOf(daemon)).toEqual({ waiting: 0, running: null });
   });
 
   test('selection: output aspect follows it and results are placed over it; reuse seed and insert again', async () => {
-    await started(2, { ...SAMPLE_DOC, selection: { left: 100, top: 100, right: 400, bottom: 700 } });
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
-    session.update({ prompt: 'p', steps: 2, teacherSteps: 2, variations: 1, longSide: 1024, selectionOnly: true });
+    await paired({ ...SAMPLE_DOC, selection: { left: 100, top: 100, right: 400, bottom: 700 } });
+    session.update({ prompt: 'p', steps: 2, teacherSteps: 2, variations: 1, longSide: 512, selectionOnly: true });
     await session.generate();
     await until(session, (s) => s.job === null);
     expect(host.reads[0]!.selectionOnly).toBe(true);
-    expect(companion.generates[0]!.params).toMatchObject({ width: 512, height: 1024 });
+    expect(host.inserts[0]!.results.map((r) => [r.image.width, r.image.height])).toEqual([[256, 512]]);
     expect(host.inserts[0]!.target).toEqual({ left: 100, top: 100, right: 400, bottom: 700 });
     const result = session.state.results[0]!;
     session.reuseSeed(result.id);
@@ -137,31 +148,8 @@ describe('PanelSession with a real client and a loopback companion', () => {
     expect(host.inserts[1]!.results).toHaveLength(1);
   });
 
-  test('missing models: download with progress, then a fresh welcome says the engine is ready', async () => {
-    await started(2, SAMPLE_DOC, true);
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
-    const c = session.state.connection;
-    expect(c.kind === 'ready' && c.welcome.engine).toEqual({ ready: false, reason: 'models missing: tiny' });
-    const seen: number[] = [];
-    const off = session.subscribe(() => {
-      const d = session.state.download;
-      if (d?.started) seen.push(d.receivedBytes);
-    });
-    session.downloadModels();
-    expect(session.state.download).toEqual({ started: false });
-    await until(session, (s) => s.connection.kind === 'ready' && s.connection.welcome.engine.ready);
-    off();
-    expect(seen).toEqual([1_000_000, 3_000_000]);
-    expect(session.state.download).toBeNull();
-    expect(session.state.notice).toEqual({ kind: 'info', text: 'Models downloaded.' });
-    expect(companion.connections()).toBe(2);
-  });
-
   test(`only the newest ${KEPT_RESULTS} results keep their pixels; the list itself is bounded`, async () => {
-    await started(1, SAMPLE_DOC, false, 10);
-    await session.pair(TOKEN);
-    await until(session, (s) => s.connection.kind === 'ready');
+    await paired(SAMPLE_DOC, 10);
     session.update({ prompt: 'p', steps: 1, teacherSteps: 1, variations: 4, longSide: 64 });
     for (let i = 0; i < 3; i++) {
       await session.generate();
@@ -173,6 +161,40 @@ describe('PanelSession with a real client and a loopback companion', () => {
     await session.reinsert(session.state.results[9]!.id);
     expect(session.state.notice?.text).toMatch(/no longer in memory/);
   });
+});
+
+test('missing models: the Download button fetches the set with progress, and a fresh welcome lists every model present', async () => {
+  const hub = tinySetHub();
+  await hub.start();
+  const daemon = await startTinyServe({ models: false, hubEndpoint: hub.endpoint });
+  const host = new MemoryHost(SAMPLE_DOC);
+  const session = new PanelSession(host, new CompanionClient({ url: daemon.url, socketFactory: sockets }));
+  try {
+    await session.start();
+    await session.pair(daemon.token);
+    await until(session, (s) => s.connection.kind === 'ready');
+    const c = session.state.connection;
+    expect(c.kind === 'ready' && c.welcome.engine.ready).toBe(false);
+    expect(c.kind === 'ready' && c.welcome.models.some((m) => !m.present)).toBe(true);
+    const seen: number[] = [];
+    const off = session.subscribe(() => {
+      const d = session.state.download;
+      if (d?.started) seen.push(d.receivedBytes);
+    });
+    session.downloadModels();
+    expect(session.state.download).toEqual({ started: false });
+    await until(session, (s) => s.notice?.text === 'Models downloaded.', 120_000);
+    await until(session, (s) => s.connection.kind === 'ready' && s.connection.welcome.models.every((m) => m.present), 30_000);
+    off();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(session.state.download).toBeNull();
+    expect(hub.requests.some((r) => r.method === 'GET')).toBe(true);
+  } finally {
+    session.stop();
+    expect(daemon.stderr()).not.toMatch(/Error|\n\s+at /); // stderr carries the download's progress lines, nothing else
+    await daemon.stop();
+    await hub.stop();
+  }
 });
 
 test('shortName keeps names on one line and bounded', () => {

@@ -59,6 +59,19 @@ describe('connection and pairing', () => {
     expect(actions.calls).toContainEqual(['pair', [' abc123 ']]);
   });
 
+  test('the token field is a plain text field (UXP password fields are unreadable on macOS) with a show/hide control', () => {
+    const { actions } = renderPanel(baseState({ connection: { kind: 'unpaired' }, hasToken: false }));
+    const field = screen.getByTestId('token');
+    expect(field.getAttribute('type')).toBe('text');
+    setValue(field, 'value', 'secret-token-123', 'input');
+    act(() => void fireEvent.click(screen.getByTestId('token-visibility')));
+    expect(screen.queryByTestId('token')).toBeNull();
+    expect(screen.getByTestId('token-masked').textContent).toBe('•••••••••••• (16 characters)');
+    expect(screen.getByTestId('token-masked').textContent).not.toContain('secret');
+    act(() => void fireEvent.click(screen.getByTestId('pair')));
+    expect(actions.calls).toContainEqual(['pair', ['secret-token-123']]);
+  });
+
   test('Enter in the token field pairs too', () => {
     const { actions } = renderPanel(baseState({ connection: { kind: 'unpaired' }, hasToken: false }));
     const field = screen.getByTestId('token');
@@ -158,6 +171,23 @@ describe('source and settings', () => {
     expect(screen.getByTestId('adain-strength').hasAttribute('disabled')).toBe(true);
     setValue(screen.getByTestId('seed'), 'value', '1234', 'input');
     expect(actions.calls[actions.calls.length - 1]).toEqual(['update', [{ seed: 1234 }]]);
+  });
+
+  test('the seed is a text field taking every seed the companion takes (far beyond UXP number fields), with validation', () => {
+    const { actions } = renderPanel(baseState({ settings: { ...DEFAULT_SETTINGS, seedMode: 'fixed', seed: 5 } }));
+    const seed = screen.getByTestId('seed');
+    expect(seed.getAttribute('type')).toBe('text');
+    setValue(seed, 'value', String(2 ** 48), 'input');
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['update', [{ seed: 2 ** 48 }]]);
+    setValue(seed, 'value', '9,007,199,254,740,986', 'input'); // MAX_SEED, with separators
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['update', [{ seed: 9007199254740986 }]]);
+    expect(screen.queryByTestId('seed-error')).toBeNull();
+    const before = actions.calls.length;
+    for (const bad of ['-1', '1.5', 'abc', '9007199254740988', '']) {
+      setValue(seed, 'value', bad, 'input');
+      expect(screen.getByTestId('seed-error').textContent).toMatch(/seed|Seeds/);
+    }
+    expect(actions.calls.length).toBe(before); // nothing invalid reaches the settings
   });
 
   test('output size is shown with where its shape comes from', () => {

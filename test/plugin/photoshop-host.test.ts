@@ -135,7 +135,7 @@ describe('readLayer', () => {
 });
 
 describe('insertResults', () => {
-  test('one history step: a group above the style layer, one layer per variation named with its seed, fitted and scaled', async () => {
+  test('one history step: a group above the style layer, one layer per variation named with its seed, resized to the box before putPixels', async () => {
     const { ps, doc, host } = setup();
     const { bg, style } = addStyleLayer(doc);
     const inserted = await host.insertResults({
@@ -156,11 +156,12 @@ describe('insertResults', () => {
     expect(doc.top.map((l) => l.id)).toEqual([style.id, group.id, bg.id]);
     expect(group.children!.map((l) => l.name)).toEqual(['a lighthouse · seed 7', 'a lighthouse · seed 8']);
     expect(inserted.layerIds).toEqual(group.children!.map((l) => l.id));
-    // 512² fitted into 1000×800: 800×800 centred at x=100, written at native size then scaled by 800/512
+    // 512² fitted into 1000×800: resized to 800×800 and written centred at x=100; Photoshop never rescales it
     const first = group.children![0]!;
-    expect(first.content).toMatchObject({ left: 100, top: 0, width: 512, height: 512 });
+    expect(first.content).toMatchObject({ left: 100, top: 0, width: 800, height: 800 });
     expect(first.content!.rgba[0]).toBe(1);
-    expect(first.scaled).toEqual({ w: 156.25, h: 156.25, anchor: 'top-left' });
+    expect(first.scaled).toBeNull();
+    expect(ps.log.filter((l) => l.startsWith('scale'))).toEqual([]);
     expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
   });
 
@@ -222,4 +223,42 @@ test('the pairing token round-trips through secure storage', async () => {
   expect(await host.tokens.load()).toBe('tok-ABC_123');
   await host.tokens.clear();
   expect(await host.tokens.load()).toBeNull();
+});
+
+describe('resizeRgba', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { resizeRgba } = require('../../plugin/host/resample') as typeof import('../../plugin/host/resample');
+  test('shrinks by area averaging, grows bilinearly, keeps flat colours exact and the size asked for', () => {
+    const flat = new Uint8Array(7 * 5 * 4).fill(200);
+    for (const [w, h] of [[3, 2], [14, 10], [1, 1], [700, 1]] as const) {
+      const out = resizeRgba(flat, 7, 5, w, h);
+      expect(out.length).toBe(w * h * 4);
+      expect(out.every((v) => v === 200)).toBe(true);
+    }
+    // 4×1 black/white columns → 2×1: each output pixel averages one black and one white
+    const bw = new Uint8Array([0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 255, 255, 255, 255, 255]);
+    expect([...resizeRgba(bw, 4, 1, 2, 1)]).toEqual([128, 128, 128, 255, 128, 128, 128, 255]);
+    expect(() => resizeRgba(flat, 7, 4, 2, 2)).toThrow(RangeError);
+  });
+});
+
+describe('watchDocument', () => {
+  test('Photoshop notifications that change the document reach the panel once per burst; unwatching stops them', async () => {
+    const { ps, host } = setup();
+    let calls = 0;
+    const stop = host.watchDocument(() => calls++);
+    await new Promise((r) => setTimeout(r, 0));
+    expect([...ps.notificationListeners.values()][0]).toEqual(expect.arrayContaining(['select', 'make', 'delete', 'set', 'open', 'close']));
+    ps.notify('make');
+    ps.notify('set');
+    ps.notify('select');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
+    ps.notify('brushStroke'); // not a document-structure event: no listener for it
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
+    stop();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(ps.notificationListeners.size).toBe(0);
+  });
 });

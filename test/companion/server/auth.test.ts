@@ -1,4 +1,4 @@
-import { checkUpgrade, FailureLimiter, tokensEqual } from '../../../companion/server/auth';
+import { checkUpgrade, PairingBackoff, tokensEqual } from '../../../companion/server/auth';
 
 describe('checkUpgrade', () => {
   test.each([
@@ -7,9 +7,8 @@ describe('checkUpgrade', () => {
     ['LOCALHOST:47821', undefined],
     ['[::1]:47821', undefined],
     ['127.0.0.1', undefined],
-    ['127.0.0.1:47821', 'null'],
-    ['127.0.0.1:47821', 'uxp://com.stylestudio.panel'],
-    ['127.0.0.1:47821', 'file://'],
+    ['127.0.0.1:47821', 'uxp://com.stylestudio.photoshop'],
+    ['127.0.0.1:47821', 'UXP://x'],
   ])('accepts Host %s with Origin %s', (host, origin) => {
     expect(checkUpgrade({ host, origin }, 47821, [])).toEqual({ ok: true });
   });
@@ -23,6 +22,13 @@ describe('checkUpgrade', () => {
     ['127.0.0.1:47821', 'https://evil.example', 'Origin'],
     ['127.0.0.1:47821', 'http://127.0.0.1:47821', 'Origin'],
     ['localhost:47821', 'HTTP://localhost', 'Origin'],
+    ['127.0.0.1:47821', 'null', 'Origin'],
+    ['127.0.0.1:47821', ' null', 'Origin'],
+    ['127.0.0.1:47821', 'file://', 'Origin'],
+    ['127.0.0.1:47821', 'chrome-extension://abcdef', 'Origin'],
+    ['127.0.0.1:47821', 'moz-extension://abcdef', 'Origin'],
+    ['127.0.0.1:47821', 'data:', 'Origin'],
+    ['127.0.0.1:47821', '', 'Origin'],
   ])('refuses Host %s with Origin %s (names the %s)', (host, origin, what) => {
     const verdict = checkUpgrade({ host, origin }, 47821, []);
     expect(verdict.ok).toBe(false);
@@ -32,8 +38,10 @@ describe('checkUpgrade', () => {
     }
   });
 
-  test('an explicitly allowed web origin passes', () => {
+  test('an explicitly allowed web origin (or null) passes; a similar one does not', () => {
     expect(checkUpgrade({ host: '127.0.0.1:1', origin: 'http://127.0.0.1:9000' }, 1, ['http://127.0.0.1:9000']).ok).toBe(true);
+    expect(checkUpgrade({ host: '127.0.0.1:1', origin: 'null' }, 1, ['null']).ok).toBe(true);
+    expect(checkUpgrade({ host: '127.0.0.1:1', origin: 'http://127.0.0.1:9001' }, 1, ['http://127.0.0.1:9000']).ok).toBe(false);
   });
 });
 
@@ -44,16 +52,10 @@ test('tokensEqual compares whole strings of any length', () => {
   expect(tokensEqual('', 'abc')).toBe(false);
 });
 
-test('FailureLimiter blocks after maxFailures inside the window and forgets old failures', () => {
+test('PairingBackoff doubles the wait per recent failure, caps it, and forgets failures outside the window', () => {
   let now = 1000;
-  const limiter = new FailureLimiter(3, 60_000, () => now);
-  limiter.recordFailure();
-  limiter.recordFailure();
-  expect(limiter.blocked()).toBe(false);
-  limiter.recordFailure();
-  expect(limiter.blocked()).toBe(true);
-  now += 59_999;
-  expect(limiter.blocked()).toBe(true);
-  now += 2;
-  expect(limiter.blocked()).toBe(false);
+  const backoff = new PairingBackoff(100, 1000, 60_000, () => now);
+  expect([backoff.failure(), backoff.failure(), backoff.failure(), backoff.failure(), backoff.failure()]).toEqual([100, 200, 400, 800, 1000]);
+  now += 60_001;
+  expect(backoff.failure()).toBe(100);
 });

@@ -177,57 +177,43 @@ test('120 hostile binary frames: at most one error each, with a binary-frame cod
   await assertIdle();
 });
 
-test('no hello, wrong token: refused with stable codes on fresh connections; after 5 failures every hello is rate-limited', async () => {
-  // Its own serve: failed pairings trip the daemon-wide limiter (5 a minute by default), which would then refuse
-  // the other tests' pairings too. That is the behaviour under test here, with serve's default settings.
+test('no hello, wrong token: refused with stable codes on fresh connections; wrong tokens never lock out the right one', async () => {
+  // Its own serve: wrong tokens raise the daemon's backoff, which would slow the other tests' failures down.
   const pairing = await startTinyServe();
   let badTokens = 0;
-  let rateLimited = 0;
-  const count = (code: string): void => {
-    if (code === 'BAD_TOKEN') {
-      badTokens++;
-      expect(badTokens).toBeLessThanOrEqual(5); // the sixth wrong token never gets checked
-    }
-    if (code === 'RATE_LIMITED') {
-      rateLimited++;
-      expect(badTokens).toBe(5); // refused wholesale only once the limit is reached
-    }
-  };
   try {
     await fc.assert(
       fc.asyncProperty(fc.array(hostileText, { minLength: 1, maxLength: 4 }), fc.string({ maxLength: 80 }), async (prelude, token) => {
         const c = await TestClient.connect(pairing.url);
         try {
           for (const text of prelude) {
-            // ping is refused before hello too, so wait for the one answer each message gets
             const from = c.messages.length;
             c.send(text);
-            await c.waitUntil(() => (c.messages.length > from ? true : undefined));
+            await c.waitUntil(() => (c.messages.length > from || !c.isOpen ? true : undefined));
             const answers = c.messages.slice(from);
             expect(answers).toHaveLength(1);
-            // Hellos are checked before authentication, so they can be BAD_MESSAGE/BAD_TOKEN/RATE_LIMITED; the rest NOT_AUTHENTICATED.
+            // Hellos are checked before pairing, so they can be BAD_MESSAGE/BAD_TOKEN/BAD_JSON; the rest NOT_AUTHENTICATED.
             const code = answers[0]!.type === 'error' ? answers[0]!.code : 'none';
-            expect(['NOT_AUTHENTICATED', 'BAD_JSON', 'BAD_MESSAGE', 'UNKNOWN_TYPE', 'BAD_TOKEN', 'RATE_LIMITED']).toContain(code);
-            count(code);
-            if (code === 'BAD_TOKEN' || code === 'RATE_LIMITED') return;
+            expect(['NOT_AUTHENTICATED', 'BAD_JSON', 'BAD_MESSAGE', 'UNKNOWN_TYPE', 'BAD_TOKEN']).toContain(code);
+            if (code === 'BAD_TOKEN') badTokens++;
+            if (code === 'BAD_TOKEN' || !c.isOpen) return;
           }
           c.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, token: token === pairing.token ? `${token}x` : token || 'x' });
           const refusal = await c.waitFor((m) => m.type === 'error', 10_000, c.messages.length);
-          expect(refusal.type === 'error' && ['BAD_TOKEN', 'BAD_MESSAGE', 'RATE_LIMITED'].includes(refusal.code)).toBe(true);
-          if (refusal.type === 'error') count(refusal.code);
+          expect(refusal.type === 'error' && ['BAD_TOKEN', 'BAD_MESSAGE', 'NOT_AUTHENTICATED'].includes(refusal.code)).toBe(true);
+          if (refusal.type === 'error' && refusal.code === 'BAD_TOKEN') badTokens++;
         } finally {
           c.terminate();
         }
       }),
-      { numRuns: 25, seed: 6009 },
+      { numRuns: 12, seed: 6009 },
     );
-    console.log(`pairing: ${badTokens} BAD_TOKEN, then ${rateLimited} RATE_LIMITED`);
-    expect(badTokens).toBe(5);
-    expect(rateLimited).toBeGreaterThan(0);
-    // Inside the window even the right token is refused, and the daemon is alive.
-    const late = await TestClient.connect(pairing.url);
-    late.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, token: pairing.token });
-    expect(await late.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'RATE_LIMITED' });
+    console.log(`pairing: ${badTokens} BAD_TOKEN`);
+    expect(badTokens).toBeGreaterThan(5);
+    // Right after the failures the right token pairs at once: wrong tokens slow only themselves.
+    const t0 = Date.now();
+    const late = await TestClient.paired(pairing.url, pairing.token);
+    expect(Date.now() - t0).toBeLessThan(1000);
     late.terminate();
     expect(pairing.alive()).toBe(true);
     expect(pairing.stderr()).toBe('');

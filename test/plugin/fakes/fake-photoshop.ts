@@ -231,6 +231,23 @@ export class FakePhotoshop implements PhotoshopApi {
     layer.parent = null;
   }
 
+  /** Listeners registered through action.addNotificationListener, with their events. */
+  readonly notificationListeners = new Map<(event: string, descriptor: object) => void, readonly string[]>();
+
+  /** What Photoshop does after a user action: tells every listener registered for `event`. */
+  notify(event: string, descriptor: object = {}): void {
+    for (const [listener, events] of this.notificationListeners) if (events.includes(event)) listener(event, descriptor);
+  }
+
+  readonly action: PhotoshopApi['action'] = {
+    addNotificationListener: async (events, listener) => {
+      this.notificationListeners.set(listener, [...events]);
+    },
+    removeNotificationListener: async (_events, listener) => {
+      this.notificationListeners.delete(listener);
+    },
+  };
+
   get app(): PhotoshopApi['app'] {
     return { activeDocument: this.active, documents: this.docs };
   }

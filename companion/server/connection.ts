@@ -1,6 +1,7 @@
 /**
  * One WebSocket connection: pairing, uploads, and the dispatch of its control messages. Every
  * message is answered or refused with a stable code; nothing a client sends can throw past here.
+ * Before pairing a connection may send only small text frames; the server keeps it in its unpaired pool.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
@@ -9,22 +10,30 @@ import {
   Reassembler, type ClientMessage, type ErrorCode, type ErrorMessage, type Generate, type ServerMessage, type Welcome,
 } from '../../protocol';
 import type { EngineStatus, GenerationRequest, NegativeStyleInput, RgbaImage } from '../pipeline/engine';
-import type { FailureLimiter } from './auth';
-import { tokensEqual } from './auth';
+import type { PairingBackoff } from './auth';
+import type { Credentials } from './credentials';
 import type { Job, JobRunner, JobSink } from './jobs';
 import type { ServerOptions } from './options';
 
-/** What a session needs from the daemon around it. */
+/** What a connection needs from the daemon around it. */
 export interface DaemonContext {
   readonly options: ServerOptions;
-  readonly limiter: FailureLimiter;
+  readonly credentials: Credentials;
+  readonly backoff: PairingBackoff;
   readonly runner: JobRunner;
   engineStatus(): EngineStatus;
   /** The engine's verdict on a request before it queues: null to accept, else the refusal. */
   admit(request: GenerationRequest): { readonly code: ErrorCode; readonly message: string } | null;
   /** Synchronous, so no later message of the same connection can overtake the `welcome`. */
   welcome(): Welcome;
-  pullModels(session: Session, requestId: string): void;
+  pullModels(connection: Connection, requestId: string): void;
+  /** Moves a connection from the unpaired pool to the paired ones; false when those are full. */
+  promote(connection: Connection): boolean;
+  /** Closes the live connections of a revoked panel. */
+  revoked(panelId: string): void;
+  /** Whether the RGBA bytes of every connection's pending uploads leave room for `bytes` more. */
+  reserveUpload(bytes: number): boolean;
+  releaseUpload(bytes: number): void;
 }
 
 type ErrorExtra = Pick<ErrorMessage, 'jobId' | 'requestId' | 'transferId'>;
@@ -33,8 +42,22 @@ const WS_OPEN = 1;
 /** Random seeds stay below 2^48 − 1 so that seed + variation is always an exact integer. */
 const RANDOM_SEED_BOUND = 2 ** 48 - 1; // randomInt takes max ≤ 2^48 − 1
 
-export class Session implements JobSink {
+/** Most text messages a connection may send before pairing (a panel sends one: hello). */
+const PRE_AUTH_MESSAGES = 4;
+/** Style images wider than this many times their height (or taller) are refused: CLIP's resize would blow them up. */
+export const MAX_ASPECT_RATIO = 16;
+
+export class Connection implements JobSink {
   private authenticated = false;
+  /** Set once the connection is being refused (wrong token waiting out its backoff, or closing): it reads nothing more. */
+  private refusing = false;
+  private preAuthMessages = 0;
+  /** The paired panel this connection speaks for. */
+  panelId: string | undefined;
+  /** Bytes reserved in the daemon's upload budget for this connection's complete and open uploads. */
+  private reservedBytes = 0;
+  private readonly reservations = new Map<number, number>();
+  readonly openedAt = Date.now();
   private readonly reassembler: Reassembler;
   /** Complete uploads not yet consumed by a `generate`, by transfer id. */
   private readonly uploads = new Map<number, RgbaImage>();
@@ -50,7 +73,7 @@ export class Session implements JobSink {
     this.reassembler = new Reassembler({ maxImageSide: limits.maxImageSide, maxOpenTransfers: limits.maxPendingUploads, acceptKinds: [FrameKind.upload] });
     this.helloTimer = setTimeout(() => {
       this.sendError('HELLO_TIMEOUT', `no valid hello within ${helloTimeoutMs} ms`);
-      this.ws.close(CLOSE_CODES.HELLO_TIMEOUT, 'hello timeout');
+      this.refuse(CLOSE_CODES.HELLO_TIMEOUT, 'hello timeout');
     }, helloTimeoutMs);
   }
 
@@ -66,6 +89,35 @@ export class Session implements JobSink {
   terminate(code: number, reason: string): void {
     if (this.connected) this.ws.close(code, reason);
     else this.ws.terminate();
+  }
+
+  /** Pushed out of a full unpaired pool. */
+  evict(): void {
+    this.sendError('HELLO_TIMEOUT', 'too many connections waiting to pair; this one waited longest');
+    this.refusing = true;
+    clearTimeout(this.helloTimer);
+    this.ws.terminate();
+  }
+
+  /** Paired: the socket's message limit goes up to the full protocol size. */
+  lift(raise: (ws: WebSocket) => void): void {
+    raise(this.ws);
+  }
+
+  /** Whether the connection is waiting out a refusal (such sockets are evicted first from the unpaired pool). */
+  get isRefusing(): boolean {
+    return this.refusing;
+  }
+
+  /**
+   * Ends a connection the daemon refuses: a close frame, then termination a moment later whatever the
+   * client does, so a refused socket never lingers in the pool waiting for its closing handshake.
+   */
+  refuse(code: number, reason: string): void {
+    this.refusing = true;
+    clearTimeout(this.helloTimer);
+    if (this.connected) this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), 250).unref();
   }
 
   get connected(): boolean {
@@ -98,7 +150,10 @@ export class Session implements JobSink {
 
   /** Entry point for every WebSocket message. */
   handle(data: RawData, isBinary: boolean): void {
+    if (this.refusing) return;
     try {
+      const size = Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength;
+      if (!this.authenticated && !this.preAuthAllowed(size, isBinary)) return;
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       if (isBinary) this.onBinary(bytes);
       else this.onText(bytes.toString('utf8'));
@@ -107,16 +162,42 @@ export class Session implements JobSink {
     }
   }
 
+  /** Before pairing only a few small text frames are read; anything else ends the connection unparsed. */
+  private preAuthAllowed(size: number, isBinary: boolean): boolean {
+    const { preAuthMaxBytes } = this.ctx.options;
+    let why: string | undefined;
+    if (isBinary) why = 'binary frames need pairing first: send hello with the pairing token';
+    else if (size > preAuthMaxBytes) why = `messages before pairing are limited to ${preAuthMaxBytes} bytes (got ${size})`;
+    else if (++this.preAuthMessages > PRE_AUTH_MESSAGES) why = `more than ${PRE_AUTH_MESSAGES} messages before pairing`;
+    if (why === undefined) return true;
+    this.sendError('NOT_AUTHENTICATED', why);
+    this.refuse(CLOSE_CODES.BAD_TOKEN, 'not paired');
+    return false;
+  }
+
   /** The socket closed: its jobs are cancelled and its buffers freed. */
   closed(): void {
     clearTimeout(this.helloTimer);
     this.ctx.runner.dropClient(this.id);
     this.reassembler.clear();
     this.uploads.clear();
+    this.reservations.clear();
+    this.ctx.releaseUpload(this.reservedBytes);
+    this.reservedBytes = 0;
+  }
+
+  private release(transferId: number): void {
+    const bytes = this.reservations.get(transferId);
+    if (bytes === undefined) return;
+    this.reservations.delete(transferId);
+    this.reservedBytes -= bytes;
+    this.ctx.releaseUpload(bytes);
   }
 
   private internal(err: unknown): void {
     if (err instanceof ProtocolError) return this.sendError(err.code, err.message);
+    // A stack overflow or allocation failure comes from the size or shape of what the client sent.
+    if (err instanceof RangeError) return this.sendError('BAD_MESSAGE', `message refused: ${err.message}`);
     this.sendError('INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`);
   }
 
@@ -126,17 +207,38 @@ export class Session implements JobSink {
   }
 
   private onBinary(bytes: Buffer): void {
-    if (!this.authenticated) return this.sendError('NOT_AUTHENTICATED', 'send hello with the pairing token first');
     let transferId: number | undefined;
     try {
       const { header } = decodeFrame(bytes);
       transferId = header.transferId;
       const starting = header.chunkIndex === 0;
-      if (starting) this.uploads.delete(header.transferId); // a new upload under a used id replaces the old one
-      if (starting && this.reassembler.openTransfers + this.uploads.size >= this.ctx.options.limits.maxPendingUploads) {
-        throw new ProtocolError('UPLOAD_LIMIT', `more than ${this.ctx.options.limits.maxPendingUploads} uploads pending on this connection`);
+      if (starting) {
+        this.uploads.delete(header.transferId); // a new upload under a used id replaces the old one
+        this.reassembler.abort(header.transferId);
+        this.release(header.transferId);
+        if (this.reassembler.openTransfers + this.uploads.size >= this.ctx.options.limits.maxPendingUploads) {
+          throw new ProtocolError('UPLOAD_LIMIT', `more than ${this.ctx.options.limits.maxPendingUploads} uploads pending on this connection`);
+        }
+        const { width, height } = header;
+        // Too large a side is the reassembler's IMAGE_TOO_LARGE; within it, extreme shapes and the shared budget are checked here.
+        if (Math.max(width, height) <= this.ctx.options.limits.maxImageSide) {
+          if (Math.max(width, height) > MAX_ASPECT_RATIO * Math.min(width, height)) {
+            throw new ProtocolError('BAD_IMAGE', `image ${width}×${height} is more than ${MAX_ASPECT_RATIO} times longer than wide; crop it first`);
+          }
+          if (!this.ctx.reserveUpload(header.totalBytes)) {
+            throw new ProtocolError('UPLOAD_LIMIT', 'the companion holds as many uploaded pixels as it will; retry when a job has started');
+          }
+          this.reservations.set(header.transferId, header.totalBytes);
+          this.reservedBytes += header.totalBytes;
+        }
       }
-      const image = this.reassembler.push(bytes);
+      let image;
+      try {
+        image = this.reassembler.push(bytes);
+      } catch (err) {
+        if (err instanceof ProtocolError && !this.uploads.has(header.transferId)) this.release(header.transferId); // the transfer was dropped
+        throw err;
+      }
       if (image) this.uploads.set(image.transferId, { width: image.width, height: image.height, rgba: image.rgba });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
@@ -167,6 +269,12 @@ export class Session implements JobSink {
         return this.ctx.pullModels(this, message.requestId);
       case 'ping':
         return this.send(message.nonce === undefined ? { type: 'pong' } : { type: 'pong', nonce: message.nonce });
+      case 'panels.list':
+        return this.send(this.panels());
+      case 'panels.revoke':
+        if (!this.ctx.credentials.revoke(message.id)) return this.sendError('UNKNOWN_PANEL', `no paired panel has the id ${message.id}`);
+        this.send(this.panels());
+        return this.ctx.revoked(message.id);
       default: {
         const unreachable: never = message;
         return unreachable;
@@ -178,24 +286,35 @@ export class Session implements JobSink {
     if (this.authenticated) return this.sendError('ALREADY_AUTHENTICATED', 'this connection is already paired');
     const refuse = (code: ErrorCode, message: string, close: number): void => {
       this.sendError(code, message);
-      this.ws.close(close, code);
+      this.refuse(close, code);
     };
-    if (this.ctx.limiter.blocked()) {
-      return refuse('RATE_LIMITED', 'too many failed pairing attempts; wait a minute and try again', CLOSE_CODES.RATE_LIMITED);
-    }
     const ours = majorOf(PROTOCOL_VERSION);
     const theirs = majorOf(hello.protocolVersion);
     if (theirs !== ours) {
       const update = theirs < ours ? 'update the Photoshop plugin' : 'update the companion (npm ci && npm start in a newer checkout)';
       return refuse('VERSION_MISMATCH', `the panel speaks protocol ${hello.protocolVersion}, the companion ${PROTOCOL_VERSION}: ${update}`, CLOSE_CODES.VERSION_MISMATCH);
     }
-    if (!tokensEqual(hello.token, this.ctx.options.token)) {
-      this.ctx.limiter.recordFailure();
-      return refuse('BAD_TOKEN', 'the pairing token is wrong; copy it from the `stylestudio serve` output', CLOSE_CODES.BAD_TOKEN);
+    const verdict = this.ctx.credentials.pair(hello.token, hello.client);
+    if (!verdict.ok) {
+      // Answered late, one connection at a time: guessing is slow, and nobody else waits for it.
+      this.refusing = true;
+      clearTimeout(this.helloTimer);
+      const delay = this.ctx.backoff.failure();
+      setTimeout(() => refuse('BAD_TOKEN', 'the pairing token is wrong, rotated or revoked; copy the one `stylestudio serve` prints', CLOSE_CODES.BAD_TOKEN), delay).unref();
+      return;
+    }
+    if (!this.ctx.promote(this)) {
+      return refuse('CONNECTION_LIMIT', `the companion already serves ${this.ctx.options.maxConnections} panels; close one and retry`, CLOSE_CODES.CONNECTION_LIMIT);
     }
     this.authenticated = true;
+    this.panelId = verdict.panelId;
     clearTimeout(this.helloTimer);
-    this.send(this.ctx.welcome());
+    const welcome = this.ctx.welcome();
+    this.send({ ...welcome, panelId: verdict.panelId, ...(verdict.panelToken === undefined ? {} : { panelToken: verdict.panelToken }) });
+  }
+
+  private panels(): ServerMessage {
+    return { type: 'panels', panels: this.ctx.credentials.list().map((p) => ({ ...p, self: p.id === this.panelId })) };
   }
 
   private onGenerate(message: Generate): void {
@@ -207,6 +326,7 @@ export class Session implements JobSink {
       const image = this.uploads.get(transferId);
       this.uploads.delete(transferId);
       this.reassembler.abort(transferId); // an unfinished upload named here will never be usable
+      this.release(transferId); // the job holds the pixels from here on; the queue bounds how many jobs exist
       return image;
     };
     const negativeRef = params.negativeStyle.kind === 'image' ? params.negativeStyle.image.transferId : undefined;
