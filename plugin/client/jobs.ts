@@ -19,6 +19,8 @@ export interface JobProgress {
   readonly total: number;
   readonly variation: number;
   readonly preview: Rgba8Image | null;
+  /** Set while the job waits for a network to load ("loading the UNet"); null during the steps. */
+  readonly stage: string | null;
 }
 
 export interface JobResult {
@@ -139,7 +141,7 @@ export class JobBook {
         if (msg.preview) {
           this.images.announce(msg.preview.transferId, { owner: job, kind: 'preview', index: 0, seed: 0, step: msg.step, total: msg.total, variation: msg.variation });
         } else {
-          job.events.progress?.({ step: msg.step, total: msg.total, variation: msg.variation, preview: null });
+          job.events.progress?.({ step: msg.step, total: msg.total, variation: msg.variation, preview: null, stage: msg.stage ?? null });
         }
         return true;
       }
@@ -184,7 +186,7 @@ export class JobBook {
     const job = note.owner;
     if (job.ended) return;
     if (note.kind === 'result') job.events.result({ index: note.index, seed: note.seed, image });
-    else job.events.progress?.({ step: note.step, total: note.total, variation: note.variation, preview: image });
+    else job.events.progress?.({ step: note.step, total: note.total, variation: note.variation, preview: image, stage: null });
   }
 
   finish(job: Job, outcome: JobOutcome): void {

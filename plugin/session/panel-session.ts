@@ -16,6 +16,8 @@ export interface JobView {
   readonly step: number;
   readonly total: number;
   readonly previewUrl: string | null;
+  /** What the companion is loading before the steps go on ("loading the UNet"), or null. */
+  readonly stage: string | null;
   readonly received: number;
   readonly variations: number;
   readonly cancelling: boolean;
@@ -250,7 +252,7 @@ export class PanelSession {
       this.set({ notice: { kind: 'error', text: 'Type a prompt describing what to generate.' } });
       return;
     }
-    this.set({ notice: null, job: { phase: 'reading', position: 0, step: 0, total: 0, previewUrl: null, received: 0, variations: s.variations, cancelling: false } });
+    this.set({ notice: null, job: { phase: 'reading', position: 0, step: 0, total: 0, previewUrl: null, stage: null, received: 0, variations: s.variations, cancelling: false } });
     let prepared;
     try {
       prepared = await this.prepare(s, connection.welcome.limits.maxImageSide);
@@ -287,7 +289,7 @@ export class PanelSession {
           const old = this.current.job?.previewUrl ?? null;
           const previewUrl = p.preview ? this.host.imageUrls.create(p.preview) : old;
           if (p.preview && old) this.host.imageUrls.release(old);
-          this.setJob({ phase: 'running', step: p.step, total: p.total, previewUrl });
+          this.setJob({ phase: 'running', step: p.step, total: p.total, previewUrl, stage: p.stage });
         },
         result: (r) => {
           received.push({ seed: r.seed, image: r.image });

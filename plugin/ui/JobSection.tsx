@@ -20,7 +20,8 @@ export function JobSection(props: { job: JobView | null; canGenerate: boolean; o
       </section>
     );
   }
-  const label = job.cancelling ? 'Cancelling…' : job.phase === 'queued' ? `Waiting in the queue (${job.position} ahead)…` : PHASE_LABEL[job.phase];
+  const label = job.cancelling ? 'Cancelling…' : job.phase === 'queued' ? `Waiting in the queue (${job.position} ahead)…`
+    : job.stage !== null && job.phase === 'running' ? `${job.stage[0]!.toUpperCase()}${job.stage.slice(1)}…` : PHASE_LABEL[job.phase];
   return (
     <section className="job" data-testid="job">
       <ProgressBar label={label} value={job.step} max={Math.max(1, job.total)} testId="progress" />

@@ -156,7 +156,10 @@ describe('CompanionClient against the real companion (stylestudio serve on the t
       [0, 42, 64, 64],
       [1, 43, 64, 64],
     ]);
-    expect(c.progress.map((p) => p.step).filter((s, i, a) => a.indexOf(s) === i)).toEqual([1, 2, 3, 4, 5, 6]);
+    // the first job on a fresh daemon reports what it loads before its steps
+    expect(c.progress.filter((p) => p.stage !== null).map((p) => p.stage))
+      .toEqual(['loading the text encoders', 'loading the image encoder', 'loading the UNet', 'loading the VAE decoder']);
+    expect(c.progress.filter((p) => p.stage === null).map((p) => p.step).filter((s, i, a) => a.indexOf(s) === i)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(client.openJobs).toBe(0);
     expect(client.pendingImages).toBe(0);
   });

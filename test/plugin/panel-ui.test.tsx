@@ -204,7 +204,12 @@ describe('source and settings', () => {
 });
 
 describe('job and results', () => {
-  const job = { phase: 'running' as const, position: 0, step: 7, total: 40, previewUrl: 'blob:preview/1', received: 1, variations: 2, cancelling: false };
+  const job = { phase: 'running' as const, position: 0, step: 7, total: 40, previewUrl: 'blob:preview/1', stage: null, received: 1, variations: 2, cancelling: false };
+
+  test('while the companion loads a network the status says which', () => {
+    renderPanel(baseState({ job: { ...job, step: 0, stage: 'loading the UNet', previewUrl: null, received: 0 } }));
+    expect(screen.getByTestId('job-status').textContent).toMatch(/^Loading the UNet… step 0 of 40/);
+  });
 
   test('progress with live preview; Cancel and Esc cancel', () => {
     const { actions } = renderPanel(baseState({ job }));
