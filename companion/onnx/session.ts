@@ -3,6 +3,7 @@
  * runs. Sessions are created from the serialised model bytes plus the external-data folder: nothing is written
  * to disk. The only module (with session-worker.ts and providers.ts) that loads onnxruntime-node.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Graph, type SerializedModel } from './graph';
@@ -22,7 +23,17 @@ export interface SessionOptions {
   readonly intraOpThreads?: number;
   /** ORT's native log level (default 'error'). */
   readonly logLevel?: LogLevel;
+  /**
+   * Extra ORT session config entries, passed through as they are. E.g. DISABLE_CPU_FALLBACK makes session creation
+   * fail when any node would run on the CPU instead of `provider`.
+   */
+  readonly configEntries?: Readonly<Record<string, string>>;
+  /** Profile runs (ORT's JSON trace, written under this path prefix); endProfiling() then returns the file. */
+  readonly profilePrefix?: string;
 }
+
+/** Session config entry that forbids ORT from placing any node on the CPU provider behind a GPU provider. */
+export const DISABLE_CPU_FALLBACK: Readonly<Record<string, string>> = { 'session.disable_cpu_ep_fallback': '1' };
 
 /** ORT refused the model or a run failed; the message is ORT's, prefixed with what we were doing. */
 export class SessionError extends Error {
@@ -39,6 +50,7 @@ export class Session {
   private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   private released = false;
   private info: CreateResult = { inputNames: [], outputNames: [] };
+  private profilePrefix: string | undefined;
 
   private constructor(private readonly worker: Worker, readonly provider: ExecutionProvider) {
     worker.on('message', (reply: Reply) => {
@@ -74,6 +86,7 @@ export class Session {
     checkProviderListed(provider);
     const worker = new Worker(WORKER_FILE);
     const s = new Session(worker, provider);
+    s.profilePrefix = options.profilePrefix;
     try {
       s.info = (await s.call<'create'>({
         kind: 'create',
@@ -84,12 +97,14 @@ export class Session {
         optimization: options.optimization ?? 'all',
         intraOpThreads: options.intraOpThreads ?? 0,
         logLevel: options.logLevel ?? 'error',
+        configEntries: options.configEntries ?? {},
+        profilePrefix: options.profilePrefix ?? null,
       })) as CreateResult;
     } catch (e) {
       s.released = true;
       await worker.terminate();
       const message = (e as Error).message;
-      if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn/i.test(message)) {
+      if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn|webgpu adapter|dawn|vulkan/i.test(message)) {
         throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message.trim()} (${providerHint(provider)})`);
       }
       throw new SessionError(`creating the ${provider} session failed: ${message}`);
@@ -117,6 +132,22 @@ export class Session {
       if (count !== t.data.length) throw new SessionError(`run: input ${name} has ${t.data.length} elements for dims [${t.dims.join(', ')}]`);
     }
     return (await this.call<'run'>({ kind: 'run', feeds })) as RunResult;
+  }
+
+  /**
+   * Ends profiling (sessions created with profilePrefix) and returns the path of ORT's JSON trace: the newest file
+   * starting with the prefix.
+   */
+  async endProfiling(): Promise<string> {
+    await this.call<'endProfile'>({ kind: 'endProfile' });
+    const prefix = this.profilePrefix;
+    if (prefix === undefined) throw new SessionError('endProfiling: session was created without profilePrefix');
+    const dir = path.dirname(prefix);
+    const base = path.basename(prefix);
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith(base) && f.endsWith('.json'))
+      .map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+    if (files.length === 0) throw new SessionError(`endProfiling: no profile written under ${prefix}`);
+    return files[0]!;
   }
 
   /** Frees the session and stops its worker. Safe to call twice. */
