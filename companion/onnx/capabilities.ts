@@ -30,15 +30,27 @@ const PROBES: Readonly<Record<ContribOp, Probe>> = {
     inputs: { x: [2, 8, 16], w: [12, 16] },
     build: (g, { x, w }, c) => (c ? g.op('FusedMatMul', [x!, w!], { transB: 1, alpha: { f: 1 } }, MS) : g.op('MatMul', [x!, transpose(w!, [1, 0])])),
   },
+  // Shapes our networks use: a UNet/VAE-like self-attention (64 tokens, one head of 64) and a cross-attention
+  // with unequal lengths (the small shapes alone pass on WebGPU; these did not).
   MultiHeadAttention: {
-    inputs: { q: [2, 6, 16], k: [2, 5, 16], v: [2, 5, 8] },
-    build: (g, { q, k, v }, c) => {
-      if (c) return g.op('MultiHeadAttention', [q!, k!, v!], { num_heads: 2, scale: { f: 0.25 } }, MS);
-      const qh = transpose(reshape(q!, [2, 6, 2, 8]), [0, 2, 1, 3]);
-      const kt = transpose(reshape(k!, [2, 5, 2, 8]), [0, 2, 3, 1]);
-      const vh = transpose(reshape(v!, [2, 5, 2, 4]), [0, 2, 1, 3]);
-      const p = g.op('Softmax', [mul(g.op('MatMul', [qh, kt]), 0.25)], { axis: -1 });
-      return reshape(transpose(g.op('MatMul', [p, vh]), [0, 2, 1, 3]), [2, 6, 8]);
+    inputs: { q: [2, 64, 64], k: [2, 64, 64], v: [2, 64, 64], q2: [2, 6, 16], k2: [2, 5, 16], v2: [2, 5, 8] },
+    build: (g, { q, k, v, q2, k2, v2 }, c) => {
+      const mha = (qq: Value, kk: Value, vv: Value, heads: number) => {
+        const [b, sq, hidden] = qq.shape as number[];
+        const sk = kk.shape[1] as number;
+        const vh = (vv.shape[2] as number) / heads;
+        const d = hidden! / heads;
+        const scale = 1 / Math.sqrt(d);
+        if (c) return g.op('MultiHeadAttention', [qq, kk, vv], { num_heads: heads, scale: { f: scale } }, MS);
+        const qh = transpose(reshape(qq, [b!, sq!, heads, d]), [0, 2, 1, 3]);
+        const kt = transpose(reshape(kk, [b!, sk, heads, d]), [0, 2, 3, 1]);
+        const vt = transpose(reshape(vv, [b!, sk, heads, vh]), [0, 2, 1, 3]);
+        const p = g.op('Softmax', [mul(g.op('MatMul', [qh, kt]), scale)], { axis: -1 });
+        return reshape(transpose(g.op('MatMul', [p, vt]), [0, 2, 1, 3]), [b!, sq!, heads * vh]);
+      };
+      const a = reshape(mha(q!, k!, v!, 1), [-1]);
+      const b2 = reshape(mha(q2!, k2!, v2!, 2), [-1]);
+      return g.op('Concat', [a, b2], { axis: 0 });
     },
   },
   GroupNorm: {

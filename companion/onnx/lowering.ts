@@ -29,7 +29,7 @@ export const CONTRIB_OPS_ALL: readonly ContribOp[] = ['FusedMatMul', 'MultiHeadA
  */
 export const CONTRIB_OPS: Readonly<Record<ExecutionProvider, readonly ContribOp[]>> = {
   cpu: ['FusedMatMul', 'MultiHeadAttention', 'Gelu', 'QuickGelu', 'SkipLayerNormalization'],
-  webgpu: ['MultiHeadAttention', 'Gelu', 'QuickGelu', 'SkipLayerNormalization'],
+  webgpu: ['Gelu', 'QuickGelu', 'SkipLayerNormalization'],
   cuda: ['FusedMatMul', 'MultiHeadAttention', 'GroupNorm', 'BiasSplitGelu', 'Gelu', 'QuickGelu', 'SkipLayerNormalization'],
   dml: ['FusedMatMul', 'MultiHeadAttention', 'GroupNorm', 'BiasSplitGelu', 'Gelu', 'QuickGelu', 'SkipLayerNormalization'],
   coreml: [],
@@ -49,17 +49,23 @@ export interface Lowering {
   /** The contrib ops this lowering may emit. Default by kind: portable [FusedMatMul], fused all of CONTRIB_OPS_ALL. */
   readonly contrib?: readonly ContribOp[];
   /**
-   * How LayerNorm/GroupNorm statistics are computed. 'native': the norm op on the activation as it is.
-   * 'centered-fp32': cast to fp32, subtract the mean (ReduceMean), then the norm op, then cast back — for providers
-   * whose norm kernels use the one-pass variance E[x²]−E[x]², which loses precision when |mean| ≫ std
-   * (WebGPU: see docs/GPU.md and test/webgpu/norm-repro.test.ts). Default 'native'.
+   * How LayerNorm/GroupNorm statistics are computed. 'native': LayerNormalization / InstanceNormalization on the
+   * activation as it is. 'two-pass-fp32': in fp32 from ReduceMean and elementwise ops, variance of the centred
+   * values — for providers whose norm kernels are imprecise: WebGPU's use the one-pass E[x²]−E[x]² (error when
+   * |mean| ≫ std) and differ by up to 6e-5 even on centred input (docs/GPU.md, test/webgpu/norm-repro.test.ts).
+   * Default 'native'.
    */
-  readonly normStats?: 'native' | 'centered-fp32';
+  readonly normStats?: 'native' | 'two-pass-fp32';
   /**
    * fp16 attention: 'fp32' runs the attention kernel on fp32 casts of Q, K, V (scores and softmax in fp32) and
    * casts the result back; 'native' runs it in the compute dtype. Default 'native'.
    */
   readonly attentionPrecision?: 'native' | 'fp32';
+  /**
+   * false when the provider has no int64 Cast/Equal kernels (WebGPU in onnxruntime 1.30: measured, see
+   * docs/GPU.md): index arithmetic then goes through float lookups. Default true.
+   */
+  readonly int64Ops?: boolean;
 }
 
 const DEFAULT_CONTRIB: Readonly<Record<LoweringKind, readonly ContribOp[]>> = {
@@ -99,7 +105,7 @@ function available(provider: ExecutionProvider, wanted: readonly ContribOp[]): C
  * - cuda, dml: fused fp16.
  * - webgpu: fused fp16 from what WebGPU runs (MultiHeadAttention, Gelu, QuickGelu; no FusedMatMul: linear layers
  *   are MatMul on a transposed weight, folded once at session creation; GroupNorm via InstanceNormalization);
- *   norm statistics centred in fp32 and fp16 attention in fp32 (docs/GPU.md: WebGPU's one-pass variance and fp16
+ *   norm statistics in two-pass fp32 and fp16 attention in fp32 (docs/GPU.md: WebGPU's one-pass variance and fp16
  *   kernels).
  * - coreml: portable fp16 without contrib ops (they are not CoreML ops; they would fall back to CPU).
  */
@@ -119,7 +125,7 @@ export function loweringFor(provider: ExecutionProvider, choice?: Precision | Lo
       const kind = c.kind ?? 'fused';
       return {
         kind, precision: c.precision ?? 'fp16', contrib: available('webgpu', DEFAULT_CONTRIB[kind]),
-        normStats: 'centered-fp32', attentionPrecision: 'fp32',
+        normStats: 'two-pass-fp32', attentionPrecision: 'fp32', int64Ops: false,
       };
     }
     case 'coreml': return { kind: c.kind ?? 'portable', precision: c.precision ?? 'fp16', contrib: [] };

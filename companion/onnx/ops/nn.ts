@@ -6,7 +6,7 @@
  */
 import type { TensorRef, WeightScope } from '../../weights/tensor';
 import { type ElemType, type Value, GraphBuildError, shapeToString } from '../graph';
-import { add, cast, erf, mul, reduceMean, reshape, sigmoid, softmax, split, staticDim, sub, tanh, transpose } from './basic';
+import { add, cast, div, erf, mul, reduceMean, reshape, sigmoid, softmax, split, sqrt, staticDim, sub, tanh, transpose } from './basic';
 import { attentionKernel, usesContrib } from '../lowering';
 
 const MS = { domain: 'com.microsoft' } as const;
@@ -87,26 +87,30 @@ export function conv2d(w: WeightScope, x: Value, o: Conv2dOptions): Value {
 
 // ── normalisation ────────────────────────────────────────────────────────────────────────────────────────
 
-/** x − mean(x) over `axes`, in fp32 (the 'centered-fp32' norm statistics of lowering.ts). */
-function centered32(x: Value, axes: readonly number[]): Value {
+/**
+ * (x − mean) / sqrt(var + eps) over `axes` in fp32 from elementwise ops and ReduceMean, variance from the centred
+ * values (two passes): the 'two-pass-fp32' norm statistics of lowering.ts. Returns fp32.
+ */
+function normalise32(x: Value, axes: readonly number[], eps: number): Value {
   const x32 = cast(x, 'float32');
-  return sub(x32, reduceMean(x32, axes));
+  const d = sub(x32, reduceMean(x32, axes));
+  const variance = reduceMean(mul(d, d), axes);
+  return div(d, sqrt(add(variance, x.graph.scalar(eps, 'float32'))));
 }
 
 /**
  * torch.nn.LayerNorm over the last dim (LayerNormalization-17 computes its statistics in fp32: stash_type 1).
- * 'centered-fp32' norm statistics: cast up, subtract the mean, normalise in fp32, cast back.
+ * 'two-pass-fp32' norm statistics: cast up, normalise with elementwise ops in fp32, affine in fp32, cast back.
  */
 export function layerNorm(w: WeightScope, x: Value, eps: number): Value {
   const g = x.graph;
   const c = staticDim(x, -1);
   const scaleRef = w.tensor('weight', [c]);
   const biasRef = w.tensor('bias', [c]);
-  if (g.lowering.normStats === 'centered-fp32') {
+  if (g.lowering.normStats === 'two-pass-fp32') {
     const scale = g.param(scaleRef, undefined, 'float32');
     const bias = g.param(biasRef, undefined, 'float32');
-    return g.at(w.path, () =>
-      cast(g.op('LayerNormalization', [centered32(x, [-1]), scale, bias], { axis: -1, epsilon: { f: eps } }), x.dtype));
+    return g.at(w.path, () => cast(add(mul(normalise32(x, [-1], eps), scale), bias), x.dtype));
   }
   const scale = g.param(scaleRef);
   const bias = g.param(biasRef);
@@ -122,7 +126,7 @@ export interface GroupNormOptions {
 
 /**
  * torch.nn.GroupNorm (affine) on NCHW input.
- * portable: Reshape [N, G, -1] → (centre, lowering.normStats) → InstanceNormalization → Reshape back →
+ * portable: Reshape [N, G, -1] → InstanceNormalization (or two-pass fp32 ops, lowering.normStats) → Reshape back →
  *   per-channel affine; statistics in fp32.
  * contrib GroupNorm (where the lowering has it): NCHW→NHWC Transpose, com.microsoft.GroupNorm(channels_last=1, activation), Transpose back (the contrib
  *   kernel exists only on CUDA/DirectML; a UNet that stays NHWC can drop the transposes).
@@ -145,11 +149,12 @@ export function groupNorm(w: WeightScope, x: Value, o: GroupNormOptions): Value 
     const h = staticDim(x, 2);
     const wd = staticDim(x, 3);
     const x32 = cast(x, 'float32');
-    let grouped = reshape(x32, [0, o.groups, -1]);
-    if (g.lowering.normStats === 'centered-fp32') grouped = sub(grouped, reduceMean(grouped, [2]));
+    const grouped = reshape(x32, [0, o.groups, -1]);
     const ones = g.constant('float32', [o.groups], new Array<number>(o.groups).fill(1));
     const zeros = g.constant('float32', [o.groups], new Array<number>(o.groups).fill(0));
-    const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: o.eps } });
+    const normed = g.lowering.normStats === 'two-pass-fp32'
+      ? normalise32(grouped, [2], o.eps)
+      : g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: o.eps } });
     const back = cast(reshape(normed, [0, c, h, wd]), x.dtype);
     const gamma = reshape(g.param(gammaRef), [c, 1, 1]);
     const beta = reshape(g.param(betaRef), [c, 1, 1]);
