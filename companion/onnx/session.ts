@@ -71,13 +71,26 @@ export class Session {
     this.pending.clear();
   }
 
+  /**
+   * WebGPU sessions share one device context per process (ORT's WebGPU context), and two threads using it at once
+   * corrupt it (measured: "deferred dispatch count exceeds maxNumPendingDispatches", or a crash), so every WebGPU
+   * create/run/release in this process goes through this one queue.
+   */
+  private static webgpuQueue: Promise<unknown> = Promise.resolve();
+
   private call<K extends Kind>(payload: Payload<K>): Promise<unknown> {
     if (this.released) return Promise.reject(new SessionError('session already released'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...payload, id });
-    });
+    const send = () => {
+      const id = this.nextId++;
+      return new Promise((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        this.worker.postMessage({ ...payload, id });
+      });
+    };
+    if (this.provider !== 'webgpu') return send();
+    const next = Session.webgpuQueue.then(send, send);
+    Session.webgpuQueue = next.catch(() => undefined);
+    return next;
   }
 
   /** Starts a worker and creates the session in it; fails with ProviderUnavailableError or SessionError. */

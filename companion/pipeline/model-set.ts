@@ -46,6 +46,10 @@ export interface ModelSetOptions {
   readonly adainVarianceFloor?: number;
   /** UNet sessions kept alive at once (default 2: the teacher's 4-row graph and the 2-row graph). */
   readonly maxUNetSessions?: number;
+  /** Overrides loweringFor(provider, fp16) (e.g. the GPU suite's fp32 WebGPU runs). */
+  readonly lowering?: Lowering;
+  /** Extra ORT session config entries for every session (e.g. onnx/session.ts DISABLE_CPU_FALLBACK). */
+  readonly sessionConfig?: Readonly<Record<string, string>>;
 }
 
 export class ModelSetError extends Error {
@@ -109,12 +113,13 @@ export class ModelSet {
     private readonly options: ModelSetOptions,
   ) {
     const provider = options.provider ?? 'cpu';
-    this.lowering = loweringFor(provider, options.fp16 === true ? 'fp16' : undefined);
+    this.lowering = options.lowering ?? loweringFor(provider, options.fp16 === true ? 'fp16' : undefined);
     this.weightOptions = this.lowering.precision === 'fp16' ? { variant: 'fp16' } : {};
     this.sessionOptions = {
       provider,
       // ORT's own error lines would precede our one-line message; its errors still arrive as exceptions
       logLevel: 'fatal',
+      ...(options.sessionConfig !== undefined ? { configEntries: options.sessionConfig } : {}),
       ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
       ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     };

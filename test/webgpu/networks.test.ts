@@ -20,15 +20,20 @@ import { fixture } from '../helpers/paths';
 import { asFp16, cpuSession, errorStats, requireWebGpu, toFloat32, webgpuSession } from './harness';
 
 const FP32_BOUND = 1e-5;
-/** fp16 bounds per network (max rel vs CPU fp32 on the same weights), measured on the tiny set with margin. */
+/**
+ * fp16 bounds per network (max rel vs the CPU in fp32 on the same fp16 weights). Measured on the tiny random set
+ * (onnxruntime-node 1.30, lavapipe): te 2.7e-3, te2 3.7e-3, image encoder 1.3e-2, projection 1.3e-3, UNet 4.8e-2,
+ * VAE encoder 2.1e-2, VAE decoder 9.1e-3; bounds ≈ 1.6× that. Tiny random weights exaggerate fp16 error: the
+ * real-shape figures are in docs/GPU.md (bench/webgpu-realshape.ts).
+ */
 const FP16_BOUND: Readonly<Record<string, number>> = {
-  text_encoder: 1e-2,
-  text_encoder_2: 1e-2,
-  image_encoder: 1e-2,
-  image_projection: 1e-2,
-  unet: 3e-2,
-  vae_encoder: 1e-2,
-  vae_decoder: 1e-2,
+  text_encoder: 5e-3,
+  text_encoder_2: 6e-3,
+  image_encoder: 2e-2,
+  image_projection: 2e-3,
+  unet: 8e-2,
+  vae_encoder: 3.5e-2,
+  vae_decoder: 1.5e-2,
 };
 
 const tiny = (...p: string[]) => fixture('sdxl-tiny', ...p);
