@@ -147,7 +147,9 @@ function checkWeights(): string {
     const n = shape.reduce((a, b) => a * b, 1);
     const fanIn = shape.length > 1 ? n / shape[0]! : 1;
     const isNormScale = /(norm|ln\d)\.weight$/.test(key);
-    const values = isNormScale ? lcgFloats(n, 100 + i, 0.5, 1.5) : lcgFloats(n, 100 + i, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+    // query/key weights 4× larger: peaked attention (scores of several units), where a wrong softmax shows
+    const gain = /to_[qk]\.weight$/.test(key) ? 4 : 1;
+    const values = isNormScale ? lcgFloats(n, 100 + i, 0.5, 1.5) : lcgFloats(n, 100 + i, -gain / Math.sqrt(fanIn), gain / Math.sqrt(fanIn));
     const buf = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
     header[key] = { dtype: 'F32', shape, data_offsets: [offset, offset + buf.length] };
     chunks.push(buf);
@@ -338,8 +340,8 @@ async function runCheck(
 export interface VerifiedChoice {
   readonly provider: ExecutionProvider;
   readonly lowering: Lowering;
-  /** The check of the asked combination. */
-  readonly result: VerifyResult;
+  /** The check of the asked combination (absent for the CPU, which is the reference and never checked). */
+  readonly result?: VerifyResult;
   /** Set when falling back: one line saying what was asked, why it is not used, and what is used instead. */
   readonly message?: string;
 }
@@ -349,10 +351,47 @@ export interface VerifiedChoice {
  * own lowering and one message saying why.
  */
 export async function chooseVerified(provider: ExecutionProvider, lowering: Lowering = loweringFor(provider), options: VerifyOptions = {}): Promise<VerifiedChoice> {
+  if (provider === 'cpu') return { provider, lowering };
   const result = await verifyProvider(provider, lowering, options);
-  if (result.passed || provider === 'cpu') return { provider, lowering, result };
+  if (result.passed) return { provider, lowering, result };
   return {
     provider: 'cpu', lowering: loweringFor('cpu'), result,
     message: `not using ${provider} (${lowering.kind} ${lowering.precision}): self-check failed [${result.code}] ${result.reason}; running on the CPU instead`,
   };
+}
+
+/**
+ * The GPU providers 'auto' tries, in order, per platform (docs/GPU.md): the vendor providers first where they
+ * exist (faster kernels), then WebGPU (every GPU, shipped in the package), then the CPU.
+ * - linux: cuda (needs the opt-in CUDA install), webgpu (Vulkan);
+ * - win32: dml, webgpu (D3D12);
+ * - darwin: webgpu (Metal). CoreML is not tried automatically: our graphs have not been verified on it.
+ */
+export function autoProviderOrder(platform: NodeJS.Platform = process.platform): ExecutionProvider[] {
+  if (platform === 'linux') return ['cuda', 'webgpu'];
+  if (platform === 'win32') return ['dml', 'webgpu'];
+  if (platform === 'darwin') return ['webgpu'];
+  return [];
+}
+
+/**
+ * What the engine should run on: for a named provider, chooseVerified(provider); for 'auto', the first provider of
+ * autoProviderOrder() whose self-check passes, else the CPU. `message` says why a GPU provider was not used
+ * (for 'auto': only when one was offered and failed its check).
+ */
+export async function chooseProvider(asked: ExecutionProvider | 'auto', precision?: Lowering['precision'], options: VerifyOptions = {}): Promise<VerifiedChoice> {
+  if (asked !== 'auto') return chooseVerified(asked, loweringFor(asked, precision), options);
+  const failures: string[] = [];
+  const listed = listedProviders();
+  for (const provider of autoProviderOrder()) {
+    if (!listed.includes(provider)) continue;
+    const lowering = loweringFor(provider, precision);
+    const result = await verifyProvider(provider, lowering, options);
+    if (result.passed) return { provider, lowering, result };
+    if (result.code !== 'PROVIDER_UNAVAILABLE') failures.push(`${provider}: [${result.code}] ${result.reason}`);
+  }
+  const lowering = loweringFor('cpu');
+  return failures.length > 0
+    ? { provider: 'cpu', lowering, message: `no GPU provider passed its self-check (${failures.join('; ')}); running on the CPU` }
+    : { provider: 'cpu', lowering };
 }

@@ -140,7 +140,7 @@ export async function runEncode(o: EncodeCliOptions): Promise<void> {
   if (o.model === undefined || o.model === '') throw new UsageError('--model is required');
   if (o.prompt === undefined) throw new UsageError('--prompt is required');
   checkInputFile('--model', o.model, 'dir');
-  const providers: readonly Provider[] = ['cpu', 'cuda', 'dml', 'coreml'];
+  const providers: readonly Provider[] = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
   const provider = (o.provider ?? 'cpu') as Provider;
   if (!providers.includes(provider)) throw new UsageError(`--provider must be one of ${providers.join(', ')}, got ${JSON.stringify(o.provider)}`);
   const models = await ModelSet.open({ model: o.model }, { provider, fp16: o.fp16 === true });

@@ -39,7 +39,7 @@ export interface GenerateCliOptions {
   saveLatents?: string;
 }
 
-export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 
 export interface GeneratePlan {
   readonly model: string;
@@ -122,7 +122,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   const teacherSteps = !hasStyle || o.teacher === false ? null : (integer('--teacher-steps', o.teacherSteps) ?? defaultTeacherSteps(steps));
   const drop = oneOf<DropPreset>('--drop', o.drop, ['colour', 'texture']);
   const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']) ?? DEFAULTS.styleResize;
-  const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml']) ?? 'cpu';
+  const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml', 'webgpu']) ?? 'cpu';
   const request: GeneratePlan['request'] = {
     prompt,
     ...(o.negativePrompt !== undefined ? { negativePrompt: o.negativePrompt } : {}),
