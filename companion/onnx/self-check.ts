@@ -361,14 +361,35 @@ export async function chooseVerified(provider: ExecutionProvider, lowering: Lowe
 }
 
 /**
+ * True on Linux when no GPU device node exists (no /dev/dri/renderD*, no /dev/nvidia<N>): Vulkan can then only be
+ * a CPU implementation (lavapipe, SwiftShader; Mesa installs every driver's ICD manifest, so manifests do not
+ * tell). `STYLESTUDIO_DEV_DIR` replaces /dev (tests).
+ */
+export function softwareVulkanOnly(env: NodeJS.ProcessEnv = process.env): boolean {
+  const dev = env['STYLESTUDIO_DEV_DIR'] ?? '/dev';
+  const list = (dir: string) => {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const render = list(path.join(dev, 'dri')).some((n) => n.startsWith('renderD'));
+  const nvidia = list(dev).some((n) => /^nvidia\d+$/.test(n));
+  return !render && !nvidia;
+}
+
+/**
  * The GPU providers 'auto' tries, in order, per platform (docs/GPU.md): the vendor providers first where they
  * exist (faster kernels), then WebGPU (every GPU, shipped in the package), then the CPU.
- * - linux: cuda (needs the opt-in CUDA install), webgpu (Vulkan);
+ * - linux: cuda (needs the opt-in CUDA install), webgpu (Vulkan; skipped when the only Vulkan devices are CPU
+ *   implementations such as lavapipe: explicit `--provider webgpu` still uses them);
  * - win32: dml, webgpu (D3D12);
  * - darwin: webgpu (Metal). CoreML is not tried automatically: our graphs have not been verified on it.
  */
 export function autoProviderOrder(platform: NodeJS.Platform = process.platform): ExecutionProvider[] {
-  if (platform === 'linux') return ['cuda', 'webgpu'];
+  // A CPU-emulated Vulkan device (lavapipe, SwiftShader) runs WebGPU slower than the CPU provider: not for 'auto'.
+  if (platform === 'linux') return softwareVulkanOnly() ? ['cuda'] : ['cuda', 'webgpu'];
   if (platform === 'win32') return ['dml', 'webgpu'];
   if (platform === 'darwin') return ['webgpu'];
   return [];

@@ -6,16 +6,9 @@
  *   fp32 on the same fp16 weight files (so the figure is the compute error alone).
  * One session per graph and provider for the whole file (shader compilation on lavapipe is slow).
  */
-import * as fs from 'node:fs';
-import { Graph, type SerializedModel } from '../../companion/onnx/graph';
-import { type Lowering, loweringFor } from '../../companion/onnx/lowering';
+import { loweringFor } from '../../companion/onnx/lowering';
 import type { Session, TensorData } from '../../companion/onnx/session';
-import { buildClipTextGraph, openClipText } from '../../companion/models/clip-text';
-import { buildVaeEncoder, parseVaeConfig } from '../../companion/models/vae';
-import { buildGraph } from '../../companion/pipeline/graph-build';
-import { openDiffusersFolder } from '../../companion/weights/diffusers';
-import { WeightStore } from '../../companion/weights/weight-store';
-import { Golden } from '../companion/models/golden';
+import { tinyNetworks } from '../../bench/tiny-networks';
 import { fixture } from '../helpers/paths';
 import { asFp16, cpuSession, errorStats, requireWebGpu, toFloat32, webgpuSession } from './harness';
 
@@ -36,95 +29,7 @@ const FP16_BOUND: Readonly<Record<string, number>> = {
   vae_decoder: 1.5e-2,
 };
 
-const tiny = (...p: string[]) => fixture('sdxl-tiny', ...p);
-const ipModels = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
-const vaeConfigFile = tiny('vae', 'config.json');
-const unetGold = new Golden('unet.stylestudio');
-const encGold = new Golden('image_encoder');
-const vaeGold = new Golden('vae');
-
-interface Network {
-  readonly name: string;
-  build(l: Lowering, fp16Weights: boolean): SerializedModel;
-  readonly feeds: Record<string, TensorData>;
-  /** Inputs that take the compute dtype (float16 in fp16 graphs). */
-  readonly computeInputs: readonly string[];
-}
-
-const f32 = (dims: number[], data: ArrayLike<number>): TensorData => ({ dtype: 'float32', dims, data: Float32Array.from(data) });
-const i64 = (dims: number[], data: readonly number[]): TensorData => ({ dtype: 'int64', dims, data: BigInt64Array.from(data.map(BigInt)) });
-
-function textEncoder(name: 'text_encoder' | 'text_encoder_2'): Network {
-  const ids = JSON.parse(fs.readFileSync(fixture('golden', 'text_encoder_ids.json'), 'utf8')) as Record<string, { prompt: { te1: number[]; te2: number[] } }>;
-  const prompt = ids['neg_text']!.prompt;
-  return {
-    name,
-    build: (lowering, fp16) => buildClipTextGraph(openClipText(openDiffusersFolder(tiny()).component(name), fp16 ? { variant: 'fp16' } : {}), {
-      lowering, hiddenStates: [-2], final: name === 'text_encoder_2', projection: name === 'text_encoder_2',
-    }).graph.serialize(),
-    feeds: { input_ids: i64([1, 77], name === 'text_encoder' ? prompt.te1 : prompt.te2) },
-    computeInputs: [],
-  };
-}
-
-const NETWORKS: readonly Network[] = [
-  textEncoder('text_encoder'),
-  textEncoder('text_encoder_2'),
-  {
-    name: 'image_encoder',
-    build: (lowering) => buildGraph({ kind: 'image-encoder', lowering, configFile: ipModels('image_encoder', 'config.json'), weightFile: ipModels('image_encoder', 'model.safetensors') }),
-    feeds: { pixel_values: f32([1, 3, 224, 224], encGold.get('style.pixel_values').data) },
-    computeInputs: ['pixel_values'],
-  },
-  {
-    name: 'image_projection',
-    build: (lowering) => buildGraph({ kind: 'image-projection', lowering, adapterFile: ipModels('ip-adapter_sdxl.safetensors'), crossDim: 96 }),
-    feeds: { features: f32([2, 32], encGold.get('prepared.ip_adapter_image_embeds.0').data) },
-    computeInputs: ['features'],
-  },
-  {
-    // StyleStudio UNet: style tokens in up_blocks, AdaIN, teacher rows and teacher attention sharing.
-    name: 'unet',
-    build: (lowering, fp16) => buildGraph({
-      kind: 'unet', lowering, configFile: tiny('unet', 'config.json'),
-      weightFile: tiny('unet', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'),
-      adapterFile: ipModels('ip-adapter_sdxl.safetensors'), style: { preset: 'csgo' }, teacherShare: true,
-      rows: 4, latentHeight: 8, latentWidth: 8, pooledDim: 48,
-    }),
-    feeds: {
-      sample: unetGold.feed('in.sample'),
-      timestep: f32([4], new Array<number>(4).fill(unetGold.get('in.timestep').data[0]!)),
-      encoder_hidden_states: unetGold.feed('in.encoder_hidden_states'),
-      text_embeds: unetGold.feed('in.text_embeds'),
-      time_ids: unetGold.feed('in.time_ids'),
-      ip_scale: f32([1], [1]),
-      adain_strength: f32([1], [1]),
-      teacher_mask: f32([4], [1, 0, 1, 0]),
-      teacher_index: i64([4], [0, 0, 2, 2]),
-    },
-    computeInputs: ['sample', 'encoder_hidden_states', 'text_embeds'],
-  },
-  {
-    name: 'vae_encoder',
-    build: (lowering, fp16) => {
-      const g = new Graph({ lowering, name: 'vae_encoder' });
-      const store = WeightStore.open(tiny('vae', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'));
-      buildVaeEncoder(g, store, parseVaeConfig(JSON.parse(fs.readFileSync(vaeConfigFile, 'utf8'))), { batch: 1, height: 64, width: 64 });
-      return g.serialize();
-    },
-    feeds: { image: vaeGold.feed('encode.image') },
-    computeInputs: ['image'],
-  },
-  {
-    name: 'vae_decoder',
-    build: (lowering, fp16) => buildGraph({
-      kind: 'vae-decoder', lowering, configFile: vaeConfigFile,
-      weightFile: tiny('vae', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'), latentHeight: 8, latentWidth: 8,
-    }),
-    feeds: { latents: vaeGold.feed('decode.latents') },
-    computeInputs: ['latents'],
-  },
-];
+const NETWORKS = tinyNetworks(fixture());
 
 interface Pair {
   cpu: Session;

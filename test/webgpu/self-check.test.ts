@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loweringFor } from '../../companion/onnx/lowering';
-import { chooseProvider, chooseVerified, verifyProvider } from '../../companion/onnx/self-check';
+import { autoProviderOrder, chooseProvider, chooseVerified, softwareVulkanOnly, verifyProvider } from '../../companion/onnx/self-check';
 import { requireWebGpu } from './harness';
 
 let cacheDir: string;
@@ -40,10 +40,30 @@ test('chooseVerified falls back to the CPU with one message naming provider, cod
   expect(ok.message).toBeUndefined();
 }, 300_000);
 
-test("'auto' picks the first verified GPU provider of this platform (here: WebGPU, CUDA's libraries are absent)", async () => {
-  const c = await chooseProvider('auto', 'fp32', { cacheDir });
-  expect(c.provider).toBe('webgpu');
-  expect(c.message).toBeUndefined();
+test("'auto' skips WebGPU without a GPU device node (lavapipe only) and tries it with one; the CPU otherwise", async () => {
+  const dev = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-'));
+  const saved = process.env['STYLESTUDIO_DEV_DIR'];
+  process.env['STYLESTUDIO_DEV_DIR'] = dev;
+  try {
+    fs.writeFileSync(path.join(dev, 'null'), '');
+    expect(softwareVulkanOnly()).toBe(true);
+    expect(autoProviderOrder('linux')).toEqual(['cuda']);
+    const cpu = await chooseProvider('auto', 'fp32', { cacheDir });
+    expect(cpu).toMatchObject({ provider: 'cpu' });
+    expect(cpu.message).toBeUndefined(); // nothing was offered that failed
+    // a render node (here lavapipe still answers: the self-check decides)
+    fs.mkdirSync(path.join(dev, 'dri'));
+    fs.writeFileSync(path.join(dev, 'dri', 'renderD128'), '');
+    expect(autoProviderOrder('linux')).toEqual(['cuda', 'webgpu']);
+    const c = await chooseProvider('auto', 'fp32', { cacheDir });
+    expect(c.provider).toBe('webgpu');
+  } finally {
+    if (saved === undefined) delete process.env['STYLESTUDIO_DEV_DIR'];
+    else process.env['STYLESTUDIO_DEV_DIR'] = saved;
+    fs.rmSync(dev, { recursive: true, force: true });
+  }
+  expect(autoProviderOrder('win32')).toEqual(['dml', 'webgpu']);
+  expect(autoProviderOrder('darwin')).toEqual(['webgpu']);
 }, 300_000);
 
 test('a provider this platform lacks is reported, not cached', async () => {
