@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { readImageFile, writePngFile } from '../image/rgba';
+import { loweringFor } from '../onnx/lowering';
+import { chooseVerified } from '../onnx/self-check';
 import { ModelSet } from './model-set';
 import { type GenerateCliOptions, planGenerate, type Provider, UsageError } from './generate-options';
 import { readNpy, writeNpy } from './npy';
@@ -71,6 +73,9 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   const latents = plan.latentsPath !== undefined ? await readInput('--latents', () => readNpy(plan.latentsPath!)) : undefined;
   if (latents !== undefined && plan.request.variations !== 1) throw new UsageError('--latents gives one starting noise: it cannot be combined with --variations > 1');
 
+  // a GPU provider is used only once its self-check passes (onnx/self-check.ts; cached per driver and version)
+  const verified = await chooseVerified(plan.provider, loweringFor(plan.provider, plan.fp16 ? 'fp16' : undefined));
+  if (verified.message) throw new UsageError(`--provider ${plan.provider}: ${verified.message.replace(/; running on the CPU instead$/, '')}`);
   const models = await ModelSet.open({
     model: plan.model,
     ...(plan.adapter !== undefined ? { adapter: plan.adapter } : {}),

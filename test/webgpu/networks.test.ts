@@ -63,12 +63,19 @@ describe.each(NETWORKS)('$name on WebGPU (no CPU fallback)', (net) => {
     for (const s of [fp32.cpu, fp32.gpu, fp16.cpu, fp16.gpu]) await s?.release();
   });
 
-  test(`fp32: within ${FP32_BOUND} of the CPU provider`, async () => {
+  test(`fp32: within ${FP32_BOUND} of the CPU provider (and the WebGPU lowering on the CPU too)`, async () => {
     fp32.cpu = await cpuSession(net.build(loweringFor('cpu'), false));
     fp32.gpu = await webgpuSession(net.build(loweringFor('webgpu', 'fp32'), false));
     const e = worst(await outputs(fp32.gpu, net.feeds), await outputs(fp32.cpu, net.feeds));
     console.log(`webgpu fp32 ${net.name}: max rel ${e.maxRel.toExponential(2)} (rel L2 ${e.relL2.toExponential(2)}, ${e.output})`);
     expect(e.maxRel).toBeLessThanOrEqual(FP32_BOUND);
+    // the WebGPU lowering itself (no contrib kernels, two-pass norms, float pooling) on the CPU provider
+    const lowered = await cpuSession(net.build(loweringFor('webgpu', 'fp32'), false));
+    try {
+      expect(worst(await outputs(lowered, net.feeds), await outputs(fp32.cpu, net.feeds)).maxRel).toBeLessThanOrEqual(FP32_BOUND);
+    } finally {
+      await lowered.release();
+    }
   }, 600_000);
 
   test(`fp16: within ${FP16_BOUND[net.name]} of fp32 on the CPU`, async () => {
