@@ -6,7 +6,8 @@
  *   3. parity of every tiny network on every available GPU provider (its default lowering, CPU fallback disabled)
  *      against the CPU provider, fp32 and fp16.
  *
- *   node dist/bench/gpu-check-node.js [FIXTURES_DIR]      (default: test/fixtures of this checkout)
+ *   node dist/bench/gpu-check-node.js [FIXTURES_DIR] [--provider cuda|webgpu|dml|coreml]
+ * FIXTURES_DIR defaults to test/fixtures of this checkout; --provider limits 2 and 3 to one provider.
  * Prints tables; asserts nothing; exit code 0 unless it could not run at all.
  */
 import * as path from 'node:path';
@@ -38,12 +39,16 @@ async function outputsOf(model: Parameters<typeof Session.create>[0], provider: 
 }
 
 async function main(): Promise<void> {
-  const fixtures = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..', 'test', 'fixtures'));
+  const args = process.argv.slice(2);
+  const pi = args.indexOf('--provider');
+  const only = pi >= 0 ? args.splice(pi, 2)[1] : undefined;
+  if (only !== undefined && !GPU_PROVIDERS.includes(only as ExecutionProvider)) throw new Error(`--provider must be one of ${GPU_PROVIDERS.join(', ')}, got ${JSON.stringify(only)}`);
+  const fixtures = path.resolve(args[0] ?? path.join(__dirname, '..', '..', 'test', 'fixtures'));
   const t0 = Date.now();
   console.log(`node ${process.version}, ${process.platform}/${process.arch}; onnxruntime-node offers [${listedProviders().join(', ')}]`);
   const reports = await availableProviders();
   console.log(table(['provider', 'session starts', 'why not'], reports.map((r) => [r.provider, r.available ? 'yes' : 'no', (r.reason ?? '').slice(0, 110)])));
-  const gpus = GPU_PROVIDERS.filter((p) => reports.some((r) => r.provider === p && r.available));
+  const gpus = GPU_PROVIDERS.filter((p) => (only === undefined || p === only) && reports.some((r) => r.provider === p && r.available));
 
   const checks: string[][] = [];
   for (const provider of gpus) {
@@ -81,6 +86,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(`gpu-check-node: ${(e as Error).stack ?? String(e)}`);
+  console.error(`gpu-check-node: ${(e as Error).message}`);
   process.exit(1);
 });
