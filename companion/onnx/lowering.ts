@@ -103,10 +103,10 @@ function available(provider: ExecutionProvider, wanted: readonly ContribOp[]): C
  *   MultiHeadAttention, which never materialises the N×N map (at 1024² SDXL's 4096-token self-attention map alone is
  *   ~1 GiB a batch of 4).
  * - cuda, dml: fused fp16.
- * - webgpu: fused fp16 from what WebGPU runs (MultiHeadAttention, Gelu, QuickGelu; no FusedMatMul: linear layers
- *   are MatMul on a transposed weight, folded once at session creation; GroupNorm via InstanceNormalization);
- *   norm statistics in two-pass fp32 and fp16 attention in fp32 (docs/GPU.md: WebGPU's one-pass variance and fp16
- *   kernels).
+ * - webgpu: fused fp16 from what WebGPU runs correctly (Gelu, QuickGelu): linear layers are MatMul on a transposed
+ *   weight (no FusedMatMul kernel; folded once at session creation), attention is MatMul/Softmax (its
+ *   MultiHeadAttention is wrong at our shapes), GroupNorm/LayerNorm statistics in two-pass fp32 (its norm kernels
+ *   are imprecise), fp16 attention in fp32, CLIP pooling without int64 ops (docs/GPU.md).
  * - coreml: portable fp16 without contrib ops (they are not CoreML ops; they would fall back to CPU).
  */
 export function loweringFor(provider: ExecutionProvider, choice?: Precision | LoweringChoice): Lowering {
