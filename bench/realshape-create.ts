@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   for (const optimization of ['disabled', 'basic', 'all'] as const) {
     const before = rss();
     const t1 = performance.now();
-    const s = await Session.create(model, { optimization, logLevel: 'fatal', cpuMemArena: false, sessionConfig: { disable_prepacking: '1' } });
+    const s = await Session.create(model, { optimization, logLevel: 'fatal', cpuMemArena: false, configEntries: { 'session.disable_prepacking': '1' } });
     const ms = performance.now() - t1;
     const added = rss() - before;
     await s.run(feeds); // warm-up

@@ -55,6 +55,35 @@ export function checkProviders(probes: readonly ProviderProbe[] | undefined): Ch
   return probes.map((p) => (p.works ? ok(`provider ${p.name}`, p.detail) : warn(`provider ${p.name}`, p.detail)));
 }
 
+/** The part of a provider self-check (onnx/self-check.ts VerifyResult) that doctor prints. */
+export interface GpuSelfCheck {
+  readonly provider: string;
+  readonly lowering: { readonly kind: string; readonly precision: string };
+  readonly passed: boolean;
+  readonly maxRel: number;
+  readonly bound: number;
+  readonly nodesByProvider: Readonly<Record<string, number>>;
+  readonly msPerStep: number;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+/** One line per provider × lowering self-check: pass/fail, max relative error vs the CPU, nodes per provider, ms. */
+export function checkGpuSelfTests(checks: readonly GpuSelfCheck[]): CheckResult[] {
+  if (checks.length === 0) return [warn('gpu self-check', 'no GPU execution provider is offered by onnxruntime-node on this platform')];
+  return checks.map((c) => {
+    const label = `gpu ${c.provider} ${c.lowering.kind} ${c.lowering.precision}`;
+    const nodes = Object.entries(c.nodesByProvider).map(([p, n]) => `${n} nodes on ${p}`).join(', ') || 'no nodes ran';
+    if (c.passed) {
+      return ok(label, `pass: max rel ${c.maxRel.toExponential(1)} vs CPU (bound ${c.bound}), ${nodes}, ${c.msPerStep.toFixed(1)} ms/step`);
+    }
+    const why = `${c.code ?? 'FAILED'}: ${c.reason ?? 'failed'}`;
+    return c.code === 'PROVIDER_UNAVAILABLE'
+      ? warn(label, why, 'see docs/GPU.md for what this provider needs')
+      : fail(label, why, 'the engine will not use this combination; report it with `stylestudio doctor --gpu` output');
+  });
+}
+
 /** Shared libraries the CUDA 12 build of onnxruntime's CUDA provider loads. */
 export const CUDA_LIBRARIES = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10', 'libcudnn.so.9'] as const;
 

@@ -129,11 +129,26 @@ function encoderLayer(w: WeightScope, c: ClipTextConfig, x: Value, mask: Value):
 function pool(c: ClipTextConfig, ids: Value, last: Value): Value {
   const g = ids.graph;
   const seq = last.dim(1) as number;
+  if (g.lowering.int64Ops === false) return poolWithoutInt64(c, ids, last, seq);
   const ids32 = cast(ids, 'int32');
   const key = c.eos_token_id === 2 ? ids32 : cast(equal(ids32, g.scalar(c.eos_token_id, 'int32')), 'int32');
   const position = argMax(key, -1, true); // [B, 1], first maximum like torch.argmax
   const positions = g.constant('int64', [1, seq], Array.from({ length: seq }, (_, i) => i));
   const oneHot = unsqueeze(cast(equal(positions, position), last.dtype), [1]); // [B, 1, S]
+  return squeeze(matmul(oneHot, last), [1]);
+}
+
+/**
+ * pool() for providers without int64 Cast/Equal (Lowering.int64Ops false): ids and the argmax position become
+ * floats by Gather from arange tables (exact below 2^24), and the comparisons run on floats. Same result.
+ */
+function poolWithoutInt64(c: ClipTextConfig, ids: Value, last: Value, seq: number): Value {
+  const g = ids.graph;
+  const arange = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const idsF = gather(g.constant('float32', [c.vocab_size], arange(c.vocab_size)), ids);
+  const key = c.eos_token_id === 2 ? idsF : cast(equal(idsF, g.scalar(c.eos_token_id, 'float32')), 'float32');
+  const position = gather(g.constant('float32', [seq], arange(seq)), argMax(key, -1, true)); // [B, 1]
+  const oneHot = unsqueeze(cast(equal(g.constant('float32', [1, seq], arange(seq)), position), last.dtype), [1]);
   return squeeze(matmul(oneHot, last), [1]);
 }
 

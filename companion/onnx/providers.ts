@@ -14,13 +14,14 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
-const ORT_NAME: Readonly<Record<ExecutionProvider, string>> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' };
+const ORT_NAME: Readonly<Record<ExecutionProvider, string>> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu' };
 
 const HINT: Readonly<Record<ExecutionProvider, string>> = {
   cpu: '',
   cuda: 'CUDA needs Linux x64, an NVIDIA GPU with CUDA 12 + cuDNN 9, and onnxruntime-node installed with --onnxruntime-node-install=cuda12',
   dml: 'DirectML is available on Windows only',
   coreml: 'CoreML is available on macOS arm64 only',
+  webgpu: 'WebGPU ships in onnxruntime-node for Linux x64, Windows x64 and macOS arm64; on Linux it needs a Vulkan driver (Mesa >= 25 for a GPU-less machine: see docs/GPU.md)',
 };
 
 /** What a user needs for `provider` (empty for cpu). */

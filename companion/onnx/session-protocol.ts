@@ -22,8 +22,10 @@ export interface CreateRequest {
   readonly optimization: 'disabled' | 'basic' | 'extended' | 'all';
   readonly intraOpThreads: number;
   readonly logLevel: LogLevel;
-  /** Entries of ORT's "session.*" configuration, without the prefix (e.g. disable_prepacking: '1'). */
-  readonly sessionConfig: Readonly<Record<string, string>>;
+  /** Extra ORT session config entries (e.g. session.disable_cpu_ep_fallback = "1"). */
+  readonly configEntries: Readonly<Record<string, string>>;
+  /** When set, ORT profiles the session and endProfile returns per-node events (which provider ran each node). */
+  readonly profilePrefix: string | null;
   /** ORT's CPU memory arena (default on); off returns activation memory to the allocator after each run. */
   readonly cpuMemArena: boolean;
 }
@@ -34,7 +36,11 @@ export interface RunRequest {
 export interface ReleaseRequest {
   readonly kind: 'release';
 }
-export type Request = (CreateRequest | RunRequest | ReleaseRequest) & { readonly id: number };
+/** Ends ORT profiling (profilePrefix sessions only) and returns the profile file's path. */
+export interface EndProfileRequest {
+  readonly kind: 'endProfile';
+}
+export type Request = (CreateRequest | RunRequest | ReleaseRequest | EndProfileRequest) & { readonly id: number };
 
 export interface CreateResult {
   readonly inputNames: readonly string[];
@@ -43,5 +49,5 @@ export interface CreateResult {
 export type RunResult = Readonly<Record<string, TensorData>>;
 
 export type Reply =
-  | { readonly id: number; readonly ok: true; readonly result: CreateResult | RunResult | null }
+  | { readonly id: number; readonly ok: true; readonly result: CreateResult | RunResult | string | null }
   | { readonly id: number; readonly ok: false; readonly error: { readonly name: string; readonly message: string } };

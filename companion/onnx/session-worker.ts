@@ -6,33 +6,38 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { CreateRequest, Reply, Request, RunResult, TensorData, TypedArray } from './session-protocol';
 
-const ORT_PROVIDER = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' } as const;
+const ORT_PROVIDER = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu' } as const;
 
 const SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
 
 let session: ort.InferenceSession | null = null;
+let profiling = false;
 
 async function create(req: CreateRequest): Promise<{ inputNames: string[]; outputNames: string[] }> {
   // The environment logger is process-wide and set once (first session wins); the session logger is ours.
   ort.env.logLevel = req.logLevel;
   const epName = ORT_PROVIDER[req.provider];
   const provider: ort.InferenceSession.ExecutionProviderConfig =
-    req.provider === 'cpu' ? 'cpu' : ({ name: epName, deviceId: req.deviceId } as ort.InferenceSession.ExecutionProviderConfig);
+    req.provider === 'cpu' || req.provider === 'webgpu'
+      ? epName
+      : ({ name: epName, deviceId: req.deviceId } as ort.InferenceSession.ExecutionProviderConfig);
+  const config: Record<string, string> = { ...req.configEntries };
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: req.optimization,
     logSeverityLevel: SEVERITY[req.logLevel],
     ...(req.intraOpThreads > 0 ? { intraOpNumThreads: req.intraOpThreads } : {}),
     enableCpuMemArena: req.cpuMemArena,
+    ...(req.profilePrefix !== null ? { enableProfiling: true, profileFilePrefix: req.profilePrefix } : {}),
+    // The binding flattens `extra` into config entries joined with '.', so full keys ("session.x") go at the top.
+    // External data resolves against the folder; the model bytes never touch the disk.
     extra: {
-      session: {
-        ...req.sessionConfig,
-        // External data resolves against this folder; the model bytes never touch the disk.
-        ...(req.folder !== null ? { model_external_initializers_file_folder_path: req.folder } : {}),
-      },
+      ...config,
+      ...(req.folder !== null ? { session: { model_external_initializers_file_folder_path: req.folder } } : {}),
     },
   };
   session = await ort.InferenceSession.create(req.bytes, options);
+  profiling = req.profilePrefix !== null;
   return { inputNames: [...session.inputNames], outputNames: [...session.outputNames] };
 }
 
@@ -59,6 +64,13 @@ async function handle(req: Request): Promise<Reply> {
     switch (req.kind) {
       case 'create': return { id: req.id, ok: true, result: await create(req) };
       case 'run': return { id: req.id, ok: true, result: await run(req.feeds) };
+      case 'endProfile': {
+        if (!session || !profiling) throw new Error('endProfile: the session was not created with profiling');
+        profiling = false;
+        // onnxruntime-node's endProfiling() returns nothing; ORT names the file <prefix>_<date>.json.
+        session.endProfiling();
+        return { id: req.id, ok: true, result: null };
+      }
       case 'release':
         await session?.release();
         session = null;

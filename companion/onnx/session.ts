@@ -3,6 +3,7 @@
  * runs. Sessions are created from the serialised model bytes plus the external-data folder: nothing is written
  * to disk. The only module (with session-worker.ts and providers.ts) that loads onnxruntime-node.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Graph, type SerializedModel } from './graph';
@@ -22,11 +23,19 @@ export interface SessionOptions {
   readonly intraOpThreads?: number;
   /** ORT's native log level (default 'error'). */
   readonly logLevel?: LogLevel;
-  /** ORT "session.*" config entries without the prefix, e.g. { disable_prepacking: '1' }. */
-  readonly sessionConfig?: Readonly<Record<string, string>>;
+  /**
+   * Extra ORT session config entries, passed through as they are. E.g. DISABLE_CPU_FALLBACK makes session creation
+   * fail when any node would run on the CPU instead of `provider`.
+   */
+  readonly configEntries?: Readonly<Record<string, string>>;
+  /** Profile runs (ORT's JSON trace, written under this path prefix); endProfiling() then returns the file. */
+  readonly profilePrefix?: string;
   /** ORT's CPU memory arena (default true). */
   readonly cpuMemArena?: boolean;
 }
+
+/** Session config entry that forbids ORT from placing any node on the CPU provider behind a GPU provider. */
+export const DISABLE_CPU_FALLBACK: Readonly<Record<string, string>> = { 'session.disable_cpu_ep_fallback': '1' };
 
 /** ORT refused the model or a run failed; the message is ORT's, prefixed with what we were doing. */
 export class SessionError extends Error {
@@ -43,6 +52,7 @@ export class Session {
   private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   private released = false;
   private info: CreateResult = { inputNames: [], outputNames: [] };
+  private profilePrefix: string | undefined;
 
   private constructor(private readonly worker: Worker, readonly provider: ExecutionProvider) {
     worker.on('message', (reply: Reply) => {
@@ -63,13 +73,26 @@ export class Session {
     this.pending.clear();
   }
 
+  /**
+   * WebGPU sessions share one device context per process (ORT's WebGPU context), and two threads using it at once
+   * corrupt it (measured: "deferred dispatch count exceeds maxNumPendingDispatches", or a crash), so every WebGPU
+   * create/run/release in this process goes through this one queue.
+   */
+  private static webgpuQueue: Promise<unknown> = Promise.resolve();
+
   private call<K extends Kind>(payload: Payload<K>): Promise<unknown> {
     if (this.released) return Promise.reject(new SessionError('session already released'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...payload, id });
-    });
+    const send = () => {
+      const id = this.nextId++;
+      return new Promise((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        this.worker.postMessage({ ...payload, id });
+      });
+    };
+    if (this.provider !== 'webgpu') return send();
+    const next = Session.webgpuQueue.then(send, send);
+    Session.webgpuQueue = next.catch(() => undefined);
+    return next;
   }
 
   /** Starts a worker and creates the session in it; fails with ProviderUnavailableError or SessionError. */
@@ -78,6 +101,7 @@ export class Session {
     checkProviderListed(provider);
     const worker = new Worker(WORKER_FILE);
     const s = new Session(worker, provider);
+    s.profilePrefix = options.profilePrefix;
     try {
       s.info = (await s.call<'create'>({
         kind: 'create',
@@ -88,14 +112,15 @@ export class Session {
         optimization: options.optimization ?? 'all',
         intraOpThreads: options.intraOpThreads ?? 0,
         logLevel: options.logLevel ?? 'error',
-        sessionConfig: options.sessionConfig ?? {},
+        configEntries: options.configEntries ?? {},
+        profilePrefix: options.profilePrefix ?? null,
         cpuMemArena: options.cpuMemArena ?? true,
       })) as CreateResult;
     } catch (e) {
       s.released = true;
       await worker.terminate();
       const message = (e as Error).message;
-      if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn/i.test(message)) {
+      if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn|webgpu adapter|dawn|vulkan/i.test(message)) {
         throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message.trim()} (${providerHint(provider)})`);
       }
       throw new SessionError(`creating the ${provider} session failed: ${message}`);
@@ -123,6 +148,22 @@ export class Session {
       if (count !== t.data.length) throw new SessionError(`run: input ${name} has ${t.data.length} elements for dims [${t.dims.join(', ')}]`);
     }
     return (await this.call<'run'>({ kind: 'run', feeds })) as RunResult;
+  }
+
+  /**
+   * Ends profiling (sessions created with profilePrefix) and returns the path of ORT's JSON trace: the newest file
+   * starting with the prefix.
+   */
+  async endProfiling(): Promise<string> {
+    await this.call<'endProfile'>({ kind: 'endProfile' });
+    const prefix = this.profilePrefix;
+    if (prefix === undefined) throw new SessionError('endProfiling: session was created without profilePrefix');
+    const dir = path.dirname(prefix);
+    const base = path.basename(prefix);
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith(base) && f.endsWith('.json'))
+      .map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+    if (files.length === 0) throw new SessionError(`endProfiling: no profile written under ${prefix}`);
+    return files[0]!;
   }
 
   /** Frees the session and stops its worker. Safe to call twice. */

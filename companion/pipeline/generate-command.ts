@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { readImageFile, writePngFile } from '../image/rgba';
+import { loweringFor } from '../onnx/lowering';
+import { chooseVerified } from '../onnx/self-check';
 import { ModelSet } from '../runtime/model-set';
 import { resolveVae } from '../runtime/model-paths';
 import { formatMemoryPlan } from '../runtime/memory';
@@ -82,6 +84,12 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
     ...(plan.vae !== undefined ? { vae: plan.vae } : {}),
   }, modelsCacheDir());
   if (vae.note !== null) process.stderr.write(`note: ${vae.note}\n`);
+  if (!plan.planOnly) {
+    // a GPU provider is used only once its self-check passes (onnx/self-check.ts; cached per driver and version);
+    // --plan loads nothing, so it plans for any provider
+    const verified = await chooseVerified(plan.provider, loweringFor(plan.provider, plan.fp16 ? 'fp16' : undefined));
+    if (verified.message) throw new UsageError(`--provider ${plan.provider}: ${verified.message.replace(/; running on the CPU instead$/, '')}`);
+  }
   const models = await ModelSet.open(vae.paths, {
     provider: plan.provider, fp16: plan.fp16, ...(plan.memoryBudget !== undefined ? { memoryBudget: plan.memoryBudget } : {}),
   });
@@ -154,7 +162,7 @@ export async function runEncode(o: EncodeCliOptions): Promise<void> {
   if (o.model === undefined || o.model === '') throw new UsageError('--model is required');
   if (o.prompt === undefined) throw new UsageError('--prompt is required');
   checkInputFile('--model', o.model, 'dir');
-  const providers: readonly Provider[] = ['cpu', 'cuda', 'dml', 'coreml'];
+  const providers: readonly Provider[] = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
   const provider = (o.provider ?? 'cpu') as Provider;
   if (!providers.includes(provider)) throw new UsageError(`--provider must be one of ${providers.join(', ')}, got ${JSON.stringify(o.provider)}`);
   const models = await ModelSet.open({ model: o.model }, { provider, fp16: o.fp16 === true });

@@ -43,7 +43,7 @@ export interface GenerateCliOptions {
   plan?: boolean;
 }
 
-export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 
 export interface GeneratePlan {
   readonly model: string;
@@ -132,7 +132,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   const teacherSteps = !hasStyle || o.teacher === false ? null : (integer('--teacher-steps', o.teacherSteps) ?? defaultTeacherSteps(steps));
   const drop = oneOf<DropPreset>('--drop', o.drop, ['colour', 'texture']);
   const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']) ?? DEFAULTS.styleResize;
-  const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml']) ?? 'cpu';
+  const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml', 'webgpu']) ?? 'cpu';
   const request: GeneratePlan['request'] = {
     prompt,
     ...(o.negativePrompt !== undefined ? { negativePrompt: o.negativePrompt } : {}),

@@ -6,7 +6,7 @@
  * arithmetic (CFG, scheduler steps, previews); the style image's preprocessing runs in its own worker thread.
  */
 import { listedProviders } from '../onnx/providers';
-import { availableProviders } from '../onnx/session';
+import { chooseProvider } from '../onnx/self-check';
 import type { ExecutionProvider } from '../onnx/lowering';
 import { latentPreview } from '../image/vae-image';
 import { EngineError, isEngineError } from '../runtime/errors';
@@ -92,14 +92,11 @@ function fitPreview(img: { width: number; height: number; data: Uint8Array }, si
   return { width: w, height: h, rgba: out };
 }
 
-/** A listed provider may still fail to load (CUDA/cuDNN missing): 'auto' takes the first GPU one that runs a session. */
-async function resolveProvider(p: ExecutionProvider | 'auto'): Promise<ExecutionProvider> {
-  if (p !== 'auto') return p;
-  const reports = await availableProviders();
-  for (const gpu of ['cuda', 'dml'] as const) {
-    if (reports.some((r) => r.provider === gpu && r.available)) return gpu;
-  }
-  return 'cpu';
+/** Only a provider whose self-check passed (onnx/self-check.ts chooseProvider), else the CPU with one message why. */
+async function resolveProvider(p: ExecutionProvider | 'auto', fp16?: boolean): Promise<ExecutionProvider> {
+  const choice = await chooseProvider(p, fp16 === true ? 'fp16' : undefined);
+  if (choice.message) process.stderr.write(`stylestudio: ${choice.message}\n`);
+  return choice.provider;
 }
 
 export class OnnxGenerationEngine implements GenerationEngine {
@@ -113,7 +110,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
   private loading: string | null = null;
 
   private constructor(private readonly options: OnnxEngineOptions) {
-    this.opening = resolveProvider(options.provider ?? 'cpu').then((provider) => {
+    this.opening = resolveProvider(options.provider ?? 'cpu', options.fp16).then((provider) => {
       this.provider = provider;
       return ModelSet.open(options.paths, {
         provider,

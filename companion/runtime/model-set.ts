@@ -51,6 +51,10 @@ export interface ModelSetOptions {
    * memory for the teacher steps, same numbers. The pipeline also chooses 2 by itself when 4 do not fit the budget.
    */
   readonly maxRowsPerRun?: 2 | 4;
+  /** Overrides loweringFor(provider, fp16) (e.g. the GPU suite's fp32 WebGPU runs). */
+  readonly lowering?: Lowering;
+  /** Extra ORT session config entries for every session, full keys (e.g. onnx/session.ts DISABLE_CPU_FALLBACK). */
+  readonly sessionConfig?: Readonly<Record<string, string>>;
 }
 
 export class ModelSetError extends Error {
@@ -142,7 +146,7 @@ export class ModelSet {
   ) {
     const provider = options.provider ?? 'cpu';
     this.provider = provider;
-    this.lowering = loweringFor(provider, options.fp16 === true ? 'fp16' : undefined);
+    this.lowering = options.lowering ?? loweringFor(provider, options.fp16 === true ? 'fp16' : undefined);
     this.weightOptions = this.lowering.precision === 'fp16' ? { variant: 'fp16' } : {};
     this.sessionOptions = {
       provider,
@@ -156,7 +160,10 @@ export class ModelSet {
       // MLAS prepacking re-lays every MatMul/Conv weight at creation: 35 of 50 s for the SDXL UNet on the CPU for
       // ~12 % per step (docs/BENCHMARKS.md). Creation is what a designer waits for after a size change or when the
       // budget made a network reload, and encoders run once per job: not worth it.
-      ...(provider === 'cpu' ? { sessionConfig: { disable_prepacking: '1' } } : {}),
+      configEntries: {
+        ...(provider === 'cpu' ? { 'session.disable_prepacking': '1' } : {}),
+        ...options.sessionConfig,
+      },
     };
     this.memoryBudget = options.memoryBudget ?? defaultBudgetBytes(provider);
     this.maxRowsPerRun = options.maxRowsPerRun ?? 4;

@@ -3,6 +3,11 @@ plus the same step in PyTorch diffusers for timing. Made for a machine with a GP
 
   python3 tools/bench/gpu_check.py OUTDIR [--runs N] [--no-torch] [--cpu-only]
 
+Also, when present in OUTDIR: tiny.json (the tiny sets' networks in the CUDA lowering with CPU references: a parity
+table per network and precision) and node-pack/ (a carried Node runtime: runs bench/gpu-check-node.ts for
+provider availability incl. WebGPU, the provider self-check and tiny-set parity on WebGPU/CUDA through
+onnxruntime-node).
+
 OUTDIR is what `npm run gpu-check` prepared (bench/gpu-check.ts): manifest.json, inputs.safetensors,
 unet/config.json, unet/unet.<lowering>.onnx. Missing or different weight files are re-made from the manifest's
 tensor list (random_weights.py, hash init, numpy only) and checked against its sha256, so only the small files
@@ -111,6 +116,48 @@ class OrtRunner:
         return create, times, out.astype(np.float32)
 
 
+def tiny_parity(outdir: Path, provider: str) -> str:
+    """The tiny sets' networks (CUDA lowering, fp32 and fp16) on `provider` vs the CPU references made by Node."""
+    import onnxruntime as ort
+    from safetensors.numpy import load_file
+
+    manifest = json.loads((outdir / "tiny.json").read_text())
+    tensors = load_file(str(outdir / "tiny.safetensors"))
+    rows = []
+    for e in manifest["entries"]:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if provider == "cuda":
+            so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        providers = ["CUDAExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+        try:
+            t = time.perf_counter()
+            sess = ort.InferenceSession(str(outdir / e["file"]), so, providers=providers)
+            feeds = {}
+            for i in sess.get_inputs():
+                v = tensors[e["inputs"][i.name]]
+                feeds[i.name] = v.astype({"tensor(int64)": np.int64, "tensor(float16)": np.float16}.get(i.type, np.float32))
+            outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+            ms = 1000 * (time.perf_counter() - t)
+            worst = max(rel_error(outs[name].astype(np.float32), tensors[key])[0] for name, key in e["outputs"].items())
+            rows.append([e["network"], e["lowering"], provider, f"{worst:.2e}", f"{ms:.0f}"])
+        except Exception as ex:  # one failing graph must not hide the others
+            rows.append([e["network"], e["lowering"], provider, f"FAILED: {str(ex).splitlines()[0][:120]}", "-"])
+    return table(["network", "lowering", "provider", "max rel vs CPU fp32", "create+run ms"], rows)
+
+
+def node_pack(outdir: Path) -> str | None:
+    """Runs bench/gpu-check-node.js with the carried Node (WebGPU and CUDA through onnxruntime-node)."""
+    import subprocess
+
+    node = outdir / "node-pack" / "bin" / "node"
+    script = outdir / "node-pack" / "app" / "dist" / "bench" / "gpu-check-node.js"
+    if not node.exists():
+        return None
+    r = subprocess.run([str(node), str(script), str(outdir / "fixtures")], capture_output=True, text=True, timeout=3000)
+    return r.stdout + (f"\n(stderr) {r.stderr[-2000:]}" if r.returncode != 0 else "")
+
+
 def torch_rows(outdir: Path, manifest: dict, inputs: dict[str, np.ndarray], reference: np.ndarray, runs: int, cpu_only: bool):
     try:
         import torch
@@ -201,7 +248,13 @@ def main() -> int:
         rows.extend(extra)
     print(torch_note)
     print(table(["what", "provider", "create s", "step ms (min)", "step ms (median)", "rel err vs fp32 CPU", "max abs err"], rows))
-    print(f"error = max |out − ref| / max |ref| over noise_pred; total {time.perf_counter() - t_start:.0f} s")
+    print(f"error = max |out − ref| / max |ref| over noise_pred")
+    if (a.outdir / "tiny.json").exists():
+        print(f"\ntiny-set parity through onnxruntime (Python), CUDA lowering, CPU fallback disabled on CUDA")
+        print(tiny_parity(a.outdir, provider))
+    node_out = node_pack(a.outdir)
+    print("\n" + (node_out if node_out is not None else "no node-pack/ here: WebGPU not checked (prepare with `npm run gpu-check -- --node-pack`)"))
+    print(f"total {time.perf_counter() - t_start:.0f} s")
     return 0
 
 

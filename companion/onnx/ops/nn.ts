@@ -1,13 +1,13 @@
 /**
- * Neural-network building blocks mirroring torch modules, lowered per Graph.lowering:
- *   portable: ops every EP runs (incl. CPU);  fused: com.microsoft kernels of CUDA/DirectML.
+ * Neural-network building blocks mirroring torch modules, lowered per Graph.lowering: a com.microsoft kernel only
+ * where the lowering may emit it (lowering.ts usesContrib), else its plain-ONNX form.
  * Helpers that take a WeightScope name their nodes after its path ("…attn1.to_q/FusedMatMul"), read weights
  * with the torch layout and check every shape against the activation at build time.
  */
 import type { TensorRef, WeightScope } from '../../weights/tensor';
 import { type ElemType, type Value, GraphBuildError, shapeToString } from '../graph';
-import { add, cast, erf, mul, reshape, sigmoid, softmax, split, staticDim, tanh, transpose } from './basic';
-import { attentionKernel } from '../lowering';
+import { add, cast, div, erf, mul, reduceMean, reshape, sigmoid, softmax, split, sqrt, staticDim, sub, tanh, transpose } from './basic';
+import { attentionKernel, usesContrib } from '../lowering';
 
 const MS = { domain: 'com.microsoft' } as const;
 
@@ -21,8 +21,10 @@ export function finfoMin(dtype: ElemType): number {
 // ── linear ───────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * y = x·Wᵀ + b with torch's [out, in] weight kept external: com.microsoft.FusedMatMul(transB=1) (a Transpose of
- * W would be constant-folded into a copy). Fails at build time when W's in-dim ≠ x's last dim, naming the key.
+ * y = x·Wᵀ + b with torch's [out, in] weight kept external: com.microsoft.FusedMatMul(transB=1) where the lowering
+ * has it (a Transpose of W is constant-folded into a copy); otherwise MatMul(x, Transpose(W)), folded once at session
+ * creation (GPU providers copy weights to device memory anyway). Fails at build time when W's in-dim ≠ x's last
+ * dim, naming the key.
  */
 export function linearRef(x: Value, weight: TensorRef, bias?: TensorRef): Value {
   const g = x.graph;
@@ -32,7 +34,9 @@ export function linearRef(x: Value, weight: TensorRef, bias?: TensorRef): Value 
   }
   const outDim = weight.shape[0]!;
   const w = g.param(weight);
-  let y = g.op('FusedMatMul', [x, w], { transB: 1, alpha: { f: 1 } }, { ...MS, label: 'FusedMatMul' });
+  let y = usesContrib(g.lowering, 'FusedMatMul')
+    ? g.op('FusedMatMul', [x, w], { transB: 1, alpha: { f: 1 } }, { ...MS, label: 'FusedMatMul' })
+    : g.op('MatMul', [x, transpose(w, [1, 0])]);
   if (bias) {
     if (bias.shape.length !== 1 || bias.shape[0] !== outDim) {
       throw new GraphBuildError(`linear ${bias.key}: bias ${shapeToString(bias.shape)} does not match ${outDim} outputs of ${weight.key}`);
@@ -83,12 +87,33 @@ export function conv2d(w: WeightScope, x: Value, o: Conv2dOptions): Value {
 
 // ── normalisation ────────────────────────────────────────────────────────────────────────────────────────
 
-/** torch.nn.LayerNorm over the last dim (LayerNormalization-17 computes its statistics in fp32: stash_type 1). */
+/**
+ * (x − mean) / sqrt(var + eps) over `axes` in fp32 from elementwise ops and ReduceMean, variance from the centred
+ * values (two passes): the 'two-pass-fp32' norm statistics of lowering.ts. Returns fp32.
+ */
+function normalise32(x: Value, axes: readonly number[], eps: number): Value {
+  const x32 = cast(x, 'float32');
+  const d = sub(x32, reduceMean(x32, axes));
+  const variance = reduceMean(mul(d, d), axes);
+  return div(d, sqrt(add(variance, x.graph.scalar(eps, 'float32'))));
+}
+
+/**
+ * torch.nn.LayerNorm over the last dim (LayerNormalization-17 computes its statistics in fp32: stash_type 1).
+ * 'two-pass-fp32' norm statistics: cast up, normalise with elementwise ops in fp32, affine in fp32, cast back.
+ */
 export function layerNorm(w: WeightScope, x: Value, eps: number): Value {
   const g = x.graph;
   const c = staticDim(x, -1);
-  const scale = g.param(w.tensor('weight', [c]));
-  const bias = g.param(w.tensor('bias', [c]));
+  const scaleRef = w.tensor('weight', [c]);
+  const biasRef = w.tensor('bias', [c]);
+  if (g.lowering.normStats === 'two-pass-fp32') {
+    const scale = g.param(scaleRef, undefined, 'float32');
+    const bias = g.param(biasRef, undefined, 'float32');
+    return g.at(w.path, () => cast(add(mul(normalise32(x, [-1], eps), scale), bias), x.dtype));
+  }
+  const scale = g.param(scaleRef);
+  const bias = g.param(biasRef);
   return g.at(w.path, () => g.op('LayerNormalization', [x, scale, bias], { axis: -1, epsilon: { f: eps } }));
 }
 
@@ -101,8 +126,9 @@ export interface GroupNormOptions {
 
 /**
  * torch.nn.GroupNorm (affine) on NCHW input.
- * portable: Reshape [N, G, -1] → InstanceNormalization → Reshape back → per-channel affine; statistics in fp32.
- * fused: NCHW→NHWC Transpose, com.microsoft.GroupNorm(channels_last=1, activation), Transpose back (the contrib
+ * portable: Reshape [N, G, -1] → InstanceNormalization (or two-pass fp32 ops, lowering.normStats) → Reshape back →
+ *   per-channel affine; statistics in fp32.
+ * contrib GroupNorm (where the lowering has it): NCHW→NHWC Transpose, com.microsoft.GroupNorm(channels_last=1, activation), Transpose back (the contrib
  *   kernel exists only on CUDA/DirectML; a UNet that stays NHWC can drop the transposes).
  */
 export function groupNorm(w: WeightScope, x: Value, o: GroupNormOptions): Value {
@@ -113,7 +139,7 @@ export function groupNorm(w: WeightScope, x: Value, o: GroupNormOptions): Value 
   const gammaRef = w.tensor('weight', [c]);
   const betaRef = w.tensor('bias', [c]);
   return g.at(w.path, () => {
-    if (g.lowering.kind === 'fused') {
+    if (usesContrib(g.lowering, 'GroupNorm')) {
       const nhwc = transpose(x, [0, 2, 3, 1]);
       const y = g.op('GroupNorm', [nhwc, g.param(gammaRef), g.param(betaRef)], {
         groups: o.groups, epsilon: { f: o.eps }, activation: o.silu ? 1 : 0, channels_last: 1,
@@ -126,7 +152,9 @@ export function groupNorm(w: WeightScope, x: Value, o: GroupNormOptions): Value 
     const grouped = reshape(x32, [0, o.groups, -1]);
     const ones = g.constant('float32', [o.groups], new Array<number>(o.groups).fill(1));
     const zeros = g.constant('float32', [o.groups], new Array<number>(o.groups).fill(0));
-    const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: o.eps } });
+    const normed = g.lowering.normStats === 'two-pass-fp32'
+      ? normalise32(grouped, [2], o.eps)
+      : g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: o.eps } });
     const back = cast(reshape(normed, [0, c, h, wd]), x.dtype);
     const gamma = reshape(g.param(gammaRef), [c, 1, 1]);
     const beta = reshape(g.param(betaRef), [c, 1, 1]);
@@ -145,7 +173,7 @@ export function silu(x: Value): Value {
 
 /** Exact (erf) GELU, torch.nn.functional.gelu. */
 export function gelu(x: Value): Value {
-  if (x.graph.lowering.kind === 'fused') return x.graph.op('Gelu', [x], {}, MS);
+  if (usesContrib(x.graph.lowering, 'Gelu')) return x.graph.op('Gelu', [x], {}, MS);
   return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 }
 
@@ -157,7 +185,7 @@ export function geluTanh(x: Value): Value {
 
 /** x·sigmoid(1.702x) — CLIP's quick_gelu. */
 export function quickGelu(x: Value): Value {
-  if (x.graph.lowering.kind === 'fused') return x.graph.op('QuickGelu', [x], { alpha: { f: 1.702 } }, MS);
+  if (usesContrib(x.graph.lowering, 'QuickGelu')) return x.graph.op('QuickGelu', [x], { alpha: { f: 1.702 } }, MS);
   return mul(x, sigmoid(mul(x, 1.702)));
 }
 
@@ -187,9 +215,20 @@ export interface AttentionOptions {
 /**
  * Scaled dot-product attention over [B, S, heads·D] projections (no N×N map kept by the fused kernel).
  * 'matmul' kernel: per-head MatMul/Softmax (softmax in fp32 when computing in fp16);
- * 'mha' kernel: com.microsoft.MultiHeadAttention (CPU, CUDA and DirectML run it). See Lowering.attention.
+ * 'mha' kernel: com.microsoft.MultiHeadAttention (CPU, CUDA, DirectML, WebGPU run it). See Lowering.attention.
+ * Lowering.attentionPrecision 'fp32' with fp16 activations: the kernel runs on fp32 casts, the result is cast back.
  */
 export function attention(q: Value, k: Value, v: Value, o: AttentionOptions): Value {
+  const g = q.graph;
+  if (g.lowering.attentionPrecision === 'fp32' && q.dtype !== 'float32') {
+    const bias = o.bias ? cast(o.bias, 'float32') : undefined;
+    const out = attentionIn(cast(q, 'float32'), cast(k, 'float32'), cast(v, 'float32'), { ...o, ...(bias ? { bias } : {}) });
+    return cast(out, q.dtype);
+  }
+  return attentionIn(q, k, v, o);
+}
+
+function attentionIn(q: Value, k: Value, v: Value, o: AttentionOptions): Value {
   const g = q.graph;
   const hidden = staticDim(q, -1);
   const vHidden = staticDim(v, -1);
@@ -225,7 +264,7 @@ export function geglu(w: WeightScope, x: Value, dimOut: number): Value {
   const weight = w.tensor('weight', [2 * dimOut, inDim]);
   const bias = w.tensor('bias', [2 * dimOut]);
   return g.at(w.path, () => {
-    if (g.lowering.kind === 'fused' && x.rank === 3) {
+    if (usesContrib(g.lowering, 'BiasSplitGelu') && x.rank === 3) {
       const product = linearRef(x, weight);
       return g.op('BiasSplitGelu', [product, g.param(bias)], {}, MS);
     }

@@ -66,7 +66,7 @@ test('bad flags are refused with a message naming them', async () => {
   expect(h.stderr).toContain('loopback only');
   const p = await runCli(['serve', '--provider', 'tpu', '--port', '0'], env);
   expect(p.code).toBe(1);
-  expect(p.stderr.trim()).toBe('stylestudio: --provider must be one of auto, cpu, cuda, dml, coreml, got "tpu"');
+  expect(p.stderr.trim()).toBe('stylestudio: --provider must be one of auto, cpu, cuda, dml, coreml, webgpu, got "tpu"');
 });
 
 test('the panel\'s models.pull downloads the default set with progress; the next welcome lists them present', async () => {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  checkGpuSelfTests,
   checkCuda, checkMemory, checkNode, checkProviders, checkToken, CUDA_LIBRARIES, findLibraries, formatResult,
 } from '../../../companion/doctor/checks';
 
@@ -74,4 +75,22 @@ test('token: missing warns, loose mode warns, 0600 ok', () => {
 
 test('formatResult: a tag, the label, the detail, and the fix on its own line', () => {
   expect(formatResult({ status: 'fail', label: 'node', detail: 'v18', fix: 'upgrade' })).toBe(`[FAIL] ${'node'.padEnd(24)} v18\n       ${''.padEnd(24)} fix: upgrade`);
+});
+
+describe('checkGpuSelfTests (doctor --gpu)', () => {
+  const base = { lowering: { kind: 'fused', precision: 'fp16' }, bound: 0.03, msPerStep: 12.34 };
+  it('one line per check: pass with error, node counts and time; a failure with its code; unavailable as a warning', () => {
+    const lines = checkGpuSelfTests([
+      { ...base, provider: 'webgpu', passed: true, maxRel: 2.7e-3, nodesByProvider: { WebGpuExecutionProvider: 104 } },
+      { ...base, provider: 'webgpu', passed: false, maxRel: Infinity, nodesByProvider: {}, code: 'CPU_FALLBACK', reason: 'some nodes have no webgpu kernel' },
+      { ...base, provider: 'cuda', passed: false, maxRel: Infinity, nodesByProvider: {}, code: 'PROVIDER_UNAVAILABLE', reason: 'no libcudart' },
+    ]);
+    expect(lines.map((l) => l.status)).toEqual(['ok', 'fail', 'warn']);
+    expect(lines[0]!.label).toBe('gpu webgpu fused fp16');
+    expect(lines[0]!.detail).toBe('pass: max rel 2.7e-3 vs CPU (bound 0.03), 104 nodes on WebGpuExecutionProvider, 12.3 ms/step');
+    expect(lines[1]!.detail).toMatch(/^CPU_FALLBACK: /);
+  });
+  it('no GPU provider at all is one warning', () => {
+    expect(checkGpuSelfTests([]).map((l) => l.status)).toEqual(['warn']);
+  });
 });

@@ -80,7 +80,7 @@ describe('Session', () => {
 
   it('reports which providers work here (cpu always; the others with a reason when not)', async () => {
     const reports = await availableProviders();
-    expect(reports.map((r) => r.provider)).toEqual(['cpu', 'cuda', 'dml', 'coreml']);
+    expect(reports.map((r) => r.provider)).toEqual(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
     expect(reports[0]).toEqual({ provider: 'cpu', available: true });
     for (const r of reports) if (!r.available) expect(r.reason).toMatch(new RegExp(`execution provider ${r.provider}`));
     if (process.platform !== 'win32') expect(reports[2]!.available).toBe(false);
