@@ -8,7 +8,7 @@
  *   node dist/bench/realshape-create.js --models HUB [--width 64 --height 32]
  */
 import * as fs from 'node:fs';
-import { defaultSetPaths } from '../companion/pipeline/engine-factory';
+import { defaultSetPaths } from '../companion/runtime/model-paths';
 import { Session } from '../companion/onnx/session';
 import { loweringFor } from '../companion/onnx/lowering';
 import { buildGraph } from '../companion/runtime/graph-build';

@@ -8,7 +8,7 @@
  * above the ceiling (the CI smoke). Run it with MALLOC_MMAP_THRESHOLD_ set, as the CLI does for itself.
  */
 import * as fs from 'node:fs';
-import { defaultSetPaths } from '../companion/pipeline/engine-factory';
+import { defaultSetPaths } from '../companion/runtime/model-paths';
 import { DEFAULTS } from '../companion/pipeline/request';
 import { type PipelineEvent, type PipelineRequest, StyleStudioPipeline } from '../companion/pipeline/stylestudio-pipeline';
 import { parseBudget } from '../companion/runtime/memory';

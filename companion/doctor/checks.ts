@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { modelStatuses } from '../weights/model-catalog';
+import { checkWeightFiles, defaultSetPaths } from '../runtime/model-paths';
 import { formatGB } from '../weights/models-command';
 import { tokenPath } from '../server/token';
 
@@ -169,9 +170,20 @@ export function checkGpuMemory(): CheckResult | undefined {
 }
 
 export function checkModels(cacheDir: string): CheckResult[] {
-  return modelStatuses(cacheDir).map((s) => (s.present
+  const statuses = modelStatuses(cacheDir);
+  const results = statuses.map((s) => (s.present
     ? ok(`model ${s.spec.id}`, s.snapshotDir ?? cacheDir)
     : warn(`model ${s.spec.id}`, `missing ${s.missingFiles.length} file(s), about ${formatGB(s.missingBytes)} (${s.spec.repo})`, 'run `stylestudio models pull`')));
+  const paths = defaultSetPaths(statuses);
+  if (paths === null) return results;
+  // The set as the engine opens it: the fp16-fix VAE in place of the base snapshot's, every weight header read.
+  try {
+    checkWeightFiles(paths, { variant: 'fp16' });
+    results.push(ok('model files', `every weight file of the default set reads (VAE: ${path.basename(path.dirname(paths.vae!))}…)`));
+  } catch (e) {
+    results.push(fail('model files', (e as Error).message, 'delete the file named and run `stylestudio models pull`'));
+  }
+  return results;
 }
 
 export function checkPort(port: number, host = '127.0.0.1'): Promise<CheckResult> {

@@ -3,13 +3,12 @@
  * (SDXL base, the fp16-fix VAE, CSGO csgo_4_32, the ViT-bigG image encoder), on the first GPU provider that
  * really runs a test session here (CUDA, DirectML), else the CPU. With models missing, an engine that says so.
  */
-import * as path from 'node:path';
 import type { ModelStatus } from '../weights/model-catalog';
 import type { ExecutionProvider } from '../onnx/lowering';
 import type { GenerationEngine } from './engine';
 import { OnnxGenerationEngine } from './onnx-engine';
 import { UnavailableEngine } from './unavailable-engine';
-import type { ModelPaths } from '../runtime/model-paths';
+import { defaultSetPaths } from '../runtime/model-paths';
 
 export interface EngineContext {
   /** The default model set as found in the hub cache. */
@@ -45,11 +44,3 @@ export const createEngine: EngineFactory = ({ models, provider, memoryBudget }) 
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
   });
 };
-
-/** The default set's files as model paths, from the hub-cache statuses; null when a model is not present. */
-export function defaultSetPaths(models: readonly ModelStatus[]): ModelPaths | null {
-  const dir = (id: string): string | undefined => models.find((m) => m.spec.id === id && m.present)?.snapshotDir;
-  const [base, vae, csgo, encoder] = ['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder'].map(dir);
-  if (base === undefined || vae === undefined || csgo === undefined || encoder === undefined) return null;
-  return { model: base, vae, adapter: path.join(csgo, 'csgo_4_32.bin'), imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder') };
-}

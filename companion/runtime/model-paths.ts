@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_MODELS } from '../weights/default-models';
 import { type DiffusersComponent, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
-import { modelStatus } from '../weights/model-catalog';
+import { modelStatus, type ModelStatus } from '../weights/model-catalog';
 import { WeightStore } from '../weights/weight-store';
 import { EngineError } from './errors';
 
@@ -90,4 +90,12 @@ export function checkWeightFiles(paths: ModelPaths, weightOptions: WeightOptions
       throw new EngineError('MODEL_FILES_INVALID', `${(e as Error).message} (delete it and run \`stylestudio models pull\`, or replace it)`);
     }
   }
+}
+
+/** The default set's files as model paths, from the hub-cache statuses; null when a model is not present. */
+export function defaultSetPaths(models: readonly ModelStatus[]): ModelPaths | null {
+  const dir = (id: string): string | undefined => models.find((m) => m.spec.id === id && m.present)?.snapshotDir;
+  const [base, vae, csgo, encoder] = ['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder'].map(dir);
+  if (base === undefined || vae === undefined || csgo === undefined || encoder === undefined) return null;
+  return { model: base, vae, adapter: path.join(csgo, 'csgo_4_32.bin'), imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder') };
 }

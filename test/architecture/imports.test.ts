@@ -48,6 +48,6 @@ test('the scanner sees what it must: a known run-time import, a type-only one, a
   const edges = importGraph();
   const file = path.join('companion', 'runtime', 'model-set.ts');
   expect(edges).toContainEqual({ file, from: 'companion/runtime', to: 'companion/models', typeOnly: false });
-  expect(edges.some((e) => e.file === path.join('companion', 'pipeline', 'engine-factory.ts') && e.to === 'companion/runtime' && e.typeOnly)).toBe(true);
+  expect(edges.some((e) => e.file === path.join('companion', 'pipeline', 'stylestudio-pipeline.ts') && e.to === 'companion/runtime' && e.typeOnly)).toBe(true);
   expect(edges.some((e) => e.file === path.join('companion', 'onnx', 'session-worker.ts') && e.to === 'pkg:onnxruntime-node')).toBe(true);
 });

@@ -3,8 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   checkGpuSelfTests,
-  checkCuda, checkMemory, checkNode, checkProviders, checkToken, CUDA_LIBRARIES, findLibraries, formatResult,
+  checkCuda, checkMemory, checkModels, checkNode, checkProviders, checkToken, CUDA_LIBRARIES, findLibraries, formatResult,
 } from '../../../companion/doctor/checks';
+import { fixture } from '../../helpers/paths';
+import { writeTinyDefaultSet } from '../../helpers/tiny-model-set';
 
 const GB = 1024 ** 3;
 
@@ -92,5 +94,39 @@ describe('checkGpuSelfTests (doctor --gpu)', () => {
   });
   it('no GPU provider at all is one warning', () => {
     expect(checkGpuSelfTests([]).map((l) => l.status)).toEqual(['warn']);
+  });
+});
+
+describe('models: the default set as the engine opens it', () => {
+  test('the tiny default set: every model present and every weight file reads, with the fp16-fix VAE in place', () => {
+    const hub = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-doctor-'));
+    try {
+      writeTinyDefaultSet(hub);
+      const results = checkModels(hub);
+      expect(results.map((r) => [r.label, r.status])).toEqual([
+        ['model sdxl-base', 'ok'], ['model sdxl-vae-fp16-fix', 'ok'], ['model csgo-adapter', 'ok'], ['model image-encoder', 'ok'], ['model files', 'ok'],
+      ]);
+    } finally {
+      fs.rmSync(hub, { recursive: true, force: true });
+    }
+  });
+
+  test('a truncated weight file fails with the file named and the fix', () => {
+    const hub = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-doctor-'));
+    try {
+      const snapshots = writeTinyDefaultSet(hub);
+      // replace the UNet's symlinked weights with a truncated copy
+      const unet = path.join(snapshots['sdxl-base']!, 'unet');
+      fs.rmSync(unet);
+      fs.mkdirSync(unet);
+      for (const f of fs.readdirSync(fixture('sdxl-tiny', 'unet'))) fs.copyFileSync(fixture('sdxl-tiny', 'unet', f), path.join(unet, f));
+      const file = path.join(unet, 'diffusion_pytorch_model.fp16.safetensors');
+      fs.truncateSync(file, 1000);
+      const last = checkModels(hub).at(-1)!;
+      expect(last).toMatchObject({ label: 'model files', status: 'fail', fix: 'delete the file named and run `stylestudio models pull`' });
+      expect(last.detail).toContain('diffusion_pytorch_model.fp16.safetensors');
+    } finally {
+      fs.rmSync(hub, { recursive: true, force: true });
+    }
   });
 });
