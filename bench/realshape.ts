@@ -1,5 +1,6 @@
 /**
- * `npm run bench:realshape -- [--models HUB] [--sizes 64x32,512x512] [--steps S] [--variations K] [--memory-budget SIZE]`
+ * `npm run bench:realshape -- [--models HUB] [--sizes 64x32,512x512] [--steps S] [--variations K] [--memory-budget SIZE]
+ *   [--provider cpu|webgpu|cuda|dml|coreml]`
  *
  * A StyleStudio job (style image, teacher on, K variations) on the real-shape default set made by
  * `npm run realshape` (default HUB: ~/.cache/stylestudio-realshape/hub), CPU fp32, each size in its own process
@@ -23,12 +24,13 @@ const sizes = arg('--sizes', '64x32,512x512').split(',').map((s) => s.split('x')
 const steps = arg('--steps', '2');
 const variations = arg('--variations', '4');
 const budget = process.argv.includes('--memory-budget') ? ['--memory-budget', arg('--memory-budget', '')] : [];
+const provider = arg('--provider', 'cpu');
 
 const results: RealshapeJobResult[] = [];
 for (const [w, h] of sizes) {
   const started = Date.now();
   const r = spawnSync(process.execPath, [path.join(__dirname, 'realshape-job.js'), '--models', hub, '--width', String(w), '--height', String(h),
-    '--steps', steps, '--variations', variations, ...budget], {
+    '--steps', steps, '--variations', variations, '--provider', provider, ...budget], {
     encoding: 'utf8', env: { ...process.env, MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES) }, maxBuffer: 1 << 24,
   });
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -48,7 +50,7 @@ const creation = (r: RealshapeJobResult, network: string) => {
   return c.length === 0 ? '–' : c.map((x) => `${s(x.buildMs)} + ${s(x.sessionMs)}`).join(', ');
 };
 const cpus = os.cpus();
-process.stdout.write(`real-shape default set (${hub}), CPU fp32; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, ${gib(os.totalmem())} GiB RAM; ` +
+process.stdout.write(`real-shape default set (${hub}), ${provider} fp32; ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, ${gib(os.totalmem())} GiB RAM; ` +
   `node ${process.version}; StyleStudio job: style image, teacher 1 step, ${steps} steps, ${variations} variations\n\n`);
 process.stdout.write(`${formatTable(
   ['size', 'job', 'open + preflight s', 'text enc. build + create s', 'image enc. build + create s', 'UNet build + create s', 'VAE dec. build + create s',
