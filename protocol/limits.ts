@@ -12,6 +12,12 @@ export const DEFAULT_PORT = 47821;
 /** Largest payload carried by one binary frame (UXP closes sockets whose send buffer overflows). */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * Output sides are multiples of this: SDXL's VAE downsamples by 8 and its UNet by another 4. The engine refuses any
+ * other size, so the protocol does too, before a job is queued.
+ */
+export const SIZE_STRIDE = 32;
+
 /** Bytes per pixel of every image on the wire: 8-bit RGBA, row-major, top row first. */
 export const BYTES_PER_PIXEL = 4;
 

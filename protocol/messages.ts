@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-guard';
-import { PROTOCOL_MAX } from './limits';
+import { PROTOCOL_MAX, SIZE_STRIDE } from './limits';
 
 const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
 const U32 = z.number().int().min(0).max(0xffffffff);
@@ -32,7 +32,7 @@ export type SchedulerName = z.infer<typeof SchedulerName>;
 /** teacherSteps when not given, as a fraction of steps: StyleStudio's default is 20 of 50. */
 export const DEFAULT_TEACHER_FRACTION = 0.4;
 
-/** Everything one generation takes. Sizes are multiples of 8 (the VAE's factor). */
+/** Everything one generation takes. Sizes are multiples of SIZE_STRIDE (what the engine can generate). */
 export const GenerateParams = z
   .object({
     prompt: z.string().min(1).max(PROTOCOL_MAX.promptLength),
@@ -55,8 +55,8 @@ export const GenerateParams = z
     seed: z.number().int().min(0).max(MAX_SEED).nullable().default(null),
     /** Variation k uses seed + k when a seed is given. */
     variations: z.number().int().min(1).max(PROTOCOL_MAX.variations).default(1),
-    width: Side.refine((n) => n % 8 === 0, 'width must be a multiple of 8'),
-    height: Side.refine((n) => n % 8 === 0, 'height must be a multiple of 8'),
+    width: Side.refine((n) => n % SIZE_STRIDE === 0, `width must be a multiple of ${SIZE_STRIDE}`),
+    height: Side.refine((n) => n % SIZE_STRIDE === 0, `height must be a multiple of ${SIZE_STRIDE}`),
     scheduler: SchedulerName.default('euler'),
     /** Which attention layers receive the style: the adapter's own set, every cross-attention, or up_blocks. */
     styleLayers: z.enum(['default', 'all', 'up_blocks']).default('default'),

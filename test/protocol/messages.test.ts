@@ -49,6 +49,7 @@ describe('client messages', () => {
 
   test.each([
     ['width not a multiple of 8', { width: 1001 }, 'width'],
+    ['width a multiple of 8 but not of the engine\'s 32', { width: 1000 }, 'width'],
     ['height of zero', { height: 0 }, 'height'],
     ['huge steps', { steps: 1e9 }, 'steps'],
     ['fractional seed', { seed: 1.5 }, 'seed'],

@@ -37,11 +37,11 @@ test('welcome says present before the first job and warm after it; the first job
   again.close();
 }, 240_000);
 
-test('a size off the engine\'s stride is refused at submit (JOB_UNSUPPORTED), nothing queued', async () => {
+test('a size off the engine\'s stride is refused by the protocol itself, nothing queued', async () => {
   const c = await TestClient.paired(daemon.url, daemon.token);
   c.send({ type: 'generate', requestId: 'odd', params: { prompt: 'p', width: 72, height: 64, steps: 1 } });
   const m = await c.waitFor((x) => 'requestId' in x && x.requestId === 'odd');
-  expect(m).toMatchObject({ type: 'error', code: 'JOB_UNSUPPORTED', message: 'width 72 is not a multiple of 32; try 64 or 96' });
+  expect(m).toMatchObject({ type: 'error', code: 'BAD_MESSAGE', message: expect.stringContaining('width must be a multiple of 32') });
   expect(c.messages.some((x) => x.type === 'accepted')).toBe(false);
   c.close();
 });

@@ -45,7 +45,7 @@ async function connect(options = {}): Promise<TestClient> {
 }
 
 function generate(requestId: string, params: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'generate', requestId, params: { prompt: 'a lighthouse', width: 64, height: 48, steps: 4, seed: 7, ...params } };
+  return { type: 'generate', requestId, params: { prompt: 'a lighthouse', width: 64, height: 32, steps: 4, seed: 7, ...params } };
 }
 
 const isFor = (jobId: string) => (m: ServerMessage): boolean => 'jobId' in m && m.jobId === jobId;
@@ -158,7 +158,7 @@ describe('jobs', () => {
       if (r.type !== 'result') continue;
       const img = c.images.get(r.transferId)!;
       expect(img.kind).toBe(FrameKind.result);
-      expectSyntheticImage(img.rgba, 64, 48, r.seed);
+      expectSyntheticImage(img.rgba, 64, 32, r.seed);
     }
     expect(mine[mine.length - 1]).toMatchObject({ type: 'done', outcome: 'completed' });
     expect(c.invalid).toEqual([]);
@@ -275,7 +275,7 @@ describe('limits', () => {
     expect(await refused(c, 'p')).toBe('PROMPT_TOO_LONG');
     c.send(generate('n', { negativePrompt: 'x'.repeat(101) }));
     expect(await refused(c, 'n')).toBe('PROMPT_TOO_LONG');
-    c.send(generate('w', { width: 520 }));
+    c.send(generate('w', { width: 544 })); // on the stride, above this daemon's maxImageSide
     expect(await refused(c, 'w')).toBe('IMAGE_TOO_LARGE');
     c.send(generate('s', { style: { transferId: 99 } }));
     expect(await refused(c, 's')).toBe('UNKNOWN_IMAGE');

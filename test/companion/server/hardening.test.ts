@@ -135,17 +135,23 @@ describe('item 4: bounded cost before and after pairing', () => {
       `{"type":"generate","requestId":"r","params":{"prompt":"p","width":64,"height":64,"extra":[${'{"a":[1,2,{"b":3}]},'.repeat(40_000)}0]}}`,
       '"'.repeat(size),
     ];
-    const times: number[] = [];
+    // CPU time of the synchronous parse is what the event loop loses; wall time would also count whatever else the
+    // machine is doing, so it is only reported.
+    const cpu: number[] = [];
+    const wall: number[] = [];
     for (const text of worst) {
       parseClientMessage(text); // warm-up
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const parsed = parseClientMessage(text);
-      const ms = performance.now() - t0;
-      times.push(ms);
+      wall.push(performance.now() - t0);
+      const used = process.cpuUsage(c0);
+      const ms = (used.user + used.system) / 1000;
+      cpu.push(ms);
       expect(ms).toBeLessThan(100);
       expect(parsed.ok === false || parsed.message.type === 'status' || parsed.message.type === 'generate').toBe(true);
     }
-    console.log(`refusing the worst 1 MiB messages (ms): ${times.map((t) => t.toFixed(1)).join(' ')}`);
+    console.log(`refusing the worst 1 MiB messages: CPU ms ${cpu.map((t) => t.toFixed(1)).join(' ')}; wall ms ${wall.map((t) => t.toFixed(1)).join(' ')}`);
   });
 
   test('a second client is answered within 1 s while 40 MiB of 1 MiB frames from another are being refused', async () => {
