@@ -5,7 +5,7 @@
  * constant folding (the casts become fp32 initializers: the weight conversion); 'all' adds the layout and fusion
  * passes. Prepacking is off as the engine creates it. Each row in a fresh worker; one line per level.
  *
- *   node dist/bench/realshape-create.js --models HUB [--width 64 --height 32]
+ *   node dist/bench/realshape-create.js --models HUB [--width 64 --height 32] [--rows 4] [--levels disabled,basic,extended,all]
  */
 import * as fs from 'node:fs';
 import { defaultSetPaths } from '../companion/runtime/model-paths';
@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     text_embeds: f32([B, 1280]), time_ids: f32([B, 6], () => 512), ip_scale: f32([1], () => 1), adain_strength: f32([1], () => 1),
     teacher_mask: f32([B], (i) => (i % 2 === 0 ? 1 : 0)), teacher_index: { dtype: 'int64' as const, dims: [B], data: BigInt64Array.from({ length: B }, (_, i) => BigInt(i - (i % 2))) },
   };
-  for (const optimization of ['disabled', 'basic', 'all'] as const) {
+  const levels = arg('--levels', 'disabled,basic,all').split(',') as ('disabled' | 'basic' | 'extended' | 'all')[];
+  for (const optimization of levels) {
     const before = rss();
     const t1 = performance.now();
     const s = await Session.create(model, { optimization, logLevel: 'fatal', cpuMemArena: false, configEntries: { 'session.disable_prepacking': '1' } });
