@@ -5,3 +5,4 @@ export * from './errors';
 export * from './frame';
 export * from './messages';
 export * from './json-guard';
+export * from './generation-spec';

@@ -5,70 +5,22 @@
 import { z } from 'zod';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-guard';
-import { PROTOCOL_MAX, SIZE_STRIDE } from './limits';
+import { PROTOCOL_MAX } from './limits';
+import { type GenerationSpec, generationSpecSchema, SPEC_LIMITS } from './generation-spec';
 
 const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
 const U32 = z.number().int().min(0).max(0xffffffff);
 /** Largest seed: variation k uses seed + k, which must stay an exact JavaScript integer. */
-export const MAX_SEED = Number.MAX_SAFE_INTEGER - PROTOCOL_MAX.variations;
+export const MAX_SEED = SPEC_LIMITS.maxSeed;
 const Side = z.number().int().min(1).max(PROTOCOL_MAX.imageSide);
 
 /** A completed binary upload (FrameKind.upload) on the same connection, named by its transfer id. */
 export const ImageRef = z.object({ transferId: U32 });
 export type ImageRef = z.infer<typeof ImageRef>;
 
-/** What SCFG's negative branch uses: nothing, a user-given image, or one derived from the style image. */
-export const NegativeStyle = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }),
-  z.object({ kind: z.literal('image'), image: ImageRef }),
-  /** [our extension] colour: a heavily blurred colour field of the style image; texture: its greyscale version. */
-  z.object({ kind: z.literal('drop'), preset: z.enum(['colour', 'texture']) }),
-]);
-export type NegativeStyle = z.infer<typeof NegativeStyle>;
-
-export const SchedulerName = z.enum(['euler', 'euler-ancestral', 'dpm++-2m', 'dpm++-2m-karras', 'ddim']);
-export type SchedulerName = z.infer<typeof SchedulerName>;
-
-/** teacherSteps when not given, as a fraction of steps: StyleStudio's default is 20 of 50. */
-export const DEFAULT_TEACHER_FRACTION = 0.4;
-
-/** Everything one generation takes. Sizes are multiples of SIZE_STRIDE (what the engine can generate). */
-export const GenerateParams = z
-  .object({
-    prompt: z.string().min(1).max(PROTOCOL_MAX.promptLength),
-    /** Absent: zero negative text embeddings (diffusers' force_zeros_for_empty_prompt). */
-    negativePrompt: z.string().max(PROTOCOL_MAX.promptLength).optional(),
-    /** Absent: plain SDXL text-to-image. */
-    style: ImageRef.optional(),
-    negativeStyle: NegativeStyle.default({ kind: 'none' }),
-    crossModalAdain: z.boolean().default(true),
-    /** α in h = (1−α)(c + scale·s) + α·AdaIN(c, s); 1 is the paper. */
-    adainStrength: z.number().min(0).max(1).default(1),
-    /** IP-Adapter scale (used when AdaIN is off or α < 1). */
-    scale: z.number().min(0).max(2).default(1),
-    teacher: z.boolean().default(true),
-    /** Absent: 40 % of the steps, rounded (the method's default 20 of 50). */
-    teacherSteps: z.number().int().min(0).max(PROTOCOL_MAX.steps).optional(),
-    guidance: z.number().min(0).max(30).default(5),
-    steps: z.number().int().min(1).max(PROTOCOL_MAX.steps).default(50),
-    /** null: the daemon draws a random seed per variation and reports it in `result`. */
-    seed: z.number().int().min(0).max(MAX_SEED).nullable().default(null),
-    /** Variation k uses seed + k when a seed is given. */
-    variations: z.number().int().min(1).max(PROTOCOL_MAX.variations).default(1),
-    width: Side.refine((n) => n % SIZE_STRIDE === 0, `width must be a multiple of ${SIZE_STRIDE}`),
-    height: Side.refine((n) => n % SIZE_STRIDE === 0, `height must be a multiple of ${SIZE_STRIDE}`),
-    scheduler: SchedulerName.default('euler'),
-    /** Which attention layers receive the style: the adapter's own set, every cross-attention, or up_blocks. */
-    styleLayers: z.enum(['default', 'all', 'up_blocks']).default('default'),
-    /** none: CLIP preprocessing only; square512: the official CLI's squash to 512². */
-    styleResize: z.enum(['none', 'square512']).default('none'),
-  })
-  .refine((p) => !p.teacher || p.teacherSteps === undefined || p.teacherSteps <= p.steps, {
-    message: 'teacherSteps must not exceed steps',
-    path: ['teacherSteps'],
-  })
-  .transform((p) => ({ ...p, teacherSteps: p.teacherSteps ?? Math.round(p.steps * DEFAULT_TEACHER_FRACTION) }));
-export type GenerateParams = z.infer<typeof GenerateParams>;
+/** Everything one generation takes: the GenerationSpec (generation-spec.ts) with images as upload references. */
+export const GenerateParams = generationSpecSchema(ImageRef);
+export type GenerateParams = GenerationSpec<ImageRef>;
 
 // ---------------------------------------------------------------- panel → daemon
 

@@ -1,3 +1,6 @@
+import type { ResolvedSpec } from '../../protocol';
+import type { RgbaImage } from '../image/rgba';
+
 /**
  * The one seam between the daemon and the StyleStudio pipeline. The server builds a
  * GenerationRequest from a protocol `generate`, and the engine turns it into images; it knows
@@ -5,43 +8,16 @@
  * off the main thread (onnxruntime's run() blocks its thread), so the server keeps answering.
  */
 
-/** 8-bit sRGB RGBA, row-major, top row first, `rgba.length === width * height * 4`. */
-export interface RgbaImage {
-  readonly width: number;
-  readonly height: number;
-  readonly rgba: Uint8Array;
-}
+export type { RgbaImage };
 
-/** SCFG's negative branch: nothing, a user image, or one derived from the style image (our extension). */
-export type NegativeStyleInput =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'image'; readonly image: RgbaImage }
-  | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
-
-export type SchedulerChoice = 'euler' | 'euler-ancestral' | 'dpm++-2m' | 'dpm++-2m-karras' | 'ddim';
-
-export interface GenerationRequest {
-  readonly prompt: string;
-  /** undefined: zero negative text embeddings (diffusers' force_zeros_for_empty_prompt). */
-  readonly negativePrompt: string | undefined;
-  /** undefined: plain SDXL text-to-image. */
-  readonly style: RgbaImage | undefined;
-  readonly negativeStyle: NegativeStyleInput;
-  readonly crossModalAdain: boolean;
-  readonly adainStrength: number;
-  readonly scale: number;
-  readonly teacher: boolean;
-  readonly teacherSteps: number;
-  readonly guidance: number;
-  readonly steps: number;
-  /** One seed per variation, already resolved (random ones drawn by the caller). */
+/**
+ * What the daemon hands the engine: the protocol's GenerationSpec with its uploads as pixels and one seed per
+ * variation (random ones already drawn).
+ */
+export type GenerationRequest = Omit<ResolvedSpec<RgbaImage>, 'seed'> & {
+  /** One seed per variation, in order. */
   readonly seeds: readonly number[];
-  readonly width: number;
-  readonly height: number;
-  readonly scheduler: SchedulerChoice;
-  readonly styleLayers: 'default' | 'all' | 'up_blocks';
-  readonly styleResize: 'none' | 'square512';
-}
+};
 
 export interface StepEvent {
   /** Variation being sampled, 0-based. */

@@ -69,9 +69,6 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   if (plan.vae !== undefined) checkInputFile('--vae', plan.vae, 'dir');
   checkOutputFile('--out', plan.out, '.png');
   if (plan.saveLatentsPath !== undefined) checkOutputFile('--save-latents', plan.saveLatentsPath, '.npy');
-  if (plan.request.scheduler !== undefined && !(SCHEDULER_NAMES as readonly string[]).includes(plan.request.scheduler)) {
-    throw new UsageError(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got ${JSON.stringify(plan.request.scheduler)}`);
-  }
   const style = plan.stylePath !== undefined ? await readInput('--style', () => readImageFile(plan.stylePath!)) : undefined;
   const negativeStyle = plan.negativeStylePath !== undefined ? await readInput('--negative-style', () => readImageFile(plan.negativeStylePath!)) : undefined;
   const latents = plan.latentsPath !== undefined ? await readInput('--latents', () => readNpy(plan.latentsPath!)) : undefined;

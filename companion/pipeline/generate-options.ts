@@ -3,10 +3,9 @@
  * Semantics follow the references (issue 4 §5): no --style = plain SDXL; no --negative-prompt = zero
  * negative embeddings, except with a style and cross-modal AdaIN, which encode "" as StyleStudio does.
  */
-import {
-  DEFAULTS, defaultTeacherSteps, randomSeed, validateSettings,
-  type DropPreset, type RequestSettings, type StyleLayers, type StyleResize,
-} from './request';
+import { z } from 'zod';
+import { generationSpecSchema, SCHEDULER_NAMES, type SchedulerName, specIssue } from '../../protocol';
+import { randomSeed, type DropPreset, type RequestSettings, type StyleLayers, type StyleResize } from './request';
 import { parseBudget } from '../runtime/memory';
 
 /** The raw option values commander hands over (all strings or flags, exactly as typed). */
@@ -127,35 +126,37 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   if (o.negativeStyle !== undefined && o.drop !== undefined) throw new UsageError('--negative-style and --drop exclude each other');
   if (o.teacher === false && o.teacherSteps !== undefined) throw new UsageError('--teacher-steps and --no-teacher exclude each other');
 
-  const steps = integer('--steps', o.steps) ?? DEFAULTS.steps;
+  // The flags as a GenerationSpec (image files by path), checked by the one schema the protocol uses too.
   const hasStyle = o.style !== undefined;
-  const teacherSteps = !hasStyle || o.teacher === false ? null : (integer('--teacher-steps', o.teacherSteps) ?? defaultTeacherSteps(steps));
   const drop = oneOf<DropPreset>('--drop', o.drop, ['colour', 'texture']);
-  const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']) ?? DEFAULTS.styleResize;
+  const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']);
   const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml', 'webgpu']) ?? 'cpu';
-  const request: GeneratePlan['request'] = {
+  const scheduler = oneOf<SchedulerName>('--scheduler', o.scheduler, SCHEDULER_NAMES);
+  const defined = <T extends object>(x: T) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined));
+  const raw = defined({
     prompt,
-    ...(o.negativePrompt !== undefined ? { negativePrompt: o.negativePrompt } : {}),
-    ...(drop !== undefined ? { drop } : {}),
-    steps,
-    guidance: decimal('--guidance', o.guidance) ?? DEFAULTS.guidance,
-    seed: integer('--seed', o.seed) ?? randomSeed(),
-    variations: integer('--variations', o.variations) ?? DEFAULTS.variations,
-    width: integer('--width', o.width) ?? DEFAULTS.width,
-    height: integer('--height', o.height) ?? DEFAULTS.height,
+    negativePrompt: o.negativePrompt,
+    style: o.style,
+    negativeStyle: o.negativeStyle,
+    drop,
+    steps: integer('--steps', o.steps),
+    guidance: decimal('--guidance', o.guidance),
+    seed: integer('--seed', o.seed),
+    variations: integer('--variations', o.variations),
+    width: integer('--width', o.width),
+    height: integer('--height', o.height),
     crossModalAdain: hasStyle && o.adain !== false,
-    adainStrength: decimal('--adain-strength', o.adainStrength) ?? DEFAULTS.adainStrength,
-    scale: decimal('--scale', o.scale) ?? DEFAULTS.scale,
+    adainStrength: decimal('--adain-strength', o.adainStrength),
+    scale: decimal('--scale', o.scale),
     styleLayers: parseStyleLayers(o.styleLayers),
     styleResize,
-    teacherSteps,
-    ...(o.scheduler !== undefined ? { scheduler: o.scheduler } : {}),
-  };
-  try {
-    validateSettings(request, { style: hasStyle, negativeStyle: o.negativeStyle !== undefined });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+    teacherSteps: o.teacher === false ? null : integer('--teacher-steps', o.teacherSteps),
+    scheduler,
+  });
+  const parsed = generationSpecSchema(z.string()).safeParse(raw);
+  if (!parsed.success) throw new UsageError(specIssue(parsed.error, raw).message);
+  const { style: _style, negativeStyle: _negative, seed, ...settings } = parsed.data;
+  const request: GeneratePlan['request'] = { ...settings, seed: seed ?? randomSeed() };
   let memoryBudget: number | undefined;
   if (o.memoryBudget !== undefined) {
     try {

@@ -12,14 +12,12 @@ import { latentPreview } from '../image/vae-image';
 import { EngineError, isEngineError } from '../runtime/errors';
 import {
   type EngineStatus, type GeneratedImage, type GenerationEngine, type GenerationHooks,
-  type GenerationRequest, type RgbaImage, type SchedulerChoice, type StepEvent,
+  type GenerationRequest, type RgbaImage, type StepEvent,
 } from './engine';
 import { ModelSet, type ModelPaths } from '../runtime/model-set';
 import type { NetworkKind } from '../runtime/memory';
-import type { StyleLayers } from './request';
 import { prepareStylePixelsInWorker } from './style-prep';
 import { type PipelineRequest, StyleStudioPipeline } from './stylestudio-pipeline';
-import type { SchedulerName } from '../schedulers';
 
 export interface OnnxEngineOptions {
   readonly paths: ModelPaths;
@@ -33,63 +31,27 @@ export interface OnnxEngineOptions {
   readonly previewEvery?: number;
 }
 
-const SCHEDULERS: Readonly<Record<SchedulerChoice, SchedulerName>> = {
-  euler: 'euler',
-  'euler-ancestral': 'euler-a',
-  'dpm++-2m': 'dpmpp-2m',
-  'dpm++-2m-karras': 'dpmpp-2m-karras',
-  ddim: 'ddim',
-};
-
-const STYLE_LAYERS: Readonly<Record<GenerationRequest['styleLayers'], StyleLayers>> = {
-  default: { kind: 'adapter-default' },
-  all: { kind: 'all' },
-  up_blocks: { kind: 'prefixes', prefixes: ['up_blocks'] },
-};
-
 const NETWORK_NAMES: Readonly<Record<NetworkKind, string>> = {
   'text-encoders': 'text encoders', 'image-encoder': 'image encoder', unet: 'UNet', 'vae-decoder': 'VAE decoder',
 };
 
-/** The protocol request as the pipeline's request: every variation's seed, conditioned once. */
+/** The daemon's request as the pipeline's: the same spec, every variation's seed, conditioned once. */
 export function pipelineRequest(r: GenerationRequest): PipelineRequest {
-  const style = r.style ? { width: r.style.width, height: r.style.height, data: r.style.rgba } : undefined;
-  const neg = r.negativeStyle;
-  return {
-    prompt: r.prompt,
-    ...(r.negativePrompt !== undefined ? { negativePrompt: r.negativePrompt } : {}),
-    ...(style ? { style } : {}),
-    ...(style && neg.kind === 'image' ? { negativeStyle: { width: neg.image.width, height: neg.image.height, data: neg.image.rgba } } : {}),
-    ...(style && neg.kind === 'drop' ? { drop: neg.preset } : {}),
-    steps: r.steps,
-    guidance: r.guidance,
-    seed: r.seeds[0] ?? 0,
-    seeds: r.seeds,
-    variations: r.seeds.length,
-    width: r.width,
-    height: r.height,
-    crossModalAdain: style !== undefined && r.crossModalAdain,
-    adainStrength: r.adainStrength,
-    scale: r.scale,
-    styleLayers: STYLE_LAYERS[r.styleLayers],
-    styleResize: r.styleResize,
-    // a teacher as long as the run (or longer) is the whole run
-    teacherSteps: style !== undefined && r.teacher ? Math.min(r.teacherSteps, r.steps) : null,
-    scheduler: SCHEDULERS[r.scheduler],
-  };
+  const { seeds, ...spec } = r;
+  return { ...spec, seed: seeds[0] ?? 0, seeds, variations: seeds.length };
 }
 
 /** Nearest-neighbour shrink so the longest side is at most `side` (previews only). */
 function fitPreview(img: { width: number; height: number; data: Uint8Array }, side: number): RgbaImage {
   const k = Math.max(1, Math.ceil(Math.max(img.width, img.height) / Math.max(1, side)));
-  if (k === 1) return { width: img.width, height: img.height, rgba: img.data };
+  if (k === 1) return { width: img.width, height: img.height, data: img.data };
   const w = Math.max(1, Math.floor(img.width / k));
   const h = Math.max(1, Math.floor(img.height / k));
   const out = new Uint8Array(w * h * 4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) out.set(img.data.subarray(((y * k) * img.width + x * k) * 4, ((y * k) * img.width + x * k) * 4 + 4), (y * w + x) * 4);
   }
-  return { width: w, height: h, rgba: out };
+  return { width: w, height: h, data: out };
 }
 
 /** Only a provider whose self-check passed (onnx/self-check.ts chooseProvider), else the CPU with one message why. */
@@ -214,7 +176,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
         }
         const v = e.variation;
         const img = v.image!;
-        yield { index: v.index, seed: v.seed, image: { width: img.width, height: img.height, rgba: img.data } };
+        yield { index: v.index, seed: v.seed, image: img };
       }
     } finally {
       this.loading = null;

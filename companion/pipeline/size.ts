@@ -1,14 +1,13 @@
 /** Output size rules and SDXL's micro-conditioning (time ids). */
+import { offStrideMessage } from '../../protocol';
 
-/** SDXL's VAE downsamples by 8 and the UNet by another 4 (three down blocks), hence multiples of 64 for
- * SDXL-type UNets; SD 1.5-type configs need multiples of 8 times 2^(downsamples). */
+/** The VAE downsamples by 8 and the UNet by 2 per down block that downsamples: SDXL needs multiples of 32, SD 1.5-type
+ * configs 8 × 2^(downsamples); `multiple` is the model's. */
 export function checkImageSize(width: number, height: number, multiple: number, maxSide: number): void {
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-    if (v % multiple !== 0) {
-      const lo = Math.max(multiple, Math.floor(v / multiple) * multiple);
-      throw new RangeError(`${name} ${v} is not a multiple of ${multiple}; try ${lo} or ${lo + multiple}`);
-    }
+    const offStride = offStrideMessage(name, v, multiple);
+    if (offStride !== null) throw new RangeError(offStride);
     if (v > maxSide) throw new RangeError(`${name} ${v} exceeds the maximum of ${maxSide}`);
   }
 }

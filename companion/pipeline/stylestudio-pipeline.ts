@@ -173,11 +173,7 @@ export class StyleStudioPipeline {
   /** preflight() without the memory admission: the plan, whether or not it fits the budget (`generate --plan`). */
   plan(request: PipelineRequest): JobPlan {
     const m = this.models;
-    try {
-      validateRequest(request);
-    } catch (e) {
-      throw new EngineError('BAD_REQUEST', (e as Error).message);
-    }
+    validateRequest(request);
     try {
       checkImageSize(request.width, request.height, m.sizeMultiple, LIMITS.maxSide);
     } catch (e) {

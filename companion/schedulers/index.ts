@@ -25,9 +25,9 @@ export { eulerAncestralSchedule, eulerAncestralScaleModelInput, eulerAncestralSt
 export { DPM_INITIAL_STATE, dpmSolverSchedule, dpmSolverScaleModelInput, dpmSolverStep, parseDpmSolverConfig } from './dpmpp-2m';
 export { ddimSchedule, ddimScaleModelInput, ddimStep, parseDdimConfig } from './ddim';
 
-/** Our scheduler names (CLI `--scheduler`). */
-export const SCHEDULER_NAMES = ['euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'ddim'] as const;
-export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+/** Our scheduler names: the GenerationSpec's, one naming for panel, CLI and engine. */
+export { SCHEDULER_NAMES, type SchedulerName } from '../../protocol/generation-spec';
+import { SCHEDULER_NAMES, type SchedulerName } from '../../protocol/generation-spec';
 
 /** diffusers class → our name (DPMSolverMultistep becomes dpmpp-2m-karras when its config says so). */
 const CLASS_NAMES: Record<string, SchedulerName> = {

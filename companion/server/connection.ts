@@ -9,7 +9,7 @@ import {
   CLOSE_CODES, decodeFrame, encodeImageFrames, FrameKind, majorOf, parseClientMessage, PROTOCOL_VERSION, ProtocolError,
   Reassembler, type ClientMessage, type ErrorCode, type ErrorMessage, type Generate, type ServerMessage, type Welcome,
 } from '../../protocol';
-import type { EngineStatus, GenerationRequest, NegativeStyleInput, RgbaImage } from '../pipeline/engine';
+import type { EngineStatus, GenerationRequest, RgbaImage } from '../pipeline/engine';
 import type { PairingBackoff } from './auth';
 import type { Credentials } from './credentials';
 import type { Job, JobRunner, JobSink } from './jobs';
@@ -142,7 +142,7 @@ export class Connection implements JobSink {
     if (!this.connected) return;
     const transferId = this.nextTransferId;
     this.nextTransferId = this.nextTransferId >= 0xffffffff ? 1 : this.nextTransferId + 1;
-    const frames = encodeImageFrames(kind, transferId, image.width, image.height, image.rgba, this.ctx.options.limits.chunkBytes);
+    const frames = encodeImageFrames(kind, transferId, image.width, image.height, image.data, this.ctx.options.limits.chunkBytes);
     this.send(announce(transferId));
     for (const frame of frames) this.ws.send(frame);
     this.checkBacklog();
@@ -239,7 +239,7 @@ export class Connection implements JobSink {
         if (err instanceof ProtocolError && !this.uploads.has(header.transferId)) this.release(header.transferId); // the transfer was dropped
         throw err;
       }
-      if (image) this.uploads.set(image.transferId, { width: image.width, height: image.height, rgba: image.rgba });
+      if (image) this.uploads.set(image.transferId, { width: image.width, height: image.height, data: image.rgba });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.sendError(err.code, err.message, transferId === undefined ? {} : { transferId });
@@ -329,7 +329,7 @@ export class Connection implements JobSink {
       this.release(transferId); // the job holds the pixels from here on; the queue bounds how many jobs exist
       return image;
     };
-    const negativeRef = params.negativeStyle.kind === 'image' ? params.negativeStyle.image.transferId : undefined;
+    const negativeRef = params.negativeStyle?.transferId;
     const style = params.style === undefined ? undefined : take(params.style.transferId);
     const negativeImage = negativeRef === undefined ? undefined : negativeRef === params.style?.transferId ? style : take(negativeRef);
 
@@ -347,9 +347,6 @@ export class Connection implements JobSink {
     if (negativeRef !== undefined && negativeImage === undefined) {
       return refuse('UNKNOWN_IMAGE', `negative style transfer ${negativeRef} is not a complete upload on this connection`);
     }
-    if (params.negativeStyle.kind === 'drop' && style === undefined) {
-      return refuse('BAD_MESSAGE', 'generate: params.negativeStyle: a drop preset needs a style image');
-    }
     const engine = this.ctx.engineStatus();
     if (!engine.ready) return refuse(engine.modelsMissing ? 'MODELS_MISSING' : 'ENGINE_NOT_READY', engine.reason ?? 'the engine is not ready');
     const verdict = this.ctx.runner.queue.admit(this.id);
@@ -357,14 +354,12 @@ export class Connection implements JobSink {
 
     const base = params.seed;
     const seeds = Array.from({ length: params.variations }, (_, k) => (base === null ? randomInt(RANDOM_SEED_BOUND) : base + k));
-    const negativeStyle: NegativeStyleInput =
-      params.negativeStyle.kind === 'image' ? { kind: 'image', image: negativeImage! } : params.negativeStyle;
+    // the checked spec with its uploads as pixels and its seeds drawn
+    const { seed: _seed, style: _style, negativeStyle: _negative, ...settings } = params;
     const request: GenerationRequest = {
-      prompt: params.prompt, negativePrompt: params.negativePrompt, style, negativeStyle,
-      crossModalAdain: params.crossModalAdain, adainStrength: params.adainStrength, scale: params.scale,
-      teacher: params.teacher, teacherSteps: params.teacherSteps, guidance: params.guidance, steps: params.steps,
-      seeds, width: params.width, height: params.height, scheduler: params.scheduler,
-      styleLayers: params.styleLayers, styleResize: params.styleResize,
+      ...settings, seeds,
+      ...(style !== undefined ? { style } : {}),
+      ...(negativeImage !== undefined ? { negativeStyle: negativeImage } : {}),
     };
     const refused = this.ctx.admit(request);
     if (refused) return refuse(refused.code, refused.message);

@@ -112,7 +112,7 @@ export class JobRunner {
       });
       for await (const out of images) {
         if (signal.aborted) break;
-        const { width, height, rgba } = out.image;
+        const { width, height, data: rgba } = out.image;
         const expectedSeed = job.request.seeds[out.index];
         if (expectedSeed === undefined || produced.has(out.index) || out.seed !== expectedSeed ||
           width !== job.request.width || height !== job.request.height || rgba.length !== width * height * 4) {
@@ -139,7 +139,7 @@ export class JobRunner {
     if (job.abort.signal.aborted || !job.sink.connected) return;
     const base = { type: 'progress', jobId: job.id, step: event.step, total: job.total, variation: event.variation } as const;
     const p = event.preview;
-    if (p && p.width >= 1 && p.height >= 1 && Math.max(p.width, p.height) <= this.previewSide && p.rgba.length === p.width * p.height * 4) {
+    if (p && p.width >= 1 && p.height >= 1 && Math.max(p.width, p.height) <= this.previewSide && p.data.length === p.width * p.height * 4) {
       job.sink.sendImage(FrameKind.preview, p, (transferId) => ({ ...base, preview: { transferId, width: p.width, height: p.height } }));
     } else {
       job.sink.send(base);

@@ -96,12 +96,16 @@ export class CompanionClient {
     try {
       let style: { transferId: number } | undefined;
       if (request.style) style = { transferId: await this.uploader.upload(socket, request.style, chunkBytes) };
-      let negativeStyle: GenerateInput['params']['negativeStyle'];
+      // the panel's "avoid" choice as the spec's fields: a negative image (uploaded) or a drop preset
       const neg = request.negativeStyle;
-      if (neg.kind === 'image') negativeStyle = { kind: 'image', image: { transferId: await this.uploader.upload(socket, neg.image, chunkBytes) } };
-      else negativeStyle = neg.kind === 'drop' ? { kind: 'drop', preset: neg.preset } : { kind: 'none' };
+      const negativeStyle = neg.kind === 'image' ? { transferId: await this.uploader.upload(socket, neg.image, chunkBytes) } : undefined;
       if (job.ended) return handle; // the connection dropped during the upload
-      const params: GenerateInput['params'] = { ...request.params, negativeStyle, ...(style ? { style } : {}) };
+      const params: GenerateInput['params'] = {
+        ...request.params,
+        ...(style ? { style } : {}),
+        ...(negativeStyle ? { negativeStyle } : {}),
+        ...(neg.kind === 'drop' ? { drop: neg.preset } : {}),
+      };
       this.connection.send({ type: 'generate', requestId: job.requestId, params });
     } catch (err) {
       this.jobs.finish(job, { kind: 'failed', code: 'DISCONNECTED', message: `Sending the job failed: ${(err as Error).message}` });

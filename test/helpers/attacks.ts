@@ -52,14 +52,15 @@ const WRONG: Record<string, readonly unknown[]> = {
   adainStrength: [2, -0.5, 'max', null],
   scale: [-1, 3, 'x', []],
   teacherSteps: [-1, 1e9, 1.5, 'x'],
-  negativeStyle: [{ kind: 'drop', preset: 'shape' }, { kind: 'image' }, 'none', 5, { kind: 'image', image: { transferId: -1 } }],
+  negativeStyle: [{ kind: 'image', image: { transferId: 1 } }, {}, 'none', 5, { transferId: -1 }],
+  drop: ['shape', 'none', 5, null, { preset: 'colour' }],
   style: [{ transferId: -1 }, { transferId: 'a' }, 'style', { transferId: 2 ** 33 }, null],
   scheduler: ['lms', 3, null, 'EULER'],
   styleLayers: ['some', 1, null],
   styleResize: ['square', 0, null],
   negativePrompt: [5, null, [], 'x'.repeat(8193)],
   crossModalAdain: ['yes', 1, null],
-  teacher: ['no', 0, null],
+  teacher: ['no', 0, null, true], // not a field since protocol 2: refused, never silently dropped
 };
 const GENERATE_FIELDS = Object.keys(WRONG);
 
@@ -386,7 +387,7 @@ export const ATTACKS: readonly Attack[] = [
   ...([
     ['a 300-character token', { ...hello('t'.repeat(300)) }, ['BAD_MESSAGE']],
     ['an empty token', hello(''), ['BAD_MESSAGE']],
-    ['protocol 2.0', hello('x', '2.0'), ['VERSION_MISMATCH']],
+    ['protocol 3.0', hello('x', '3.0'), ['VERSION_MISMATCH']],
     ['protocol 0.1', hello('x', '0.1'), ['VERSION_MISMATCH']],
     ['protocol "1.0.0"', hello('x', '1.0.0'), ['BAD_MESSAGE']],
     ['a panel-token-shaped guess', hello(`p.${'A'.repeat(43)}`), ['BAD_TOKEN']],
@@ -479,7 +480,7 @@ export const ATTACKS: readonly Attack[] = [
     ['a 4096-pixel side', { ...GOOD_PARAMS, width: 4096 }, ['IMAGE_TOO_LARGE', 'BAD_MESSAGE']],
     ['width 65', { ...GOOD_PARAMS, width: 65 }, ['BAD_MESSAGE']],
     ['a billion steps', { ...GOOD_PARAMS, steps: 1e9 }, ['BAD_MESSAGE']],
-    ['a drop preset without a style', { ...GOOD_PARAMS, negativeStyle: { kind: 'drop', preset: 'colour' } }, ['BAD_MESSAGE']],
+    ['a drop preset without a style', { ...GOOD_PARAMS, drop: 'colour' }, ['BAD_MESSAGE']],
     ['a seed of 2^60', { ...GOOD_PARAMS, seed: 2 ** 60 }, ['BAD_MESSAGE']],
   ] as const).map(([what, params, codes]): Attack => ({
     name: `generate with ${what} is refused (${codes.join('|')})`,

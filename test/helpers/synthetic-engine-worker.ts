@@ -22,7 +22,7 @@ export interface RunCommand {
 }
 
 export type WorkerEvent =
-  | { type: 'step'; variation: number; step: number; total: number; preview?: { width: number; height: number; rgba: Uint8Array } }
+  | { type: 'step'; variation: number; step: number; total: number; preview?: { width: number; height: number; data: Uint8Array } }
   | { type: 'image'; index: number; seed: number; rgba: Uint8Array }
   | { type: 'aborted' }
   | { type: 'failed'; message: string }
@@ -54,12 +54,12 @@ function run(cmd: RunCommand, post: (e: WorkerEvent, transfer?: ArrayBuffer[]) =
       busy(cmd.stepMs);
       done++;
       if (done === cmd.failAfterStep) throw new Error(`synthetic failure after step ${done}`);
-      let preview: { width: number; height: number; rgba: Uint8Array } | undefined;
+      let preview: { width: number; height: number; data: Uint8Array } | undefined;
       if (done % cmd.previewEvery === 0) {
         const scale = Math.max(cmd.width, cmd.height) / Math.min(cmd.previewSide, Math.max(cmd.width, cmd.height));
         const w = Math.max(1, Math.round(cmd.width / scale));
         const h = Math.max(1, Math.round(cmd.height / scale));
-        preview = { width: w, height: h, rgba: draw(w, h, seed) };
+        preview = { width: w, height: h, data: draw(w, h, seed) };
       }
       post(preview ? { type: 'step', variation: v, step: done, total, preview } : { type: 'step', variation: v, step: done, total });
     }

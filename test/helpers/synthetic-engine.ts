@@ -73,7 +73,7 @@ export class SyntheticTestEngine implements GenerationEngine {
             hooks.onStep(e.preview ? { variation: e.variation, step: e.step, total: e.total, preview: e.preview } : e);
             break;
           case 'image':
-            yield { index: e.index, seed: e.seed, image: { width: request.width, height: request.height, rgba: e.rgba } };
+            yield { index: e.index, seed: e.seed, image: { width: request.width, height: request.height, data: e.rgba } };
             break;
           case 'aborted':
             throw new GenerationAborted();

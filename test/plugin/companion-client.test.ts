@@ -222,13 +222,13 @@ test('a companion of another major protocol version is refused with a message na
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws) => ws.on('message', () => ws.send(JSON.stringify({
-    type: 'welcome', companionVersion: '9', protocolVersion: '2.3', providers: [], provider: 'cpu', models: [], engine: { ready: true }, limits: DEFAULT_LIMITS,
+    type: 'welcome', companionVersion: '9', protocolVersion: '3.1', providers: [], provider: 'cpu', models: [], engine: { ready: true }, limits: DEFAULT_LIMITS,
   }))));
   const port = (wss.address() as { port: number }).port;
   const client = new CompanionClient({ url: `ws://127.0.0.1:${port}`, socketFactory: (u) => new WebSocket(u).on('error', () => undefined) as unknown as SocketLike });
   client.connect(TOKEN);
   const refused = await waitFor(client, 'refused');
-  expect(refused.kind === 'refused' && refused.message).toMatch(/2\.3.*1\.0|1\.0.*2\.3/);
+  expect(refused.kind === 'refused' && refused.message).toMatch(/3\.1.*2\.0|2\.0.*3\.1/);
   client.disconnect();
   await new Promise((r) => wss.close(r));
 });
@@ -265,7 +265,7 @@ test('binary chunks wait while the socket buffer is above the high-water mark', 
   const { DEFAULT_LIMITS } = await import('../../protocol');
   socket.onmessage!({
     data: JSON.stringify({
-      type: 'welcome', companionVersion: 't', protocolVersion: '1.0', providers: ['cpu'], provider: 'cpu', models: [],
+      type: 'welcome', companionVersion: 't', protocolVersion: '2.0', providers: ['cpu'], provider: 'cpu', models: [],
       engine: { ready: true }, limits: { ...DEFAULT_LIMITS, chunkBytes: 4096 },
     }),
   });
@@ -301,7 +301,7 @@ test('a 2048² upload with default settings never has more than 256 KiB in fligh
   const { DEFAULT_LIMITS } = await import('../../protocol');
   socket.onmessage!({
     data: JSON.stringify({
-      type: 'welcome', companionVersion: 't', protocolVersion: '1.0', providers: ['cpu'], provider: 'cpu', models: [],
+      type: 'welcome', companionVersion: 't', protocolVersion: '2.0', providers: ['cpu'], provider: 'cpu', models: [],
       engine: { ready: true }, limits: DEFAULT_LIMITS,
     }),
   });

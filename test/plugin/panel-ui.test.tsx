@@ -10,7 +10,7 @@ import { Panel, type PanelActions } from '../../plugin/ui/Panel';
 import { SAMPLE_DOC } from './fakes/memory-host';
 
 const welcome = {
-  type: 'welcome' as const, companionVersion: '0.1.0', protocolVersion: '1.0', providers: ['cpu'], provider: 'cpu',
+  type: 'welcome' as const, companionVersion: '0.1.0', protocolVersion: '2.0', providers: ['cpu'], provider: 'cpu',
   models: [], engine: { ready: true }, limits: DEFAULT_LIMITS,
 };
 const READY: ConnectionState = { kind: 'ready', welcome };

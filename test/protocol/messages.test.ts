@@ -13,22 +13,41 @@ describe('client messages', () => {
     const out = parseClientMessage(JSON.stringify(generate));
     expect(out.ok).toBe(true);
     if (!out.ok || out.message.type !== 'generate') throw new Error('unreachable');
-    expect(out.message.params).toMatchObject({
-      negativeStyle: { kind: 'none' }, crossModalAdain: true, adainStrength: 1, teacher: true, teacherSteps: 20,
-      steps: 50, seed: null, variations: 1, scheduler: 'euler', styleLayers: 'default', styleResize: 'none',
+    expect(out.message.params).toEqual({
+      prompt: 'a cat', style: { transferId: 1 }, width: 1024, height: 768,
+      crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 20, guidance: 5,
+      steps: 50, seed: null, variations: 1, styleLayers: { kind: 'adapter-default' }, styleResize: 'none',
     });
   });
 
-  test('teacherSteps defaults to 40 % of the given steps', () => {
+  test('teacherSteps defaults to 40 % of the given steps with a style, and is off without one', () => {
     const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, steps: 10 } }));
     expect(out.ok && out.message.type === 'generate' && out.message.params.teacherSteps).toBe(4);
+    const { style: _style, ...plain } = generate.params;
+    const noStyle = parseClientMessage(JSON.stringify({ ...generate, params: { ...plain, teacherSteps: 5 } }));
+    expect(noStyle.ok && noStyle.message.type === 'generate' && noStyle.message.params.teacherSteps).toBe(null);
   });
 
-  test('every variant of negativeStyle parses', () => {
-    for (const negativeStyle of [{ kind: 'none' }, { kind: 'image', image: { transferId: 2 } }, { kind: 'drop', preset: 'colour' }, { kind: 'drop', preset: 'texture' }]) {
-      const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, negativeStyle } }));
-      expect(out.ok).toBe(true);
+  test('a negative style is an image or a drop preset, never both, and needs a style', () => {
+    for (const extra of [{ negativeStyle: { transferId: 2 } }, { drop: 'colour' }, { drop: 'texture' }]) {
+      expect(parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, ...extra } })).ok).toBe(true);
     }
+    const both = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, negativeStyle: { transferId: 2 }, drop: 'colour' } }));
+    expect(!both.ok && both.message).toMatch(/either a negative style image or a drop preset/);
+    const { style: _style, ...plain } = generate.params;
+    const orphan = parseClientMessage(JSON.stringify({ ...generate, params: { ...plain, drop: 'colour' } }));
+    expect(!orphan.ok && orphan.message).toMatch(/needs a style image/);
+  });
+
+  test('a field this version does not know is refused, not dropped (an older panel\'s `teacher`)', () => {
+    const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, teacher: false } }));
+    expect(out.ok).toBe(false);
+    expect(!out.ok && out.message).toMatch(/teacher/);
+  });
+
+  test('sizes off the engine stride are refused with the nearest sizes', () => {
+    const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, width: 1000 } }));
+    expect(!out.ok && out.message).toMatch(/width 1000 is not a multiple of 32; try 992 or 1024/);
   });
 
   test.each([
@@ -38,7 +57,7 @@ describe('client messages', () => {
     ['no type', '{"token":"x"}', 'UNKNOWN_TYPE'],
     ['unknown type', '{"type":"format-disk"}', 'UNKNOWN_TYPE'],
     ['type of wrong kind', '{"type":42}', 'UNKNOWN_TYPE'],
-    ['hello without token', '{"type":"hello","protocolVersion":"1.0"}', 'BAD_MESSAGE'],
+    ['hello without token', '{"type":"hello","protocolVersion":"2.0"}', 'BAD_MESSAGE'],
     ['hello with a bad version string', '{"type":"hello","protocolVersion":"one","token":"t"}', 'BAD_MESSAGE'],
     ['cancel without jobId', '{"type":"cancel"}', 'BAD_MESSAGE'],
   ])('%s → %s', (_name, text, code) => {

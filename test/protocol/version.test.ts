@@ -1,5 +1,6 @@
 import { PROTOCOL_VERSION } from '../../protocol/version';
 
-test('protocol version is major.minor with major 1', () => {
-  expect(PROTOCOL_VERSION).toMatch(/^1\.\d+$/);
+// 2: generate.params became the GenerationSpec (negativeStyle an image, `drop` a preset, no `teacher` flag).
+test('protocol version is major.minor with major 2', () => {
+  expect(PROTOCOL_VERSION).toMatch(/^2\.\d+$/);
 });

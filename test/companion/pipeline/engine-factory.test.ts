@@ -44,9 +44,8 @@ test('all present: the ONNX engine, ready, generates a StyleStudio image with th
     const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
     const images = [];
     for await (const img of engine.generate({
-      prompt: 'A red apple', negativePrompt: undefined, style: { width: style.width, height: style.height, rgba: style.data },
-      negativeStyle: { kind: 'none' }, crossModalAdain: true, adainStrength: 1, scale: 1, teacher: true, teacherSteps: 1,
-      guidance: 5, steps: 2, seeds: [1], width: 64, height: 64, scheduler: 'euler', styleLayers: 'default', styleResize: 'none',
+      prompt: 'A red apple', style, crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 1,
+      guidance: 5, steps: 2, seeds: [1], variations: 1, width: 64, height: 64, scheduler: 'euler', styleLayers: { kind: 'adapter-default' }, styleResize: 'none',
     }, { signal: new AbortController().signal, previewSide: 16, onStep: () => undefined })) images.push(img);
     expect(images).toHaveLength(1);
     expect(images[0]!.image).toMatchObject({ width: 64, height: 64 });

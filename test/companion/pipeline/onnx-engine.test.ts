@@ -22,9 +22,8 @@ beforeAll(async () => {
   engine = await OnnxGenerationEngine.open({ paths, intraOpThreads: 1 });
   const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
   request = {
-    prompt: 'A red apple', negativePrompt: undefined, style: { width: style.width, height: style.height, rgba: style.data },
-    negativeStyle: { kind: 'drop', preset: 'texture' }, crossModalAdain: true, adainStrength: 1, scale: 1, teacher: true, teacherSteps: 2,
-    guidance: 5, steps: 4, seeds: [7, 8], width: 64, height: 64, scheduler: 'euler', styleLayers: 'default', styleResize: 'none',
+    prompt: 'A red apple', style, drop: 'texture', crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 2,
+    guidance: 5, steps: 4, seeds: [7, 8], variations: 2, width: 64, height: 64, scheduler: 'euler', styleLayers: { kind: 'adapter-default' }, styleResize: 'none',
   };
 });
 
@@ -70,18 +69,18 @@ test('two variations: images in seed order, equal to the pipeline run directly; 
   expect(previews.length).toBeGreaterThanOrEqual(2);
   for (const p of previews) {
     expect(Math.max(p.width, p.height)).toBeLessThanOrEqual(4);
-    expect(p.rgba.length).toBe(p.width * p.height * 4);
+    expect(p.data.length).toBe(p.width * p.height * 4);
   }
   // the same request through the pipeline on the caller's thread (main-thread style preparation)
   const set = await ModelSet.open(paths, { intraOpThreads: 1 });
   try {
     const direct = await new StyleStudioPipeline(set).generate(pipelineRequest({ ...request, seeds: [8] }));
     expect(direct.unetRowEvaluations).toBe(4 * 2 + 2 * 2);
-    expect(Buffer.from(images[1]!.image.rgba).equals(Buffer.from(direct.variations[0]!.image!.data))).toBe(true);
+    expect(Buffer.from(images[1]!.image.data).equals(Buffer.from(direct.variations[0]!.image!.data))).toBe(true);
   } finally {
     await set.close();
   }
-  expect(Buffer.from(images[0]!.image.rgba).equals(Buffer.from(images[1]!.image.rgba))).toBe(false);
+  expect(Buffer.from(images[0]!.image.data).equals(Buffer.from(images[1]!.image.data))).toBe(false);
 });
 
 test('abort stops at a step boundary with GenerationAborted; the engine serves the next request', async () => {
@@ -101,7 +100,7 @@ test('abort stops at a step boundary with GenerationAborted; the engine serves t
   })();
   await expect(run).rejects.toBeInstanceOf(GenerationAborted);
   expect(events.map((e) => e.step)).toEqual([1, 2]);
-  const again = await collect({ ...request, seeds: [3], steps: 1 }, new AbortController().signal, []);
+  const again = await collect({ ...request, seeds: [3], steps: 1, teacherSteps: 1 }, new AbortController().signal, []);
   expect(again).toHaveLength(1);
 });
 

@@ -99,10 +99,10 @@ describe('pairing', () => {
 
   test('another major version gets VERSION_MISMATCH naming both versions, close 4426', async () => {
     const c = await connect();
-    c.send({ type: 'hello', protocolVersion: '2.0', token: daemon.token });
+    c.send({ type: 'hello', protocolVersion: '3.0', token: daemon.token });
     const m = await c.waitFor((x) => x.type === 'error');
     expect(m).toMatchObject({ code: 'VERSION_MISMATCH' });
-    if (m.type === 'error') expect(m.message).toMatch(/2\.0.*1\.0/);
+    if (m.type === 'error') expect(m.message).toMatch(/3\.0.*2\.0/);
     expect((await c.closed).code).toBe(4426);
   });
 
@@ -279,11 +279,12 @@ describe('limits', () => {
     expect(await refused(c, 'w')).toBe('IMAGE_TOO_LARGE');
     c.send(generate('s', { style: { transferId: 99 } }));
     expect(await refused(c, 's')).toBe('UNKNOWN_IMAGE');
-    c.send(generate('ns', { negativeStyle: { kind: 'image', image: { transferId: 98 } } }));
+    c.sendBinary(encodeImageFrames(FrameKind.upload, 7, 4, 4, new Uint8Array(64))[0]!);
+    c.send(generate('ns', { style: { transferId: 7 }, negativeStyle: { transferId: 98 } }));
     expect(await refused(c, 'ns')).toBe('UNKNOWN_IMAGE');
     c.send(generate('st', { steps: 151 }));
     expect(await refused(c, 'st')).toBe('BAD_MESSAGE');
-    c.send(generate('dp', { negativeStyle: { kind: 'drop', preset: 'colour' } }));
+    c.send(generate('dp', { drop: 'colour' })); // a drop preset needs a style image
     expect(await refused(c, 'dp')).toBe('BAD_MESSAGE');
   });
 

@@ -85,7 +85,7 @@ const mutatedGenerate = fc
 const missingField = fc
   .constantFrom<[Record<string, unknown>, string]>(
     [validGenerate, 'requestId'], [validGenerate, 'params'], [{ type: 'cancel', jobId: 'j' }, 'jobId'],
-    [{ type: 'models.pull', requestId: 'm' }, 'requestId'], [{ type: 'hello', protocolVersion: '1.0', token: 't' }, 'token'],
+    [{ type: 'models.pull', requestId: 'm' }, 'requestId'], [{ type: 'hello', protocolVersion: '2.0', token: 't' }, 'token'],
   )
   .map(([msg, drop]) => {
     const copy = { ...msg };
@@ -107,8 +107,8 @@ const hugeNumbers = fc.constantFrom(
 );
 const unknownJob = fc.string({ minLength: 1, maxLength: 64 }).map((jobId) => JSON.stringify({ type: 'cancel', jobId }));
 const badHello = fc.constantFrom(
-  JSON.stringify({ type: 'hello', protocolVersion: 1, token: 'x' }), JSON.stringify({ type: 'hello', protocolVersion: '1.0', token: longString(300) }),
-  JSON.stringify({ type: 'hello', protocolVersion: '1.0', token: 'whatever' }), // well-formed, but this connection is paired already
+  JSON.stringify({ type: 'hello', protocolVersion: 1, token: 'x' }), JSON.stringify({ type: 'hello', protocolVersion: '2.0', token: longString(300) }),
+  JSON.stringify({ type: 'hello', protocolVersion: '2.0', token: 'whatever' }), // well-formed, but this connection is paired already
 );
 
 const hostileText = fc.oneof(mutatedGenerate, missingField, unknownType, notJson, jsonNonObject, hugeNumbers, unknownJob, badHello);
@@ -223,7 +223,7 @@ test('no hello, wrong token: refused with stable codes on fresh connections; wro
 });
 
 test('wrong protocol version, oversized frames: refused with stable close codes', async () => {
-  for (const version of ['0.9', '2.0', '99.1']) {
+  for (const version of ['1.0', '3.0', '99.1']) {
     const c = await TestClient.connect(daemon.url);
     c.send({ type: 'hello', protocolVersion: version, token: daemon.token });
     expect(await c.waitFor((m) => m.type === 'error')).toMatchObject({ code: 'VERSION_MISMATCH' });
