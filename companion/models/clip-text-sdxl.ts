@@ -13,6 +13,7 @@ import { loweringFor } from '../onnx/lowering';
 import { Session, type SessionOptions, type TensorData } from '../onnx/session';
 import type { DiffusersFolder, WeightOptions } from '../weights/diffusers';
 import { buildClipTextGraph, type ClipTextConfig, normaliseHiddenIndex, openClipText } from './clip-text';
+import { codedErrorClass } from '../../protocol';
 
 export interface SdxlPromptIds {
   /** Ids for text_encoder (tokenizer), length 77. */
@@ -52,9 +53,7 @@ interface Encoder {
   readonly negativeHidden: string;
 }
 
-export class TokenIdError extends Error {
-  override readonly name = 'TokenIdError';
-}
+export class TokenIdError extends codedErrorClass('TokenIdError', 'BAD_TOKEN_IDS') {}
 
 export class SdxlTextEncoders {
   private constructor(

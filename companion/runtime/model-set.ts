@@ -26,6 +26,7 @@ import { parseVaeConfig, type VaeConfig } from '../models/vae';
 import { buildGraphInWorker, type GraphSpec } from './graph-build';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
+import { codedErrorClass } from '../../protocol';
 
 /** The dtype of a network's float inputs and outputs. */
 export type ComputeType = 'float32' | 'float16';
@@ -57,9 +58,7 @@ export interface ModelSetOptions {
   readonly sessionConfig?: Readonly<Record<string, string>>;
 }
 
-export class ModelSetError extends Error {
-  override readonly name = 'ModelSetError';
-}
+export class ModelSetError extends codedErrorClass('ModelSetError', 'MODEL_SET') {}
 
 /** What a UNet session is keyed by: every row count and teacher setting shares it. */
 export interface UNetKey {

@@ -1,13 +1,9 @@
 /** `stylestudio models list|pull`: the default model set in the hub cache, and fetching what is missing. */
 import type { Command } from 'commander';
-import { DEFAULT_MODELS } from './default-models';
-import { hubEndpoint, modelsCacheDir } from './hub-layout';
-import { modelStatuses, pullModels, type ModelStatus } from './model-catalog';
-import { ProgressLine } from './progress-line';
-
-export function formatGB(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-}
+import { DEFAULT_MODELS } from '../weights/default-models';
+import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
+import { formatGB, modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
+import { ProgressLine } from '../weights/progress-line';
 
 export function describeStatus(s: ModelStatus): string {
   const head = `${s.present ? 'present' : 'missing'}  ${s.spec.id.padEnd(18)} ${s.spec.repo}`;
