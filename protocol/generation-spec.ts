@@ -69,12 +69,29 @@ export const SPEC_RANGES = Object.freeze({
   height: [SPEC_LIMITS.sizeStride, SPEC_LIMITS.maxSide, true],
   adainStrength: [0, 1, false],
   scale: [0, SPEC_LIMITS.scale, false],
+  strength: [0, 1, false],
   teacherSteps: [0, SPEC_LIMITS.steps, true],
 } as const satisfies Record<string, readonly [number, number, boolean]>);
 
 function ranged(field: keyof typeof SPEC_RANGES) {
   const [lo, hi, integer] = SPEC_RANGES[field];
   return (integer ? z.number().int() : z.number()).min(lo).max(hi);
+}
+
+/**
+ * One style strength in [0, 1] with the same meaning for every adapter (CSGO, IP-Adapter), mapped onto the adapter
+ * scale and the AdaIN blend α (PROVISIONAL curve, docs/PROTOCOL.md; `stylestudio sweep` over strength is how it is
+ * to be chosen on real weights):
+ *   scale = 1.25·s for s ≤ 0.8, then 1 + 2.5·(s − 0.8) up to 1.5 at s = 1   (style tokens fade in, then over-drive)
+ *   α     = clamp((s − 0.3) / 0.5, 0, 1)                                       (AdaIN from 0.3, full from 0.8)
+ * so s = 0.8, the panel's default, is exactly today's defaults (scale 1, α 1) and s = 0 is no style at all.
+ */
+export const STRENGTH_DEFAULT = 0.8;
+export function styleControlsForStrength(strength: number): { readonly scale: number; readonly adainStrength: number } {
+  const s = Math.min(1, Math.max(0, strength));
+  const scale = s <= STRENGTH_DEFAULT ? s / STRENGTH_DEFAULT : 1 + 2.5 * (s - STRENGTH_DEFAULT);
+  const adainStrength = Math.min(1, Math.max(0, (s - 0.3) / (STRENGTH_DEFAULT - 0.3)));
+  return { scale, adainStrength };
 }
 
 /** "width 100 is not a multiple of 32; try 96 or 128", or null when `value` is on the stride. */
@@ -113,10 +130,12 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     width: side('width').default(SPEC_DEFAULTS.width),
     height: side('height').default(SPEC_DEFAULTS.height),
     crossModalAdain: z.boolean().default(SPEC_DEFAULTS.crossModalAdain),
-    /** α in h = (1−α)(c + scale·s) + α·AdaIN(c, s); 1 is the paper. */
-    adainStrength: ranged('adainStrength').default(SPEC_DEFAULTS.adainStrength),
-    /** IP-Adapter scale of the weighted sum (AdaIN off or α < 1). */
-    scale: ranged('scale').default(SPEC_DEFAULTS.scale),
+    /** α in h = (1−α)(c + scale·s) + α·AdaIN(c, s); 1 is the paper. Absent: from `strength`, else 1. */
+    adainStrength: ranged('adainStrength').optional(),
+    /** IP-Adapter scale of the weighted sum (AdaIN off or α < 1). Absent: from `strength`, else 1. */
+    scale: ranged('scale').optional(),
+    /** One style strength that sets scale and α together (styleControlsForStrength); not with either of them. */
+    strength: ranged('strength').optional(),
     styleLayers: StyleLayersSpec.default({ kind: 'adapter-default' }),
     /** none: CLIP preprocessing only; square512: the official CLI's squash to 512². */
     styleResize: z.enum(['none', 'square512']).default(SPEC_DEFAULTS.styleResize),
@@ -130,9 +149,14 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
       if ((s.negativeStyle !== undefined || s.drop !== undefined) && s.style === undefined) issue('negativeStyle', 'a negative style (or drop preset) needs a style image');
       if (typeof s.teacherSteps === 'number' && s.teacherSteps > s.steps) issue('teacherSteps', `teacherSteps must be an integer in [0, ${s.steps}], got ${s.teacherSteps}`);
       if (s.seed !== null && s.seed + s.variations - 1 > SPEC_LIMITS.maxSeed) issue('seed', `seed + variations exceeds ${SPEC_LIMITS.maxSeed}`);
+      if (s.strength !== undefined && (s.scale !== undefined || s.adainStrength !== undefined)) {
+        issue('strength', 'give strength, or scale and adainStrength, not both');
+      }
     })
-    .transform((s) => ({
+    .transform(({ strength, ...s }) => ({
       ...s,
+      ...(strength !== undefined ? styleControlsForStrength(strength)
+        : { scale: s.scale ?? SPEC_DEFAULTS.scale, adainStrength: s.adainStrength ?? SPEC_DEFAULTS.adainStrength }),
       // the teacher shares the style branch's attention: without a style it has nothing to do (a panel may keep it on)
       teacherSteps: s.style === undefined ? null : s.teacherSteps !== undefined ? s.teacherSteps : defaultTeacherSteps(s.steps),
     }));

@@ -208,6 +208,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--no-adain', 'IP-Adapter weighted sum instead of cross-modal AdaIN')
     .option('--adain-strength <a>', 'blend of AdaIN into the weighted sum, 0..1 (default 1 = the paper)')
     .option('--scale <x>', 'adapter scale of the weighted sum (default 1)')
+    .option('--strength <s>', 'one style strength 0..1 setting --scale and --adain-strength together (0.8 = their defaults; docs/PROTOCOL.md)')
     .option('--style-layers <spec>', 'all | up_blocks | NAME[,NAME…] (default: the adapter\'s StyleStudio layers)')
     .option('--style-resize <mode>', 'none (default, CLIP preprocessing only) | square512 (official CLI squash)')
     .option('--teacher-steps <t>', 'steps with the teacher (default 2/5 of the steps)')

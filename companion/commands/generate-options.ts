@@ -29,6 +29,7 @@ export interface GenerateCliOptions {
   adain?: boolean;            // --no-adain sets false
   adainStrength?: string;
   scale?: string;
+  strength?: string;
   styleLayers?: string;
   styleResize?: string;
   teacherSteps?: string;
@@ -147,6 +148,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     crossModalAdain: hasStyle && o.adain !== false,
     adainStrength: decimal('--adain-strength', o.adainStrength),
     scale: decimal('--scale', o.scale),
+    strength: decimal('--strength', o.strength),
     styleLayers: parseStyleLayers(o.styleLayers),
     styleResize,
     teacherSteps: o.teacher === false ? null : integer('--teacher-steps', o.teacherSteps),

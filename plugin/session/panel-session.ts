@@ -270,7 +270,7 @@ export class PanelSession {
           prompt,
           ...(s.negativePrompt.trim() ? { negativePrompt: s.negativePrompt.trim() } : {}),
           crossModalAdain: s.adain,
-          adainStrength: s.adainStrength,
+          strength: s.strength,
           teacherSteps: s.teacher ? Math.min(s.teacherSteps, s.steps) : null,
           guidance: s.guidance,
           steps: s.steps,

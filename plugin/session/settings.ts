@@ -1,4 +1,6 @@
 /** Everything the user sets in the panel; plain data, kept between generations. */
+import { STRENGTH_DEFAULT } from '../../protocol';
+
 export type AvoidChoice =
   | { readonly kind: 'none' }
   | { readonly kind: 'layer'; readonly layerId: number | null }
@@ -12,7 +14,8 @@ export interface Settings {
   readonly prompt: string;
   readonly negativePrompt: string;
   readonly adain: boolean;
-  readonly adainStrength: number;
+  /** One style strength 0..1 (the protocol's curve onto adapter scale and AdaIN blend). */
+  readonly strength: number;
   readonly teacher: boolean;
   readonly teacherSteps: number;
   readonly guidance: number;
@@ -31,7 +34,7 @@ export const DEFAULT_SETTINGS: Settings = {
   prompt: '',
   negativePrompt: '',
   adain: true,
-  adainStrength: 1,
+  strength: STRENGTH_DEFAULT,
   teacher: true,
   teacherSteps: 20,
   guidance: 5,

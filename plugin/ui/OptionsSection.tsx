@@ -74,10 +74,10 @@ export function OptionsSection(props: {
   const set = props.onChange;
   return (
     <section className="options" data-testid="options">
+      <Slider label="Style strength" value={s.strength} min={0} max={1} step={0.05} onChange={(strength) => set({ strength })} format={(v) => v.toFixed(2)} testId="strength" />
       <Checkbox checked={s.adain} onChange={(adain) => set({ adain })} testId="adain">
         Cross-modal AdaIN (style follows the text layout)
       </Checkbox>
-      <Slider label="AdaIN strength" value={s.adainStrength} min={0} max={1} step={0.05} disabled={!s.adain} onChange={(adainStrength) => set({ adainStrength })} format={(v) => v.toFixed(2)} testId="adain-strength" />
       <Checkbox checked={s.teacher} onChange={(teacher) => set({ teacher })} testId="teacher">
         Teacher model (steadier layout)
       </Checkbox>

@@ -168,7 +168,10 @@ describe('source and settings', () => {
       { prompt: 'a red fox' }, { adain: false }, { teacher: false }, { variations: 4 }, { guidance: 7.5 }, { seedMode: 'fixed' },
     ]);
     rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, seedMode: 'fixed', seed: 5, adain: false } }));
-    expect(screen.getByTestId('adain-strength').hasAttribute('disabled')).toBe(true);
+    // one strength slider for every adapter; it stays usable with AdaIN off (it also sets the adapter scale)
+    expect(screen.getByTestId('strength').hasAttribute('disabled')).toBe(false);
+    setValue(screen.getByTestId('strength'), 'value', '0.6', 'input');
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['update', [{ strength: 0.6 }]]);
     setValue(screen.getByTestId('seed'), 'value', '1234', 'input');
     expect(actions.calls[actions.calls.length - 1]).toEqual(['update', [{ seed: 1234 }]]);
   });

@@ -1,5 +1,6 @@
 import {
-  ClientMessage, ERROR_CODES, majorOf, parseClientMessage, parseServerMessage, ServerMessage, type GenerateInput,
+  ClientMessage, ERROR_CODES, majorOf, parseClientMessage, parseServerMessage, ServerMessage, STRENGTH_DEFAULT,
+  styleControlsForStrength, type GenerateInput,
 } from '../../protocol';
 
 const generate: GenerateInput = {
@@ -37,6 +38,27 @@ describe('client messages', () => {
     const { style: _style, ...plain } = generate.params;
     const orphan = parseClientMessage(JSON.stringify({ ...generate, params: { ...plain, drop: 'colour' } }));
     expect(!orphan.ok && orphan.message).toMatch(/needs a style image/);
+  });
+
+  test('one strength sets scale and AdaIN together on the documented curve; the default strength is the default pair', () => {
+    expect([0, 0.3, 0.55, STRENGTH_DEFAULT, 0.9, 1].map((s) => styleControlsForStrength(s))).toEqual([
+      { scale: 0, adainStrength: 0 }, { scale: 0.3 / 0.8, adainStrength: 0 }, { scale: 0.55 / 0.8, adainStrength: (0.55 - 0.3) / 0.5 },
+      { scale: 1, adainStrength: 1 }, { scale: 1 + 2.5 * (0.9 - 0.8), adainStrength: 1 }, { scale: 1.5, adainStrength: 1 },
+    ]);
+    const params = (extra: object) => {
+      const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, ...extra } }));
+      if (!out.ok || out.message.type !== 'generate') throw new Error(out.ok ? 'not generate' : out.message);
+      return out.message.params;
+    };
+    expect(params({ strength: STRENGTH_DEFAULT })).toEqual(params({}));
+    expect(params({ strength: 0.5 })).toMatchObject({ scale: 0.625, adainStrength: 0.4 });
+    expect(params({ strength: 0.5 })).not.toHaveProperty('strength');
+    for (const both of [{ strength: 0.5, scale: 1 }, { strength: 0.5, adainStrength: 1 }]) {
+      const out = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, ...both } }));
+      expect(!out.ok && out.message).toMatch(/give strength, or scale and adainStrength, not both/);
+    }
+    const high = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, strength: 1.2 } }));
+    expect(!high.ok && high.message).toMatch(/params\.strength: Too big/);
   });
 
   test('a field this version does not know is refused, not dropped (an older panel\'s `teacher`)', () => {

@@ -19,6 +19,17 @@ describe('generate options', () => {
     expect(planGenerate({ ...styled, teacherSteps: '5' }).request.teacherSteps).toBe(5);
   });
 
+  test('--strength sets --scale and --adain-strength together (0.8 = their defaults) and refuses to be given with them', () => {
+    const defaults = planGenerate({ ...styled, seed: '1' }).request;
+    expect(planGenerate({ ...styled, seed: '1', strength: '0.8' }).request).toEqual(defaults);
+    const mid = planGenerate({ ...styled, strength: '0.4' }).request;
+    expect(mid.scale).toBe(0.5);
+    expect(mid.adainStrength).toBeCloseTo(0.2, 12);
+    expect(() => planGenerate({ ...styled, strength: '0.4', scale: '1' })).toThrow(UsageError);
+    expect(() => planGenerate({ ...styled, strength: '0.4', scale: '1' })).toThrow(/give strength, or scale and adainStrength, not both/);
+    expect(() => planGenerate({ ...styled, strength: 'strong' })).toThrow(/--strength/);
+  });
+
   test('--negative-prompt "" is kept as the empty string (it is encoded, not zeroed)', () => {
     expect(planGenerate({ ...base, negativePrompt: '' }).request.negativePrompt).toBe('');
   });
