@@ -18,8 +18,16 @@ const paths = { model: fixture('sdxl-tiny'), adapter: SD('ip-adapter_sdxl.safete
 let engine: OnnxGenerationEngine;
 let request: GenerationRequest;
 
-beforeAll(async () => {
+// A fresh engine per test: whether networks are resident (status, loading stages) must not depend on which tests
+// ran before (jest --randomize).
+beforeEach(async () => {
   engine = await OnnxGenerationEngine.open({ paths, intraOpThreads: 1 });
+});
+afterEach(async () => {
+  await engine.close();
+});
+
+beforeAll(async () => {
   const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
   request = {
     prompt: 'A red apple', style, drop: 'texture', crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 2,
@@ -27,9 +35,6 @@ beforeAll(async () => {
   };
 });
 
-afterAll(async () => {
-  await engine.close();
-});
 
 async function collect(r: GenerationRequest, signal: AbortSignal, events: StepEvent[]): Promise<GeneratedImage[]> {
   const out: GeneratedImage[] = [];
