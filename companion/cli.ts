@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerDoctorCommand } from './doctor/doctor-command';
+import { registerEvalCommand } from './eval/eval-command';
 import { registerPipelineCommands } from './pipeline/generate-command';
 import { registerServeCommand } from './server/serve-command';
 import { registerTokenCommand } from './server/token-command';
 import { registerModelsCommand } from './weights/models-command';
 import { exitWithParent, needsAllocatorRestart, rerunWithAllocator } from './runtime/allocator';
 
-/** `stylestudio serve | token | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */
+/** `stylestudio serve | token | generate | models | doctor | encode | eval | sweep`: each subcommand lives beside the code it drives. */
 const program = new Command()
   .name('stylestudio')
   .description('StyleStudio companion: local style-transfer engine for the Photoshop panel');
@@ -24,6 +25,7 @@ registerDoctorCommand(program, async () => {
   }));
 });
 registerPipelineCommands(program);
+registerEvalCommand(program);
 
 if (needsAllocatorRestart()) {
   void rerunWithAllocator().then((code) => { process.exitCode = code; });
