@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDoctorCommand } from './doctor/doctor-command';
 import { registerEvalCommand } from './eval/eval-command';
+import { registerSweepCommand } from './eval/sweep';
 import { registerPipelineCommands } from './pipeline/generate-command';
 import { registerServeCommand } from './server/serve-command';
 import { registerTokenCommand } from './server/token-command';
@@ -26,6 +27,7 @@ registerDoctorCommand(program, async () => {
 });
 registerPipelineCommands(program);
 registerEvalCommand(program);
+registerSweepCommand(program);
 
 if (needsAllocatorRestart()) {
   void rerunWithAllocator().then((code) => { process.exitCode = code; });
