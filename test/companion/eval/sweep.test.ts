@@ -64,7 +64,8 @@ test('a grid: every cell generated (the same pixels as `generate`), scored, and 
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { cells: Record<string, { seconds: number }> };
   const order = Object.values(manifest.cells).map((c) => c.seconds);
   console.log(`sweep seconds per cell, in generation order: ${order.map((s) => s.toFixed(2)).join(', ')}`);
-  expect(Math.max(...order.slice(1))).toBeLessThan(order[0]!);
+  const rest = order.slice(1).sort((x, y) => x - y);
+  expect(rest[Math.floor(rest.length / 2)]!).toBeLessThan(order[0]! / 2); // the median warm cell against the cold first
 });
 
 test('Ctrl+C keeps the finished cells; the same command then finishes only the rest; another grid there is refused', async () => {
