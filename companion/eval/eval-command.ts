@@ -63,8 +63,6 @@ export async function runEval(images: readonly string[], o: EvalCliOptions): Pro
   const heads = parseHeads(o.csdHeads);
   const paths = resolveModelPaths(o);
   if (paths.imageEncoder === undefined) throw new EvalError('BAD_ARGUMENT', '--image-encoder DIR is required with --model (the image tower)');
-  fs.mkdirSync(o.out, { recursive: true });
-
   const names = referenceNames(styles);
   const references = new Map<string, RgbaImage>();
   for (const [i, f] of styles.entries()) references.set(names[i]!, await readImageOrFail('--style', f));
@@ -81,6 +79,7 @@ export async function runEval(images: readonly string[], o: EvalCliOptions): Pro
     const t0 = performance.now();
     const scores = await scoreImages(towers, csd, references, inputs, (done, _total, label) => bar.update(done, label));
     const records: ScoreRecord[] = scores.map((s) => ({ image: s.id, prompt: s.prompt, ...scoreColumns(s) }));
+    fs.mkdirSync(o.out, { recursive: true });
     const files = writeScoreFiles(o.out, 'eval', records);
     process.stdout.write(formatTable(records.map(({ prompt: _prompt, ...r }) => r)));
     process.stdout.write(`wrote ${files.json} and ${files.csv} (${images.length} images, ${compute.provider}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);

@@ -17,7 +17,7 @@ import { GenerationAborted, type GenerationRequest } from '../pipeline/engine';
 import { OnnxGenerationEngine } from '../pipeline/onnx-engine';
 import { ProgressBar } from '../pipeline/progress';
 import { parseBudget } from '../runtime/memory';
-import { resolveVae } from '../runtime/model-paths';
+import { type ModelPaths, resolveVae } from '../runtime/model-paths';
 import { modelsCacheDir } from '../weights/hub-layout';
 import { ClipTowers } from './clip-towers';
 import { contactSheetHtml } from './contact-sheet';
@@ -78,12 +78,22 @@ function requestOf(cell: SweepCell, style: RgbaImage): GenerationRequest {
   return { ...settings, style, seeds: [cell.seed] };
 }
 
-async function generateCells(o: SweepCliOptions, grid: SweepGrid, pending: readonly SweepCell[], manifest: Manifest, manifestFile: string, signal: AbortSignal): Promise<number> {
+/** The settled inputs of a run: model folders and the memory budget, checked before the output folder is touched. */
+interface SweepSetup {
+  readonly paths: ModelPaths;
+  readonly budget: number | undefined;
+}
+
+function setUp(o: SweepCliOptions): SweepSetup {
   const paths = resolveModelPaths(o);
   if (paths.adapter === undefined || paths.imageEncoder === undefined) {
     throw new EvalError('BAD_ARGUMENT', 'a sweep over styles needs --adapter FILE and --image-encoder DIR with --model');
   }
-  const budget = o.memoryBudget === undefined ? undefined : parseMemoryBudget(o.memoryBudget);
+  return { paths, budget: o.memoryBudget === undefined ? undefined : parseMemoryBudget(o.memoryBudget) };
+}
+
+async function generateCells(o: SweepCliOptions, setup: SweepSetup, grid: SweepGrid, pending: readonly SweepCell[], manifest: Manifest, manifestFile: string, signal: AbortSignal): Promise<number> {
+  const { paths, budget } = setup;
   const vae = resolveVae(paths, modelsCacheDir(o.models));
   if (vae.note !== null) process.stderr.write(`note: ${vae.note}\n`);
   const compute = await chooseCompute(o);
@@ -136,10 +146,8 @@ function writePngAtomically(image: RgbaImage, file: string): Promise<void> {
   return writePngFile(image, tmp).then(() => fs.renameSync(tmp, file));
 }
 
-async function scoreSweep(o: SweepCliOptions, grid: SweepGrid, out: string, manifest: Manifest): Promise<NonNullable<SweepSummary['files']>> {
-  const paths = resolveModelPaths(o);
-  const imageEncoder = o.evalImageEncoder ?? paths.imageEncoder;
-  if (imageEncoder === undefined) throw new EvalError('BAD_ARGUMENT', 'scoring needs an image tower: --image-encoder or --eval-image-encoder');
+async function scoreSweep(o: SweepCliOptions, { paths }: SweepSetup, grid: SweepGrid, out: string, manifest: Manifest): Promise<NonNullable<SweepSummary['files']>> {
+  const imageEncoder = o.evalImageEncoder ?? paths.imageEncoder!;
   const names = referenceNames(grid.styles);
   const nameOf = new Map(grid.styles.map((s, i) => [s, names[i]!]));
   const references = new Map<string, RgbaImage>();
@@ -196,6 +204,7 @@ export async function runSweep(o: SweepCliOptions, signal: AbortSignal = new Abo
   if (o.csd !== undefined) requireExisting('--csd', o.csd, 'file');
   if (o.evalImageEncoder !== undefined) requireExisting('--eval-image-encoder', o.evalImageEncoder, 'dir');
   parseHeads(o.csdHeads);
+  const setup = setUp(o);
   const grid = readGridFile(o.grid);
   fs.mkdirSync(path.join(o.out, 'images'), { recursive: true });
   const manifestFile = path.join(o.out, 'manifest.json');
@@ -204,9 +213,9 @@ export async function runSweep(o: SweepCliOptions, signal: AbortSignal = new Abo
   const pending = grid.cells.filter((c) => !finished(c));
   const skipped = grid.cells.length - pending.length;
   if (skipped > 0) process.stderr.write(`resuming: ${skipped} of ${grid.cells.length} cells already finished\n`);
-  const generated = pending.length > 0 ? await generateCells(o, grid, pending, manifest, manifestFile, signal) : 0;
+  const generated = pending.length > 0 ? await generateCells(o, setup, grid, pending, manifest, manifestFile, signal) : 0;
   if (skipped + generated < grid.cells.length) return { cells: grid.cells.length, generated, skipped, interrupted: true };
-  const files = await scoreSweep(o, grid, o.out, manifest);
+  const files = await scoreSweep(o, setup, grid, o.out, manifest);
   return { cells: grid.cells.length, generated, skipped, interrupted: false, files };
 }
 

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isEvalError, type EvalErrorCode } from '../../../companion/eval/errors';
+import { runSweep, type SweepCliOptions } from '../../../companion/eval/sweep';
 import { readImageFile } from '../../../companion/image/rgba';
 import { CLI, runCli } from '../../helpers/cli-process';
 import { fixture } from '../../helpers/paths';
@@ -111,4 +113,32 @@ test('Ctrl+C keeps the finished cells; the same command then finishes only the r
   const refused = await runCli(['sweep', '--grid', other, '--out', out, ...MODELS], {});
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/manifest\.json belongs to another grid/);
+});
+
+describe('bad sweep inputs are refused with a code before anything loads', () => {
+  const refused = async (code: EvalErrorCode, o: SweepCliOptions, message: RegExp) => {
+    const err = await runSweep(o).then(() => null, (e: unknown) => e);
+    expect(isEvalError(err, code)).toBe(true);
+    expect((err as Error).message).toMatch(message);
+  };
+  const models = { model: fixture('sdxl-tiny'), adapter: SD('ip-adapter_sdxl.safetensors'), imageEncoder: SD('image_encoder') };
+  const validGrid = () => writeGrid('grid.json', { prompts: ['a red apple'], styles: STYLES.slice(0, 1), seeds: [0], base: { steps: 2, width: 64, height: 64 } });
+
+  test('missing --grid or --out, a grid that is not JSON, a corrupt manifest', async () => {
+    await refused('BAD_ARGUMENT', { out: dir, ...models }, /--grid FILE is required/);
+    await refused('BAD_ARGUMENT', { grid: validGrid(), ...models }, /--out DIR is required/);
+    const broken = path.join(dir, 'broken.json');
+    fs.writeFileSync(broken, '{ "prompts": [');
+    await refused('BAD_GRID', { grid: broken, out: path.join(dir, 'a'), ...models }, /broken\.json/);
+    fs.mkdirSync(path.join(dir, 'b'));
+    fs.writeFileSync(path.join(dir, 'b', 'manifest.json'), '{"cells": 3}');
+    await refused('MANIFEST_CONFLICT', { grid: validGrid(), out: path.join(dir, 'b'), ...models }, /not a sweep manifest/);
+  });
+
+  test('no adapter with --model, a bad memory budget, a missing CSD file', async () => {
+    await refused('BAD_ARGUMENT', { grid: validGrid(), out: path.join(dir, 'c'), model: fixture('sdxl-tiny') }, /needs --adapter FILE and --image-encoder DIR/);
+    await refused('BAD_ARGUMENT', { grid: validGrid(), out: path.join(dir, 'd'), ...models, memoryBudget: 'lots' }, /--memory-budget/);
+    await refused('BAD_ARGUMENT', { grid: validGrid(), out: path.join(dir, 'e'), ...models, csd: path.join(dir, 'csd.pth') }, /--csd .*no such file/);
+    for (const out of ['c', 'd', 'e']) expect(fs.existsSync(path.join(dir, out))).toBe(false); // nothing written
+  });
 });
