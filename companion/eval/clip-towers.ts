@@ -4,8 +4,9 @@
  *   image  the IP-Adapter image encoder (CLIPVisionModelWithProjection): image_embeds = visual_projection(pooled
  *          class token), plus the penultimate hidden states whose patch tokens the layout score reads (layout.ts)
  * Both graphs come from the network builders the pipeline uses (models/clip-text.ts, models/clip-vision.ts), so a
- * score is computed by the same code that conditions a generation. Images are preprocessed exactly as
- * CLIPImageProcessor does (image/clip-preprocess.ts) at the encoder's image_size.
+ * score is computed by the same code that conditions a generation. Images are preprocessed at the encoder's
+ * image_size exactly as transformers' CLIPImageProcessor does (image/clip-preprocess.ts; the default), or as
+ * open_clip's eval transform does (torchvision-preprocess.ts), so scores can match either library's.
  */
 import * as path from 'node:path';
 import { buildClipTextGraph, openClipText } from '../models/clip-text';
@@ -21,6 +22,7 @@ import { ClipTokenizer } from '../text/clip-tokenizer';
 import { openComponentFolder, openDiffusersFolder } from '../weights/diffusers';
 import { WeightStore } from '../weights/weight-store';
 import { EvalError } from './errors';
+import { torchvisionClipPixels } from './torchvision-preprocess';
 
 export interface ClipTowerPaths {
   /** An SDXL diffusers folder: its text_encoder_2 and tokenizer_2 are the text tower. */
@@ -29,9 +31,15 @@ export interface ClipTowerPaths {
   readonly imageEncoder: string;
 }
 
+/** Whose image preprocessing the image tower gets (they differ by a crop offset and a float rounding). */
+export type ClipPreprocessing = 'transformers' | 'open_clip';
+export const CLIP_PREPROCESSINGS: readonly ClipPreprocessing[] = ['transformers', 'open_clip'];
+
 export interface TowerOptions {
   readonly lowering: Lowering;
   readonly session: SessionOptions;
+  /** Default 'transformers'. */
+  readonly preprocess?: ClipPreprocessing;
 }
 
 /** What the image tower gives for one image. */
@@ -52,6 +60,7 @@ export class ClipTowers {
     private readonly vision: Session,
     private readonly visionConfig: ClipVisionConfig,
     private readonly sequenceLength: number,
+    private readonly preprocess: ClipPreprocessing,
     /** Width of the shared embedding space. */
     readonly projectionDim: number,
   ) {}
@@ -84,7 +93,7 @@ export class ClipTowers {
       await text.release();
       throw e;
     }
-    return new ClipTowers(tokenizer, text, vision, visionConfig, sequenceLength, textDim);
+    return new ClipTowers(tokenizer, text, vision, visionConfig, sequenceLength, options.preprocess ?? 'transformers', textDim);
   }
 
   /** text_embeds of a prompt, tokenized as SDXL's tokenizer_2 does (padded, truncated to the encoder's 77 tokens). */
@@ -96,11 +105,12 @@ export class ClipTowers {
     return toFloat32(out['text_embeds'], 'text_embeds');
   }
 
-  /** The image tower on CLIPImageProcessor's pixels (shortest side to image_size, bicubic, centre crop). */
+  /** The image tower on the chosen library's pixels (shortest side to image_size, bicubic, centre crop). */
   async embedImage(image: RgbaImage): Promise<ImageFeatures> {
     const c = this.visionConfig;
-    const pixels = clipPreprocess(image, { imageSize: c.image_size });
-    const out = await this.vision.run({ pixel_values: { dtype: 'float32', dims: [...pixels.shape], data: pixels.data } });
+    const s = c.image_size;
+    const pixels = this.preprocess === 'open_clip' ? torchvisionClipPixels(image, s) : clipPreprocess(image, { imageSize: s }).data;
+    const out = await this.vision.run({ pixel_values: { dtype: 'float32', dims: [1, 3, s, s], data: pixels } });
     const hidden = toFloat32(out['penultimate_hidden_states'], 'penultimate_hidden_states');
     const count = (c.image_size / c.patch_size) ** 2;
     return {

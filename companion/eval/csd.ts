@@ -10,9 +10,7 @@
  * packed in_proj_weight [3w, w] / in_proj_bias, then x + c_proj(QuickGELU(c_fc(ln_2(x)))). The head count is not
  * stored: CLIP's build_model derives it as width / 64 (16 for ViT-L/14).
  *
- * Preprocessing is CSD's own, torchvision's Resize(224, BICUBIC) → CenterCrop(224) → ToTensor → Normalize(OpenAI
- * mean/std) on a PIL image: the same Pillow resize as CLIPImageProcessor, but the crop offset is
- * int(round((h − 224) / 2)) (Python rounds halves to even) where transformers floors, and /255 happens in float32.
+ * Preprocessing is CSD's own torchvision pipeline (torchvision-preprocess.ts).
  */
 import { Graph, type Value } from '../onnx/graph';
 import type { Lowering } from '../onnx/lowering';
@@ -20,13 +18,12 @@ import { add, cast, concat, matmul, reshape, slice, split, squeeze, transpose } 
 import { attention, layerNorm, linear, linearRef, quickGelu } from '../onnx/ops/nn';
 import { Session, type SessionOptions } from '../onnx/session';
 import { toFloat32 } from '../pipeline/tensors';
-import { CLIP_MEAN, CLIP_STD, shortestEdgeResizeSize } from '../image/clip-preprocess';
-import { pilResize } from '../image/pil-resize';
-import { dropAlpha, type RgbaImage } from '../image/rgba';
+import type { RgbaImage } from '../image/rgba';
 import type { WeightScope } from '../weights/tensor';
 import { WeightStore } from '../weights/weight-store';
 import { EvalError } from './errors';
 import type { StyleEmbedder } from './scorer';
+import { torchvisionClipPixels } from './torchvision-preprocess';
 
 /** What the checkpoint's shapes say about the network. */
 export interface CsdArchitecture {
@@ -110,35 +107,6 @@ export function buildCsdGraph(root: WeightScope, a: CsdArchitecture, lowering: L
   return g;
 }
 
-/** Python's round(): halves to even (torchvision's CenterCrop offset). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** CSD's torchvision preprocessing, NCHW float32 [1, 3, size, size]. */
-export function csdPreprocess(image: RgbaImage, size: number): Float32Array {
-  const rgb = dropAlpha(image);
-  const [rw, rh] = shortestEdgeResizeSize(rgb.width, rgb.height, size);
-  const resized = pilResize({ ...rgb, channels: 3 }, rw, rh, { filter: 'bicubic' });
-  const top = roundHalfEven((rh - size) / 2);
-  const left = roundHalfEven((rw - size) / 2);
-  const f32 = Math.fround;
-  const plane = size * size;
-  const out = new Float32Array(3 * plane);
-  for (let ch = 0; ch < 3; ch++) {
-    const mean = f32(CLIP_MEAN[ch]!);
-    const std = f32(CLIP_STD[ch]!);
-    // ToTensor divides in float32, Normalize subtracts and divides in float32
-    const lut = Float32Array.from({ length: 256 }, (_, byte) => f32(f32(f32(byte / 255) - mean) / std));
-    for (let y = 0; y < size; y++) {
-      const row = ((y + top) * rw + left) * 3 + ch;
-      for (let x = 0; x < size; x++) out[ch * plane + y * size + x] = lut[resized.data[row + x * 3]!]!;
-    }
-  }
-  return out;
-}
-
 export interface CsdOptions {
   readonly lowering: Lowering;
   readonly session: SessionOptions;
@@ -161,7 +129,7 @@ export class CsdModel implements StyleEmbedder {
 
   async embed(image: RgbaImage): Promise<Float32Array> {
     const s = this.architecture.imageSize;
-    const out = await this.session.run({ pixel_values: { dtype: 'float32', dims: [1, 3, s, s], data: csdPreprocess(image, s) } });
+    const out = await this.session.run({ pixel_values: { dtype: 'float32', dims: [1, 3, s, s], data: torchvisionClipPixels(image, s) } });
     return toFloat32(out['style_embeds'], 'style_embeds');
   }
 

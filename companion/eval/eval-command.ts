@@ -11,7 +11,7 @@ import { readImageFile, type RgbaImage } from '../image/rgba';
 import { ProgressBar } from '../pipeline/progress';
 import { ClipTowers } from './clip-towers';
 import { CsdModel } from './csd';
-import { chooseCompute, type ModelFlags, requireExisting, resolveModelPaths } from './eval-models';
+import { chooseCompute, type ModelFlags, parsePreprocess, requireExisting, resolveModelPaths } from './eval-models';
 import { EvalError } from './errors';
 import { formatTable, scoreColumns, type ScoreRecord, writeScoreFiles } from './score-files';
 import { scoreImages, type StyleEmbedder } from './scorer';
@@ -61,6 +61,7 @@ export async function runEval(images: readonly string[], o: EvalCliOptions): Pro
   for (const f of styles) requireExisting('--style', f, 'file');
   if (o.csd !== undefined) requireExisting('--csd', o.csd, 'file');
   const heads = parseHeads(o.csdHeads);
+  const preprocess = parsePreprocess(o.preprocess);
   const paths = resolveModelPaths(o);
   if (paths.imageEncoder === undefined) throw new EvalError('BAD_ARGUMENT', '--image-encoder DIR is required with --model (the image tower)');
   const names = referenceNames(styles);
@@ -71,7 +72,7 @@ export async function runEval(images: readonly string[], o: EvalCliOptions): Pro
     inputs.push({ id: f, image: await readImageOrFail('image', f), prompt: o.prompt, references: names, layoutGroup: o.prompt, style: f });
   }
   const compute = await chooseCompute(o);
-  const towers = await ClipTowers.open({ model: paths.model, imageEncoder: paths.imageEncoder }, compute);
+  const towers = await ClipTowers.open({ model: paths.model, imageEncoder: paths.imageEncoder }, { ...compute, preprocess });
   let csd: StyleEmbedder | null = null;
   const bar = new ProgressBar(1 + references.size + inputs.length);
   try {
@@ -105,6 +106,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--model <dir>', 'SDXL folder whose text_encoder_2 is the text tower (default: the default set in the hub cache)')
     .option('--image-encoder <dir>', 'CLIP image encoder folder (default: the default set\'s ViT-bigG)')
     .option('--models <dir>', 'hub cache holding the default set (default: HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub)')
+    .option('--preprocess <lib>', 'transformers (default: CLIPImageProcessor) | open_clip (its eval transform)')
     .option('--provider <name>', 'cpu | cuda | dml | coreml | webgpu (default cpu; a GPU only after its self-check)')
     .option('--fp16', 'fp16 towers (default fp32)')
     .action(async (images: string[], opts: EvalCliOptions) => runEval(images, opts));

@@ -10,6 +10,7 @@ import type { SessionOptions } from '../onnx/session';
 import { defaultSetPaths, type ModelPaths } from '../runtime/model-paths';
 import { modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses } from '../weights/model-catalog';
+import { CLIP_PREPROCESSINGS, type ClipPreprocessing } from './clip-towers';
 import { EvalError } from './errors';
 
 /** The flags both commands share, as commander hands them over. */
@@ -21,6 +22,7 @@ export interface ModelFlags {
   models?: string;
   provider?: string;
   fp16?: boolean;
+  preprocess?: string;
 }
 
 export function requireExisting(flag: string, file: string, kind: 'file' | 'dir'): string {
@@ -76,4 +78,13 @@ export async function chooseCompute(flags: ModelFlags): Promise<ComputeChoice> {
   const verified = await chooseVerified(asked, loweringFor(asked, flags.fp16 === true ? 'fp16' : 'fp32'));
   if (verified.message !== undefined) throw new EvalError('BAD_ARGUMENT', `--provider ${asked}: ${verified.message.replace(/; running on the CPU instead$/, '')}`);
   return { provider: verified.provider, lowering: verified.lowering, session: { provider: verified.provider, logLevel: 'fatal' } };
+}
+
+/** `--preprocess`: whose CLIP image preprocessing the scores follow (default transformers'). */
+export function parsePreprocess(text: string | undefined): ClipPreprocessing {
+  if (text === undefined) return 'transformers';
+  if (!(CLIP_PREPROCESSINGS as readonly string[]).includes(text)) {
+    throw new EvalError('BAD_ARGUMENT', `--preprocess must be one of ${CLIP_PREPROCESSINGS.join(', ')}, got ${JSON.stringify(text)}`);
+  }
+  return text as ClipPreprocessing;
 }

@@ -22,7 +22,7 @@ import { modelsCacheDir } from '../weights/hub-layout';
 import { ClipTowers } from './clip-towers';
 import { contactSheetHtml } from './contact-sheet';
 import { openCsd, parseHeads, readImageOrFail, referenceNames } from './eval-command';
-import { chooseCompute, type ModelFlags, requireExisting, resolveModelPaths } from './eval-models';
+import { chooseCompute, type ModelFlags, parsePreprocess, requireExisting, resolveModelPaths } from './eval-models';
 import { EvalError } from './errors';
 import { writeAtomically, writeScoreFiles, type ScoreRecord } from './score-files';
 import { scoreImages, type StyleEmbedder } from './scorer';
@@ -160,7 +160,7 @@ async function scoreSweep(o: SweepCliOptions, { paths }: SweepSetup, grid: Sweep
     layoutGroup: JSON.stringify([cell.prompt, cell.seed, cell.axes]), style: cell.style,
   }));
   const compute = await chooseCompute(o);
-  const towers = await ClipTowers.open({ model: paths.model, imageEncoder }, compute);
+  const towers = await ClipTowers.open({ model: paths.model, imageEncoder }, { ...compute, preprocess: parsePreprocess(o.preprocess) });
   let csd: StyleEmbedder | null = null;
   const bar = new ProgressBar(new Set(inputs.map((i) => i.prompt)).size + references.size + inputs.length);
   try {
@@ -204,6 +204,7 @@ export async function runSweep(o: SweepCliOptions, signal: AbortSignal = new Abo
   if (o.csd !== undefined) requireExisting('--csd', o.csd, 'file');
   if (o.evalImageEncoder !== undefined) requireExisting('--eval-image-encoder', o.evalImageEncoder, 'dir');
   parseHeads(o.csdHeads);
+  parsePreprocess(o.preprocess);
   const setup = setUp(o);
   const grid = readGridFile(o.grid);
   fs.mkdirSync(path.join(o.out, 'images'), { recursive: true });
@@ -232,6 +233,7 @@ export function registerSweepCommand(program: Command): void {
     .option('--models <dir>', 'hub cache holding the default set (default: HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub)')
     .option('--csd <file>', 'CSD weights for a second style score')
     .option('--csd-heads <n>', 'CSD attention heads (default width / 64)')
+    .option('--preprocess <lib>', 'CLIP image preprocessing of the scores: transformers (default) | open_clip')
     .option('--provider <name>', 'cpu | cuda | dml | coreml | webgpu (default cpu; a GPU only after its self-check)')
     .option('--fp16', 'fp16 weights and activations')
     .option('--memory-budget <size>', 'memory the engine may keep resident, e.g. 12GiB')

@@ -20,6 +20,12 @@ test/fixtures/eval/:
   CSD's own preprocessing (torchvision Resize(224, BICUBIC) + CenterCrop(224) + ToTensor + Normalize, written out
   below as the PIL calls torchvision makes), and the scores: CLIP-T, CLIP and CSD style cosine to each reference,
   and the layout agreement of every pair (docs/EVALUATION.md; companion/eval/layout.ts), all in float64.
+- the same scores from open_clip (3.3.0): an open_clip.model.CLIP of the same tiny sizes holding the same weights
+  (mapped from the transformers checkpoints, load_state_dict strict), encode_text on the same ids, encode_image on
+  open_clip's own eval preprocessing (image_transform(224, is_train=False): the torchvision pipeline above), the
+  penultimate tokens from a hook on visual.transformer.resblocks[-2]. open_clip imports torchvision only for its
+  transforms and one training helper; PyPI has no CPU torchvision for torch 2.13.0+cpu, so those names are stubbed
+  before the import (import_open_clip) and the transform is written out as its PIL calls.
 """
 from __future__ import annotations
 
@@ -176,9 +182,9 @@ def make_csd() -> CsdClip:
     return model
 
 
-def csd_pixels(img: Image.Image) -> torch.Tensor:
-    """torchvision Resize(224, BICUBIC) + CenterCrop(224) + ToTensor + Normalize on a PIL image, as the calls it makes."""
-    size = CSD["image"]
+def torchvision_pixels(img: Image.Image, size: int = 224) -> torch.Tensor:
+    """torchvision Resize(size, BICUBIC) + CenterCrop(size) + ToTensor + Normalize(OpenAI) on a PIL image, as the calls it
+    makes (CSD's eval transform and open_clip's image_transform(size, is_train=False))."""
     w, h = img.size
     short, long = min(w, h), max(w, h)
     new_short, new_long = size, int(size * long / short)
@@ -190,6 +196,82 @@ def csd_pixels(img: Image.Image) -> torch.Tensor:
     mean = torch.tensor(OPENAI_MEAN, dtype=torch.float32)[:, None, None]
     std = torch.tensor(OPENAI_STD, dtype=torch.float32)[:, None, None]
     return ((t - mean) / std)[None]
+
+
+def import_open_clip():
+    """open_clip with torchvision's names stubbed (see the module docstring); call after transformers' image processor
+    has been created, so transformers still sees no torchvision."""
+    import enum
+    import importlib.machinery
+    import sys
+    import types
+
+    def stub(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        m.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        m.__path__ = []
+        sys.modules[name] = m
+
+    class Unavailable:
+        def __init__(self, *a, **k):
+            raise RuntimeError("torchvision is stubbed in tools/golden/eval.py")
+
+    class InterpolationMode(enum.Enum):
+        NEAREST = "nearest"
+        BILINEAR = "bilinear"
+        BICUBIC = "bicubic"
+        LANCZOS = "lanczos"
+
+    names = ["Normalize", "Compose", "RandomResizedCrop", "ToTensor", "Resize", "CenterCrop", "ColorJitter", "Grayscale",
+             "RandomGrayscale", "RandomHorizontalFlip"]
+    stub("torchvision")
+    stub("torchvision.ops")
+    stub("torchvision.ops.misc", FrozenBatchNorm2d=nn.Module)
+    stub("torchvision.transforms", InterpolationMode=InterpolationMode, **{n: Unavailable for n in names})
+    stub("torchvision.transforms.functional")
+    import open_clip
+    return open_clip
+
+
+def open_clip_twin(open_clip, text: CLIPTextModelWithProjection, vision: CLIPVisionModelWithProjection):
+    """An open_clip CLIP of the tiny sizes with the transformers weights (the inverse of transformers' conversion)."""
+    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+    tc, vc = text.config, vision.config
+    assert tc.projection_dim == vc.projection_dim
+    model = CLIP(embed_dim=tc.projection_dim,
+                 vision_cfg=CLIPVisionCfg(layers=vc.num_hidden_layers, width=vc.hidden_size, head_width=vc.hidden_size // vc.num_attention_heads,
+                                          mlp_ratio=vc.intermediate_size / vc.hidden_size, patch_size=vc.patch_size, image_size=vc.image_size),
+                 text_cfg=CLIPTextCfg(context_length=tc.max_position_embeddings, vocab_size=tc.vocab_size, width=tc.hidden_size,
+                                      heads=tc.num_attention_heads, layers=tc.num_hidden_layers, mlp_ratio=tc.intermediate_size / tc.hidden_size))
+    t, v = text.state_dict(), vision.state_dict()
+    state = {"logit_scale": model.logit_scale.detach()}
+
+    def blocks(src: dict, src_prefix: str, dst_prefix: str, layers: int):
+        for i in range(layers):
+            a, b = f"{src_prefix}.encoder.layers.{i}", f"{dst_prefix}transformer.resblocks.{i}"
+            state[f"{b}.attn.in_proj_weight"] = torch.cat([src[f"{a}.self_attn.{p}_proj.weight"] for p in "qkv"])
+            state[f"{b}.attn.in_proj_bias"] = torch.cat([src[f"{a}.self_attn.{p}_proj.bias"] for p in "qkv"])
+            for ours, theirs in [("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"),
+                                 ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")]:
+                for k in ("weight", "bias"):
+                    state[f"{b}.{ours}.{k}"] = src[f"{a}.{theirs}.{k}"]
+
+    blocks(t, "text_model", "", tc.num_hidden_layers)
+    state["token_embedding.weight"] = t["text_model.embeddings.token_embedding.weight"]
+    state["positional_embedding"] = t["text_model.embeddings.position_embedding.weight"]
+    state["ln_final.weight"], state["ln_final.bias"] = t["text_model.final_layer_norm.weight"], t["text_model.final_layer_norm.bias"]
+    state["text_projection"] = t["text_projection.weight"].T
+    blocks(v, "vision_model", "visual.", vc.num_hidden_layers)
+    state["visual.conv1.weight"] = v["vision_model.embeddings.patch_embedding.weight"]
+    state["visual.class_embedding"] = v["vision_model.embeddings.class_embedding"]
+    state["visual.positional_embedding"] = v["vision_model.embeddings.position_embedding.weight"]
+    for ours, theirs in [("ln_pre", "pre_layrnorm"), ("ln_post", "post_layernorm")]:
+        for k in ("weight", "bias"):
+            state[f"visual.{ours}.{k}"] = v[f"vision_model.{theirs}.{k}"]
+    state["visual.proj"] = v["visual_projection.weight"].T
+    model.load_state_dict(state, strict=True)
+    return model.eval()
 
 
 def self_similarity(tokens: np.ndarray) -> np.ndarray:
@@ -227,28 +309,50 @@ def main() -> None:
             tensors[f"image.{name}.image_embeds"] = out.image_embeds[0]
             tensors[f"image.{name}.penultimate"] = out.hidden_states[-2][0]
             structure[name] = self_similarity(out.hidden_states[-2][0, 1:].numpy())
-            cpix = csd_pixels(img)
+            cpix = torchvision_pixels(img, CSD["image"])
             csd_embeds[name] = csd(cpix)[0]
             if name == "ref_warm.png":  # 72×100: torchvision's rounded crop offset differs from CLIP's floor here
                 tensors[f"csd.{name}.pixel_values"] = cpix[0]
             tensors[f"csd.{name}.style"] = csd_embeds[name]
+    open_clip = import_open_clip()
+    twin = open_clip_twin(open_clip, text, encoder)
+    penultimate = {}
+    twin.visual.transformer.resblocks[-2].register_forward_hook(lambda _m, _i, out: penultimate.__setitem__("tokens", out))
+    oc_text, oc_clip, oc_structure = {}, {}, {}
+    with torch.no_grad():
+        for i, p in enumerate(PROMPTS):
+            ids = tokenizer(p, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            oc_text[p] = twin.encode_text(ids)[0]
+            tensors[f"open_clip.text.{i}"] = oc_text[p]
+        for name, img in images.items():
+            oc_clip[name] = twin.encode_image(torchvision_pixels(img))[0]
+            tensors[f"open_clip.image.{name}"] = oc_clip[name]
+            oc_structure[name] = self_similarity(penultimate["tokens"][0, 1:].numpy())  # batch_first: [N, L, D]
+    drift = max(float((oc_text[p] - text_embeds[p]).abs().max()) for p in PROMPTS)
+    print(f"open_clip vs transformers text_embeds, same ids: max |diff| {drift:.2e}")
     gen = list(GENERATED)
-    scores = {
-        name: {
-            "clipT": {p: cos(clip_embeds[name], text_embeds[p]) for p in PROMPTS},
-            "style": {r: {"clip": cos(clip_embeds[name], clip_embeds[r]), "csd": cos(csd_embeds[name], csd_embeds[r])} for r in REFERENCES},
-            "layoutPairs": {o: float(np.corrcoef(structure[name], structure[o])[0, 1]) for o in gen if o != name},
+
+    def scores_of(clip: dict, words: dict, structure: dict, csd_of: dict | None) -> dict:
+        return {
+            name: {
+                "clipT": {p: cos(clip[name], words[p]) for p in PROMPTS},
+                "style": {r: {"clip": cos(clip[name], clip[r]), **({"csd": cos(csd_of[name], csd_of[r])} if csd_of else {})} for r in REFERENCES},
+                "layoutPairs": {o: float(np.corrcoef(structure[name], structure[o])[0, 1]) for o in gen if o != name},
+            }
+            for name in gen
         }
-        for name in gen
-    }
+
+    scores = scores_of(clip_embeds, text_embeds, structure, csd_embeds)
+    scores_open_clip = scores_of(oc_clip, oc_text, oc_structure, None)
     tensors = {k: v.detach().contiguous().to(torch.float32) for k, v in tensors.items()}
     save_file(tensors, str(OUT / "eval.safetensors"), metadata={"source": "tools/golden/eval.py"})
     side = {
         "file": "eval.safetensors",
-        "description": "CLIP-T, style and layout scores of tiny random towers (transformers) and a tiny CSD (torch), see tools/golden/eval.py",
+        "description": "CLIP-T, style and layout scores of tiny random towers (transformers; open_clip with its own preprocessing) and a tiny CSD (torch), see tools/golden/eval.py",
         "inputs": {"prompts": PROMPTS, "generated": gen, "references": list(REFERENCES), "csd": CSD,
                    "text_encoder": "sdxl-tiny/text_encoder_2", "tokenizer": "sdxl-tiny/tokenizer_2"},
         "scores": scores,
+        "scoresOpenClip": scores_open_clip,
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
     (OUT / "eval.json").write_text(json.dumps(side, indent=2) + "\n")

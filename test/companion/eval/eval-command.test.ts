@@ -63,6 +63,7 @@ describe('bad inputs are refused with a code', () => {
     await refused('BAD_ARGUMENT', images, { ...base(), provider: 'tpu' }, /--provider must be one of/);
     await refused('BAD_ARGUMENT', [path.join(dir, 'nope.png')], base(), /nope\.png: no such file/);
     await refused('BAD_ARGUMENT', images, { ...base(), csdHeads: 'two' }, /--csd-heads must be a positive integer/);
+    await refused('BAD_ARGUMENT', images, { ...base(), preprocess: 'pillow' }, /--preprocess must be one of transformers, open_clip/);
   });
 
   test('no --model and no default set in the hub cache names both fixes', async () => {
