@@ -15,7 +15,7 @@ test/fixtures/eval/:
   The reference network below is written from OpenAI CLIP's model.py (VisionTransformer, ResidualAttentionBlock:
   nn.MultiheadAttention, QuickGELU, pre-LN) with torch modules; open_clip's VisionTransformer uses the same keys.
 - eval.safetensors + eval.json: transformers' CLIPTextModelWithProjection text_embeds for the prompts (tokenized by
-  CLIPTokenizer, padded to 77 as SDXL's tokenizer_2), CLIPImageProcessor pixel values →
+  CLIPTokenizer, padded to 77 as SDXL's tokenizer_2), CLIPImageProcessor(Pil) pixel values →
   CLIPVisionModelWithProjection image_embeds and hidden_states[-2] for every image, the CSD style embeddings with
   CSD's own preprocessing (torchvision Resize(224, BICUBIC) + CenterCrop(224) + ToTensor + Normalize, written out
   below as the PIL calls torchvision makes), and the scores: CLIP-T, CLIP and CSD style cosine to each reference,
@@ -38,7 +38,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
-from transformers import (CLIPImageProcessor, CLIPTextModelWithProjection, CLIPTokenizer, CLIPVisionConfig,
+from transformers import (CLIPImageProcessorPil, CLIPTextModelWithProjection, CLIPTokenizer, CLIPVisionConfig,
                           CLIPVisionModelWithProjection)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,12 +199,18 @@ def torchvision_pixels(img: Image.Image, size: int = 224) -> torch.Tensor:
 
 
 def import_open_clip():
-    """open_clip with torchvision's names stubbed (see the module docstring); call after transformers' image processor
-    has been created, so transformers still sees no torchvision."""
+    """open_clip; where torchvision is missing or does not load (see the module docstring), with its names stubbed."""
     import enum
     import importlib.machinery
     import sys
     import types
+
+    try:
+        import open_clip
+        return open_clip
+    except Exception:  # noqa: BLE001 (torchvision absent, or its C++ ops built for another torch)
+        for name in [n for n in sys.modules if n.split(".")[0] in ("torchvision", "open_clip")]:
+            del sys.modules[name]
 
     def stub(name, **attrs):
         m = types.ModuleType(name)
@@ -293,7 +299,8 @@ def main() -> None:
     csd = make_csd()
     text = CLIPTextModelWithProjection.from_pretrained(TINY / "text_encoder_2", torch_dtype=torch.float32).eval()
     tokenizer = CLIPTokenizer.from_pretrained(TINY / "tokenizer_2")
-    processor = CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
+    # the Pillow processor, whether or not torchvision is installed (the one diffusers' pipelines get without it)
+    processor = CLIPImageProcessorPil(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
     tensors: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         text_embeds = {}
