@@ -1,6 +1,6 @@
 /**
- * The sweep's contact sheet: one self-contained HTML file (images inlined as PNG data URLs, no script or style from
- * anywhere else), so it can be mailed, archived or opened from a USB stick. Every cell is a card with its image, its
+ * The sweep's contact sheet: one self-contained HTML file (thumbnails inlined as PNG data URLs, each linking to its
+ * full-size file; no script or style from anywhere else), so it can be mailed, archived or opened from a USB stick. Every cell is a card with its image, its
  * settings and its scores; a small script sorts the cards by any score and filters them by prompt, style or free
  * text. Above the cards, each axis value's mean scores: the paper-style comparison (with vs without AdaIN, SCFG, the
  * teacher) at a glance.
@@ -8,7 +8,10 @@
 
 export interface SheetEntry {
   readonly id: string;
+  /** The picture shown (a thumbnail): inlined, so the sheet stands alone. */
   readonly png: Buffer;
+  /** The full-size image relative to the sheet, opened by clicking the picture (works beside the sheet's folder). */
+  readonly link: string;
   readonly prompt: string;
   readonly style: string;
   readonly seed: number;
@@ -62,7 +65,7 @@ function card(e: SheetEntry, o: SheetOptions): string {
   const text = [e.prompt, e.style, `seed ${e.seed}`, ...Object.entries(e.axes).map(([k, v]) => `${k}=${v}`)].join(' ').toLowerCase();
   return `<figure class="cell" data-cell="${escapeHtml(e.id)}" data-prompt="${escapeHtml(e.prompt)}" data-style="${escapeHtml(e.style)}" ` +
     `data-text="${escapeHtml(text)}"${scoreAttrs}>` +
-    `<img src="data:image/png;base64,${e.png.toString('base64')}" alt="${escapeHtml(`${e.prompt} — ${e.style}, seed ${e.seed}`)}">` +
+    `<a href="${escapeHtml(e.link)}"><img src="data:image/png;base64,${e.png.toString('base64')}" alt="${escapeHtml(`${e.prompt} — ${e.style}, seed ${e.seed}`)}"></a>` +
     `<figcaption><div class="prompt">${escapeHtml(e.prompt)}</div>` +
     `<div>${escapeHtml(e.style)} · seed ${e.seed}</div>` +
     `<div class="axes">${Object.entries(e.axes).map(([k, v]) => `${escapeHtml(k)}=${escapeHtml(v)}`).join(' · ')}</div>` +

@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { readImageFile, writePngFile, type RgbaImage } from '../image/rgba';
+import { pilResize } from '../image/pil-resize';
+import { encodePng, readImageFile, writePngFile, type RgbaImage } from '../image/rgba';
 import { GenerationAborted, type GenerationRequest } from '../pipeline/engine';
 import { OnnxGenerationEngine } from '../pipeline/onnx-engine';
 import { ProgressBar } from '../pipeline/progress';
@@ -179,8 +180,9 @@ async function scoreSweep(o: SweepCliOptions, { paths }: SweepSetup, grid: Sweep
     const files = writeScoreFiles(out, 'sweep', records);
     const scoreNames = ['clip_t', 'style_clip', ...(csd ? ['style_csd'] : []), 'layout'];
     const html = path.join(out, 'index.html');
+    const thumbnails = await Promise.all(grid.cells.map((cell) => thumbnailPng(images.get(cell.id)!, THUMBNAIL_SIDE)));
     writeAtomically(html, contactSheetHtml(grid.cells.map((cell, i) => ({
-      id: cell.id, png: fs.readFileSync(path.join(out, manifest.cells[cell.id]!.image)), prompt: cell.prompt,
+      id: cell.id, png: thumbnails[i]!, link: manifest.cells[cell.id]!.image.split(path.sep).join('/'), prompt: cell.prompt,
       style: nameOf.get(cell.style)!, seed: cell.seed,
       axes: Object.fromEntries(grid.axisNames.map((a) => [a, axisText(cell.axes[a])])),
       scores: Object.fromEntries(scoreNames.map((n) => [n, records[i]![n] as number | null])),
@@ -192,6 +194,22 @@ async function scoreSweep(o: SweepCliOptions, { paths }: SweepSetup, grid: Sweep
   } finally {
     await Promise.all([towers.release(), csd?.release()]);
   }
+}
+
+/**
+ * Longest side of the contact sheet's pictures: 288 cells of 1024² as inlined full-size PNGs would make a sheet of
+ * ~400 MB that no browser opens comfortably; at 256 px it stays in the tens of MB.
+ */
+const THUMBNAIL_SIDE = 256;
+
+/** The image shrunk with Pillow's bicubic (antialiased) resize so its longest side is at most `side`, as PNG. */
+export function thumbnailPng(image: RgbaImage, side: number): Promise<Buffer> {
+  const scale = side / Math.max(image.width, image.height);
+  if (scale >= 1) return encodePng(image);
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const small = pilResize({ ...image, channels: 4 }, width, height, 'bicubic');
+  return encodePng({ width, height, data: small.data });
 }
 
 function axisText(v: unknown): string {

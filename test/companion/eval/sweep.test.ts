@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isEvalError, type EvalErrorCode } from '../../../companion/eval/errors';
-import { runSweep, type SweepCliOptions } from '../../../companion/eval/sweep';
-import { readImageFile } from '../../../companion/image/rgba';
+import { runSweep, type SweepCliOptions, thumbnailPng } from '../../../companion/eval/sweep';
+import { decodeImage, readImageFile } from '../../../companion/image/rgba';
 import { CLI, runCli } from '../../helpers/cli-process';
 import { fixture } from '../../helpers/paths';
 
@@ -141,4 +141,13 @@ describe('bad sweep inputs are refused with a code before anything loads', () =>
     await refused('BAD_ARGUMENT', { grid: validGrid(), out: path.join(dir, 'e'), ...models, csd: path.join(dir, 'csd.pth') }, /--csd .*no such file/);
     for (const out of ['c', 'd', 'e']) expect(fs.existsSync(path.join(dir, out))).toBe(false); // nothing written
   });
+});
+
+test("the contact sheet's pictures: at most 256 px on the longest side, smaller images as they are", async () => {
+  const wide = { width: 600, height: 300, data: new Uint8Array(600 * 300 * 4).fill(200) };
+  const shrunk = await decodeImage(await thumbnailPng(wide, 256));
+  expect([shrunk.width, shrunk.height]).toEqual([256, 128]);
+  expect(shrunk.data[0]).toBe(200);
+  const small = await decodeImage(await thumbnailPng({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 4).fill(7) }, 256));
+  expect([small.width, small.height, small.data[5]]).toEqual([64, 64, 7]);
 });
