@@ -11,6 +11,8 @@ export const EVAL_ERROR_CODES = {
   TOWER_MISMATCH: 'text and image towers do not match',
   /** A CSD checkpoint that is not the CSD architecture (missing or misshapen tensors). */
   CSD_WEIGHTS: 'not a CSD checkpoint',
+  /** The generation engine could not open the model files (missing, truncated, not what they claim). */
+  MODELS_UNAVAILABLE: 'models cannot be loaded',
   /** A sweep grid file that does not parse or does not validate. */
   BAD_GRID: 'invalid sweep grid',
   /** The output folder holds a sweep manifest of a different grid, or one that does not parse. */

@@ -108,7 +108,7 @@ async function generateCells(o: SweepCliOptions, setup: SweepSetup, grid: SweepG
   let generated = 0;
   try {
     const status = engine.status();
-    if (!status.ready) throw new EvalError('BAD_ARGUMENT', `the engine cannot run: ${status.reason ?? 'not ready'}`);
+    if (!status.ready) throw new EvalError('MODELS_UNAVAILABLE', `the engine cannot run: ${status.reason ?? 'not ready'}`);
     for (const cell of pending) {
       if (signal.aborted) break;
       const request = requestOf(cell, styles.get(cell.style)!);
@@ -116,7 +116,7 @@ async function generateCells(o: SweepCliOptions, setup: SweepSetup, grid: SweepG
       const t0 = performance.now();
       const label = `(${generated + 1}/${pending.length}) ${axisLabel(cell)}`;
       for await (const image of engine.generate(request, { signal, previewSide: 0, onStep: () => bar.update(++steps, label) })) {
-        writePngAtomically(image.image, path.join(path.dirname(manifestFile), imageFile(cell)));
+        await writePngAtomically(image.image, path.join(path.dirname(manifestFile), imageFile(cell)));
       }
       if (signal.aborted) break; // the engine ends a cancelled request without an image
       manifest.cells[cell.id] = { image: imageFile(cell), seconds: (performance.now() - t0) / 1000 };

@@ -141,6 +141,17 @@ describe('bad sweep inputs are refused with a code before anything loads', () =>
     await refused('BAD_ARGUMENT', { grid: validGrid(), out: path.join(dir, 'e'), ...models, csd: path.join(dir, 'csd.pth') }, /--csd .*no such file/);
     for (const out of ['c', 'd', 'e']) expect(fs.existsSync(path.join(dir, out))).toBe(false); // nothing written
   });
+
+  test('model files the engine cannot load (an empty UNet file) are reported with the engine\'s reason', async () => {
+    const model = path.join(dir, 'broken-model');
+    fs.mkdirSync(path.join(model, 'unet'), { recursive: true });
+    for (const entry of fs.readdirSync(fixture('sdxl-tiny'))) {
+      if (entry !== 'unet') fs.symlinkSync(fixture('sdxl-tiny', entry), path.join(model, entry));
+    }
+    fs.copyFileSync(fixture('sdxl-tiny', 'unet', 'config.json'), path.join(model, 'unet', 'config.json'));
+    fs.writeFileSync(path.join(model, 'unet', 'diffusion_pytorch_model.safetensors'), '');
+    await refused('MODELS_UNAVAILABLE', { grid: validGrid(), out: path.join(dir, 'f'), ...models, model }, /the engine cannot run: .*diffusion_pytorch_model\.safetensors/);
+  });
 });
 
 test("the contact sheet's pictures: at most 256 px on the longest side, smaller images as they are", async () => {
