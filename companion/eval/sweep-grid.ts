@@ -8,11 +8,13 @@
  *     "styles": ["styles/woodcut.png", "styles/watercolour.png"],   // relative to the grid file
  *     "seeds": [0, 1],
  *     "base": { "steps": 30, "width": 1024, "height": 1024 },        // any spec field but prompt, style, seed
- *     "axes": { "crossModalAdain": [true, false], "teacherSteps": ["default", null], "drop": [null, "colour"] }
+ *     "negativeStyles": { "styles/woodcut.png": "styles/woodcut-photo.png" },  // SCFG negatives, by style
+ *     "axes": { "crossModalAdain": [true, false], "teacherSteps": ["default", null], "negativeStyle": [true, false] }
  *   }
  *
- * Axis values: `null` for `drop` = no negative style (plain CFG on the style), for `teacherSteps` = teacher off;
- * "default" for `teacherSteps` = the spec's default length (2/5 of the steps).
+ * Axis values: `null` for `drop` = no derived negative, for `teacherSteps` = teacher off; "default" for
+ * `teacherSteps` = the spec's default length (2/5 of the steps); `negativeStyle: true` = the style's image from
+ * `negativeStyles` as SCFG's negative (the paper's SCFG), false = none.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -32,6 +34,7 @@ const AXES = {
   steps: z.number().int(),
   guidance: z.number(),
   styleLayers: StyleLayersSpec,
+  negativeStyle: z.boolean(),
 } as const;
 export type AxisName = keyof typeof AXES;
 export type AxisValue = z.infer<(typeof AXES)[AxisName]>;
@@ -43,6 +46,8 @@ const axesSchema = z.strictObject(Object.fromEntries(
 const gridSchema = z.strictObject({
   prompts: z.array(z.string().min(1)).min(1).max(256),
   styles: z.array(z.string().min(1)).min(1).max(64),
+  /** Style (as written in `styles`) → its negative style image, for the `negativeStyle` axis. */
+  negativeStyles: z.record(z.string(), z.string().min(1)).default({}),
   seeds: z.array(z.number().int().min(0)).min(1).max(64),
   /** Spec fields every cell shares; checked with the cells. */
   base: z.record(z.string(), z.unknown()).default({}),
@@ -58,6 +63,8 @@ export interface SweepCell {
   readonly prompt: string;
   /** The style file as resolved (absolute). */
   readonly style: string;
+  /** The negative style file (absolute) when the cell uses one. */
+  readonly negativeStyle?: string;
   readonly seed: number;
   /** This cell's value on every axis the grid varies, in the grid's axis order. */
   readonly axes: Readonly<Partial<Record<AxisName, AxisValue>>>;
@@ -70,6 +77,8 @@ export interface SweepGrid {
   readonly digest: string;
   readonly prompts: readonly string[];
   readonly styles: readonly string[];
+  /** Every negative style file the cells use (absolute). */
+  readonly negativeStyles: readonly string[];
   readonly axisNames: readonly AxisName[];
   readonly cells: readonly SweepCell[];
 }
@@ -84,11 +93,18 @@ function product(axes: readonly (readonly [AxisName, readonly AxisValue[]])[]): 
     (acc, [name, values]) => acc.flatMap((combo) => values.map((v) => ({ ...combo, [name]: v }))), [{}]);
 }
 
-/** An axis value as spec fields: `drop: null` and `teacherSteps: "default"` are absent fields. */
-function specFields(axes: Partial<Record<AxisName, AxisValue>>): Record<string, unknown> {
+/**
+ * An axis value as spec fields: `drop: null` and `teacherSteps: "default"` are absent fields; `negativeStyle: true`
+ * is the style's negative file (`negative`), false is absent.
+ */
+function specFields(axes: Partial<Record<AxisName, AxisValue>>, negative: string | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(axes)) {
     if ((name === 'drop' && value === null) || (name === 'teacherSteps' && value === 'default')) continue;
+    if (name === 'negativeStyle') {
+      if (value === true) out[name] = negative;
+      continue;
+    }
     out[name] = value;
   }
   return out;
@@ -106,8 +122,18 @@ export function expandGrid(raw: unknown, baseDir: string, source = 'grid'): Swee
     if (key in g.base) throw new EvalError('BAD_GRID', `${source}: base.${key} cannot be set (${key === 'variations' ? 'seeds are a grid dimension' : `${key} comes from the grid`})`);
   }
   const styles = g.styles.map((s) => path.resolve(baseDir, s));
-  for (const s of styles) {
+  const negatives = new Map<string, string>();
+  for (const [style, negative] of Object.entries(g.negativeStyles)) {
+    const i = g.styles.indexOf(style);
+    if (i < 0) throw new EvalError('BAD_GRID', `${source}: negativeStyles names ${JSON.stringify(style)}, which is not one of the styles`);
+    negatives.set(styles[i]!, path.resolve(baseDir, negative));
+  }
+  for (const s of [...styles, ...negatives.values()]) {
     if (!fs.existsSync(s) || !fs.statSync(s).isFile()) throw new EvalError('BAD_GRID', `${source}: style ${s} is not a file`);
+  }
+  if (g.axes.negativeStyle?.includes(true)) {
+    const missing = g.styles.filter((_, i) => !negatives.has(styles[i]!));
+    if (missing.length > 0) throw new EvalError('BAD_GRID', `${source}: the negativeStyle axis needs a negative image for every style; negativeStyles lacks ${missing.join(', ')}`);
   }
   const axisEntries = (Object.entries(g.axes) as [AxisName, AxisValue[] | undefined][])
     .filter((e): e is [AxisName, AxisValue[]] => e[1] !== undefined);
@@ -120,20 +146,21 @@ export function expandGrid(raw: unknown, baseDir: string, source = 'grid'): Swee
     for (const style of styles) {
       for (const seed of g.seeds) {
         for (const axes of combos) {
-          const raw = { ...g.base, ...specFields(axes), prompt, style, seed };
+          const raw = { ...g.base, ...specFields(axes, negatives.get(style)), prompt, style, seed };
           const spec = schema.safeParse(raw);
           if (!spec.success) {
             throw new EvalError('BAD_GRID', `${source}: the cell ${JSON.stringify({ prompt, seed, ...axes })} is not a valid request: ${specIssue(spec.error, raw).message}`);
           }
           const id = digestOf({ spec: spec.data, axes }).slice(0, 16);
-          cells.push({ id, prompt, style, seed, axes, spec: spec.data });
+          cells.push({ id, prompt, style, seed, axes, spec: spec.data, ...(spec.data.negativeStyle !== undefined ? { negativeStyle: spec.data.negativeStyle } : {}) });
         }
       }
     }
   }
   const ids = new Set(cells.map((c) => c.id));
   if (ids.size !== cells.length) throw new EvalError('BAD_GRID', `${source}: some cells are the same request twice (repeated prompts, styles, seeds or axis values)`);
-  return { digest: digestOf({ cells: cells.map((c) => c.id) }), prompts: g.prompts, styles, axisNames: axisEntries.map(([n]) => n), cells };
+  const usedNegatives = [...new Set(cells.flatMap((c) => (c.negativeStyle !== undefined ? [c.negativeStyle] : [])))];
+  return { digest: digestOf({ cells: cells.map((c) => c.id) }), prompts: g.prompts, styles, negativeStyles: usedNegatives, axisNames: axisEntries.map(([n]) => n), cells };
 }
 
 /** Reads a grid file (JSON) and expands it. */

@@ -73,10 +73,13 @@ function openManifest(file: string, grid: SweepGrid): Manifest {
   return parsed;
 }
 
-/** A cell as the engine's request: its GenerationSpec with the style's pixels and its one seed. */
-function requestOf(cell: SweepCell, style: RgbaImage): GenerationRequest {
+/** A cell as the engine's request: its GenerationSpec with the images' pixels (by file) and its one seed. */
+function requestOf(cell: SweepCell, pixels: ReadonlyMap<string, RgbaImage>): GenerationRequest {
   const { style: _file, negativeStyle: _negative, seed: _seed, ...settings } = cell.spec;
-  return { ...settings, style, seeds: [cell.seed] };
+  return {
+    ...settings, style: pixels.get(cell.style)!, seeds: [cell.seed],
+    ...(cell.negativeStyle !== undefined ? { negativeStyle: pixels.get(cell.negativeStyle)! } : {}),
+  };
 }
 
 /** The settled inputs of a run: model folders and the memory budget, checked before the output folder is touched. */
@@ -98,8 +101,9 @@ async function generateCells(o: SweepCliOptions, setup: SweepSetup, grid: SweepG
   const vae = resolveVae(paths, modelsCacheDir(o.models));
   if (vae.note !== null) process.stderr.write(`note: ${vae.note}\n`);
   const compute = await chooseCompute(o);
-  const styles = new Map<string, RgbaImage>();
-  for (const s of grid.styles) styles.set(s, await readImageOrFail('style', s));
+  const pixels = new Map<string, RgbaImage>();
+  for (const s of grid.styles) pixels.set(s, await readImageOrFail('style', s));
+  for (const s of grid.negativeStyles) pixels.set(s, await readImageOrFail('negative style', s));
   const engine = await OnnxGenerationEngine.open({
     paths: vae.paths, provider: compute.provider, fp16: o.fp16 === true, ...(budget !== undefined ? { memoryBudget: budget } : {}),
   });
@@ -111,7 +115,7 @@ async function generateCells(o: SweepCliOptions, setup: SweepSetup, grid: SweepG
     if (!status.ready) throw new EvalError('MODELS_UNAVAILABLE', `the engine cannot run: ${status.reason ?? 'not ready'}`);
     for (const cell of pending) {
       if (signal.aborted) break;
-      const request = requestOf(cell, styles.get(cell.style)!);
+      const request = requestOf(cell, pixels);
       engine.admit(request);
       const t0 = performance.now();
       const label = `(${generated + 1}/${pending.length}) ${axisLabel(cell)}`;

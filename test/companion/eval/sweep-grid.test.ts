@@ -34,7 +34,23 @@ test('ids and the grid digest are stable: the same file gives the same cells (wh
   expect(expandGrid(grid({ seeds: [0, 8] }), dir).digest).not.toBe(a.digest);
 });
 
+test("SCFG's negative style images: the negativeStyle axis takes each style's negative from negativeStyles", () => {
+  const g = expandGrid(grid({
+    negativeStyles: { 'ref_warm.png': 'gen_a.png', 'ref_cool.png': 'gen_b.png' },
+    axes: { negativeStyle: [true, false] },
+  }), dir);
+  expect(g.cells).toHaveLength(2 * 2 * 2 * 2);
+  const withNegative = g.cells.filter((c) => c.axes.negativeStyle === true);
+  expect(withNegative.every((c) => c.spec.negativeStyle === c.negativeStyle)).toBe(true);
+  expect(withNegative.filter((c) => c.style.endsWith('ref_warm.png')).every((c) => c.negativeStyle === path.join(dir, 'gen_a.png'))).toBe(true);
+  expect(g.cells.filter((c) => c.axes.negativeStyle === false).every((c) => c.spec.negativeStyle === undefined && c.negativeStyle === undefined)).toBe(true);
+  expect([...g.negativeStyles].sort()).toEqual([path.join(dir, 'gen_a.png'), path.join(dir, 'gen_b.png')]);
+});
+
 test.each([
+  ['a negative style for a style the grid does not have', { negativeStyles: { 'other.png': 'gen_a.png' } }, /names "other\.png", which is not one of the styles/],
+  ['the negativeStyle axis without a negative for every style', { negativeStyles: { 'ref_warm.png': 'gen_a.png' }, axes: { negativeStyle: [true] } }, /negativeStyles lacks ref_cool\.png/],
+  ['a negative style image together with a drop preset', { negativeStyles: { 'ref_warm.png': 'gen_a.png', 'ref_cool.png': 'gen_b.png' }, axes: { negativeStyle: [true], drop: ['colour'] } }, /either a negative style image or a drop preset/],
   ['an unknown axis', { axes: { teacher: [true] } }, /axes/],
   ['a cell the spec refuses (teacher longer than the steps)', { axes: { teacherSteps: [20] } }, /teacherSteps must be an integer in \[0, 10\], got 20/],
   ['a base field the spec does not know', { base: { sampler: 'euler' } }, /not a valid request/],

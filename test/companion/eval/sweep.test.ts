@@ -70,6 +70,25 @@ test('a grid: every cell generated (the same pixels as `generate`), scored, and 
   expect(rest[Math.floor(rest.length / 2)]!).toBeLessThan(order[0]! / 2); // the median warm cell against the cold first
 });
 
+test("SCFG with a negative style image: the cell equals `generate --negative-style`", async () => {
+  const negative = fixture('eval', 'images', 'gen_c.png');
+  const grid = writeGrid('grid.json', {
+    prompts: ['a red apple'], styles: STYLES.slice(1), seeds: [4], negativeStyles: { [STYLES[1]!]: negative },
+    base: { steps: 3, width: 64, height: 64 }, axes: { negativeStyle: [true] },
+  });
+  const out = path.join(dir, 'out');
+  const r = await runCli(['sweep', '--grid', grid, '--out', out, ...MODELS], {});
+  expect(r.code).toBe(0);
+  const [row] = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8')) as Row[];
+  expect(row!['negativeStyle']).toBe('true');
+  const single = path.join(dir, 'single.png');
+  const g = await runCli(['generate', '--model', fixture('sdxl-tiny'), '--adapter', SD('ip-adapter_sdxl.safetensors'), '--image-encoder', SD('image_encoder'),
+    '--prompt', 'a red apple', '--style', STYLES[1]!, '--negative-style', negative, '--seed', '4', '--steps', '3', '--width', '64', '--height', '64', '--out', single], {});
+  expect(g.code).toBe(0);
+  const [a, b] = await Promise.all([readImageFile(path.join(out, row!['image'] as string)), readImageFile(single)]);
+  expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+});
+
 test('Ctrl+C keeps the finished cells; the same command then finishes only the rest; another grid there is refused', async () => {
   const grid = writeGrid('grid.json', {
     prompts: ['a red apple', 'a blue house', 'a green hill'], styles: STYLES.slice(0, 1), seeds: [0, 1],
