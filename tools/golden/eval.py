@@ -11,7 +11,8 @@ test/fixtures/eval/:
   references), drawn with numpy so the script needs no data.
 - csd/checkpoint.pth: a tiny random model of the CSD architecture (Somepalli et al. 2024, learn2phoenix/CSD
   CSD/model.py CSD_CLIP): OpenAI CLIP's VisionTransformer with `proj` removed, then `feature @ last_layer_style`
-  (and `last_layer_content`), saved as the authors' trainer does ({"model_state_dict": {"module." + key: tensor}}).
+  (and `last_layer_content`), saved as the authors' trainer does ({"model_state_dict": {"module." + key: tensor}}),
+  and the same tensors with bare keys as csd/csd.safetensors.
   The reference network below is written from OpenAI CLIP's model.py (VisionTransformer, ResidualAttentionBlock:
   nn.MultiheadAttention, QuickGELU, pre-LN) with torch modules; open_clip's VisionTransformer uses the same keys.
 - eval.safetensors + eval.json: transformers' CLIPTextModelWithProjection text_embeds for the prompts (tokenized by
@@ -179,6 +180,8 @@ def make_csd() -> CsdClip:
     (OUT / "csd").mkdir(parents=True, exist_ok=True)
     state = OrderedDict(("module." + k, v.detach().clone()) for k, v in model.state_dict().items())
     torch.save({"model_state_dict": state, "epoch": 1}, OUT / "csd" / "checkpoint.pth")
+    # the same weights as the conversion docs/EVALUATION.md gives for checkpoints our reader refuses: bare keys
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(OUT / "csd" / "csd.safetensors"))
     return model
 
 

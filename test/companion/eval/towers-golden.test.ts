@@ -71,6 +71,16 @@ test("CSD: torchvision's preprocessing (rounded crop offset) bit for bit, and th
   }
 });
 
+test('CSD from a safetensors file with bare keys (the conversion EVALUATION.md gives) = from checkpoint.pth', async () => {
+  const bare = await CsdModel.open(fixture('eval', 'csd', 'csd.safetensors'), { ...options, heads: 2 });
+  try {
+    const img = await image('gen_a.png');
+    expect(Array.from(await bare.embed(img))).toEqual(Array.from(await csd.embed(img)));
+  } finally {
+    await bare.release();
+  }
+});
+
 /** Runs the scorer over the generated images for each prompt and returns the largest difference per score. */
 async function worstDifferences(t: ClipTowers, withCsd: CsdModel | null, want: Scores): Promise<Record<string, number>> {
   const { prompts, generated, references } = sidecar.inputs;
