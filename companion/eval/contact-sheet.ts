@@ -2,7 +2,7 @@
  * The sweep's contact sheet: one self-contained HTML file (thumbnails inlined as PNG data URLs, each linking to its
  * full-size file; no script or style from anywhere else), so it can be mailed, archived or opened from a USB stick. Every cell is a card with its image, its
  * settings and its scores; a small script sorts the cards by any score and filters them by prompt, style or free
- * text. Above the cards, each axis value's mean scores: the paper-style comparison (with vs without AdaIN, SCFG, the
+ * text. Above the cards, the style references and each axis value's mean scores: the paper-style comparison (with vs without AdaIN, SCFG, the
  * teacher) at a glance.
  */
 
@@ -21,8 +21,16 @@ export interface SheetEntry {
   readonly scores: Readonly<Record<string, number | null>>;
 }
 
+export interface SheetReference {
+  readonly name: string;
+  /** A thumbnail, inlined like the cells' pictures. */
+  readonly png: Buffer;
+}
+
 export interface SheetOptions {
   readonly title: string;
+  /** The style references, shown above the cells so every score can be read against its reference. */
+  readonly references: readonly SheetReference[];
   /** Score names in display order (keys of each entry's scores). */
   readonly scoreNames: readonly string[];
   /** Axis names in grid order. */
@@ -105,6 +113,9 @@ apply();
 
 const STYLE = `
 body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
+#references { display: flex; flex-wrap: wrap; gap: 0.8em; }
+.reference { margin: 0; width: 128px; font-size: 12px; }
+.reference img { width: 128px; height: auto; display: block; }
 #controls { display: flex; flex-wrap: wrap; gap: 0.8em; align-items: center; margin: 1em 0; }
 #cells { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 1em; }
 .cell { margin: 0; border: 1px solid #ccc; border-radius: 6px; padding: 6px; background: #fafafa; }
@@ -124,6 +135,7 @@ export function contactSheetHtml(entries: readonly SheetEntry[], o: SheetOptions
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(o.title)}</title><style>${STYLE}</style></head>
 <body>
 <h1>${escapeHtml(o.title)}</h1>
+<div id="references">${o.references.map((r) => `<figure class="reference"><img src="data:image/png;base64,${r.png.toString('base64')}" alt="${escapeHtml(r.name)}"><figcaption>${escapeHtml(r.name)}</figcaption></figure>`).join('')}</div>
 ${axisMeans(entries, o)}
 <div id="controls">
 <label>sort by <select id="sort">${options(o.scoreNames)}</select></label>

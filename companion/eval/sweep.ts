@@ -190,7 +190,10 @@ async function scoreSweep(o: SweepCliOptions, { paths }: SweepSetup, grid: Sweep
       style: nameOf.get(cell.style)!, seed: cell.seed,
       axes: Object.fromEntries(grid.axisNames.map((a) => [a, axisText(cell.axes[a])])),
       scores: Object.fromEntries(scoreNames.map((n) => [n, records[i]![n] as number | null])),
-    })), { title: `StyleStudio sweep: ${grid.cells.length} images`, scoreNames, axisNames: grid.axisNames }));
+    })), {
+      title: `StyleStudio sweep: ${grid.cells.length} images`, scoreNames, axisNames: grid.axisNames,
+      references: await Promise.all([...references].map(async ([name, img]) => ({ name, png: await thumbnailPng(img, THUMBNAIL_SIDE / 2) }))),
+    }));
     return { ...files, html };
   } catch (e) {
     bar.abandon();

@@ -73,6 +73,9 @@ test('opens from disk and shows every image, decoded, with its scores', async ()
   const shown = await page.textContent(`.cell[data-cell="${first['cell']}"] td[data-score="clip_t"]`);
   expect(shown).toBe((first['clip_t'] as number).toFixed(4));
   expect(await page.locator('#axis-means tbody tr').count()).toBe(2);
+  const references = await page.$$eval('#references img', (imgs) => (imgs as unknown as ImageElement[]).map((img) => img.complete && img.naturalWidth > 0));
+  expect(references).toEqual([true, true]);
+  expect(await page.textContent('#references')).toBe('ref_warm.pngref_cool.png');
   // each picture links to its full-size file beside the sheet
   const links = await page.$$eval('#cells .cell a', (as) => as.map((a) => a.getAttribute('href')!));
   expect(links.sort()).toEqual(rows.map((r) => r['image'] as string).sort());
