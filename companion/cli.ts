@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerDoctorCommand } from './commands/doctor-command';
+import { registerEvalCommand } from './commands/eval-command';
+import { registerSweepCommand } from './commands/sweep-command';
 import { registerPipelineCommands } from './commands/generate-command';
 import { registerServeCommand } from './commands/serve-command';
 import { registerTokenCommand } from './commands/token-command';
 import { registerModelsCommand } from './commands/models-command';
 import { exitWithParent, needsAllocatorRestart, rerunWithAllocator } from './runtime/allocator';
 
-/** `stylestudio serve | token | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */
+/** `stylestudio serve | token | generate | models | doctor | encode | eval | sweep`: each subcommand lives beside the code it drives. */
 const program = new Command()
   .name('stylestudio')
   .description('StyleStudio companion: local style-transfer engine for the Photoshop panel');
@@ -24,6 +26,8 @@ registerDoctorCommand(program, async () => {
   }));
 });
 registerPipelineCommands(program);
+registerEvalCommand(program);
+registerSweepCommand(program);
 
 if (needsAllocatorRestart()) {
   void rerunWithAllocator().then((code) => { process.exitCode = code; });
