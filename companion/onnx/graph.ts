@@ -59,7 +59,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TensorRef } from '../weights/tensor';
+import { storedShape, type TensorRef } from '../weights/tensor';
 import type { Lowering } from './lowering';
 import {
   encodeModel,
@@ -158,6 +158,9 @@ export interface GraphOptions {
 
 interface WeightEntry {
   readonly ref: TensorRef;
+  /** The initializer over the file's bytes (shaped as stored). */
+  readonly stored: Value;
+  /** What weight() returns: `stored`, or its Transpose for a tensor stored transposed. */
   readonly value: Value;
 }
 
@@ -330,8 +333,12 @@ export class Graph implements ConstLookup {
     const id = `${ref.file}\0${ref.key}`;
     const known = this.weights.get(id);
     if (known) return known.value;
-    const v = new Value(this, this.claim(this.uniqueName(ref.key)), dtype, ref.shape);
-    this.weights.set(id, { ref, value: v });
+    const stored = new Value(this, this.claim(this.uniqueName(ref.key)), dtype, storedShape(ref));
+    // Transpose of an initializer is constant-folded by ORT at session creation, like the Cast in param().
+    const v = ref.storedTransposed === true
+      ? this.atRoot(() => this.op('Transpose', [stored], { perm: [1, 0] }, { label: `${ref.key}/Transpose` }))
+      : stored;
+    this.weights.set(id, { ref, stored, value: v });
     return v;
   }
 
@@ -452,12 +459,12 @@ export class Graph implements ConstLookup {
     const files = [...new Set([...realOf.values()].map((r) => r.real))];
     const folder = files.length === 0 ? null : commonAncestor(files.map((f) => path.dirname(f)));
     const initializers: TensorProto[] = [...this.constTensors];
-    for (const { ref, value } of this.weights.values()) {
+    for (const { ref, stored } of this.weights.values()) {
       const location = relativePosix(folder!, realOf.get(ref.file)!.real);
       initializers.push({
-        name: value.name,
-        dataType: ELEM_TYPE_CODE[value.dtype],
-        dims: ref.shape,
+        name: stored.name,
+        dataType: ELEM_TYPE_CODE[stored.dtype],
+        dims: storedShape(ref),
         externalData: { location, offset: ref.offset, length: ref.length },
       });
     }
