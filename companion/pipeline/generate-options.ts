@@ -11,6 +11,9 @@ import { parseBudget } from '../runtime/memory';
 /** The raw option values commander hands over (all strings or flags, exactly as typed). */
 export interface GenerateCliOptions {
   model?: string;
+  checkpoint?: string;
+  modelConfig?: string;
+  modelRoot?: string[];
   prompt?: string;
   out?: string;
   adapter?: string;

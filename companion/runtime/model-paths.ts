@@ -103,10 +103,23 @@ export function checkWeightFiles(paths: ModelPaths, weightOptions: WeightOptions
   }
 }
 
-/** The default set's files as model paths, from the hub-cache statuses; null when a model is not present. */
-export function defaultSetPaths(models: readonly ModelStatus[]): ModelPaths | null {
+/**
+ * The default set's files as model paths, from the hub-cache statuses; null when a model is not present. With `base`
+ * (`serve --checkpoint`), that model replaces SDXL base with its own VAE, so neither download is needed (a checkpoint
+ * without a VAE fails the weight check as MODEL_FILES_MISSING).
+ */
+export function defaultSetPaths(models: readonly ModelStatus[], base?: Pick<ModelPaths, 'model' | 'modelConfig'>): ModelPaths | null {
   const dir = (id: string): string | undefined => models.find((m) => m.spec.id === id && m.present)?.snapshotDir;
-  const [base, vae, csgo, encoder] = ['sdxl-base', 'sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder'].map(dir);
-  if (base === undefined || vae === undefined || csgo === undefined || encoder === undefined) return null;
-  return { model: base, vae, adapter: path.join(csgo, 'csgo_4_32.bin'), imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder') };
+  const [csgo, encoder] = ['csgo-adapter', 'image-encoder'].map(dir);
+  if (csgo === undefined || encoder === undefined) return null;
+  const style = { adapter: path.join(csgo, 'csgo_4_32.bin'), imageEncoder: path.join(encoder, 'sdxl_models', 'image_encoder') };
+  if (base !== undefined) return { ...base, ...style };
+  const [sdxl, vae] = ['sdxl-base', 'sdxl-vae-fp16-fix'].map(dir);
+  if (sdxl === undefined || vae === undefined) return null;
+  return { model: sdxl, vae, ...style };
+}
+
+/** The default-set models a set needs from the hub cache: all of them, or without SDXL base and its VAE for `base`. */
+export function neededDefaultModels(models: readonly ModelStatus[], base?: unknown): ModelStatus[] {
+  return base === undefined ? [...models] : models.filter((m) => m.spec.id !== 'sdxl-base' && m.spec.id !== 'sdxl-vae-fp16-fix');
 }

@@ -1,0 +1,78 @@
+/**
+ * Which SDXL model a command runs, from its options: `--model DIR` (a diffusers folder) or `--checkpoint FILE|NAME`
+ * (a single-file checkpoint, by path or by name under the model roots) with `--model-config DIR|sdxl-base`.
+ *
+ *   resolveModelSource(options, context): ModelSource   { model, modelConfig? }, the fields of runtime's ModelPaths
+ *
+ * A checkpoint's tokenizers come from the config folder when it has them, else from the hub cache (the sdxl-base or
+ * sdxl-tokenizers download); when neither has them the error says how to get them, before anything loads.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SDXL_TOKENIZERS } from './default-models';
+import { ModelSourceError } from './errors';
+import { modelStatus } from './model-catalog';
+import { findCheckpoint, modelRoots, scanModelRoot } from './model-roots';
+import { builtinConfigDir, BUILTIN_CONFIGS, isBuiltinConfig, type SingleFileModelOptions, TOKENIZER_HELP } from './single-file';
+
+export interface ModelSourceOptions {
+  /** --model: an SDXL diffusers folder. */
+  readonly model?: string | undefined;
+  /** --checkpoint: a single-file checkpoint, a path or a name under the model roots. */
+  readonly checkpoint?: string | undefined;
+  /** --model-config: a diffusers folder, or a built-in config set (default 'sdxl-base'). */
+  readonly modelConfig?: string | undefined;
+  /** --model-root (repeatable). */
+  readonly modelRoot?: readonly string[] | undefined;
+}
+
+export interface ModelSourceContext {
+  /** The hub cache, where downloaded tokenizers are. */
+  readonly cacheDir: string;
+  /** STYLESTUDIO_MODEL_ROOTS (default: the process environment). */
+  readonly rootsEnv?: string | undefined;
+}
+
+/** The model part of runtime's ModelPaths. */
+export interface ModelSource {
+  readonly model: string;
+  readonly modelConfig?: SingleFileModelOptions;
+}
+
+const TOKENIZER_FOLDERS = ['tokenizer', 'tokenizer_2'];
+
+function hasTokenizers(dir: string): boolean {
+  return TOKENIZER_FOLDERS.every((t) => ['vocab.json', 'merges.txt'].every((f) => fs.existsSync(path.join(dir, t, f))));
+}
+
+/**
+ * Undefined when neither --checkpoint nor --model is given (the caller decides: `generate` requires one, `serve` runs
+ * the default set).
+ */
+export function resolveModelSource(o: ModelSourceOptions, context: ModelSourceContext): ModelSource | undefined {
+  if (o.checkpoint === undefined) {
+    if (o.modelConfig !== undefined) throw new ModelSourceError('MODEL_CONFIG_INVALID', '--model-config describes a single-file checkpoint: it needs --checkpoint');
+    return o.model === undefined ? undefined : { model: o.model };
+  }
+  if (o.model !== undefined) throw new ModelSourceError('MODEL_CONFIG_INVALID', 'give --model DIR (a diffusers folder) or --checkpoint FILE, not both');
+  const file = fs.existsSync(o.checkpoint) ? o.checkpoint
+    : findCheckpoint(modelRoots(o.modelRoot ?? [], context.rootsEnv ?? process.env.STYLESTUDIO_MODEL_ROOTS).map(scanModelRoot), o.checkpoint).file;
+  return { model: path.resolve(file), modelConfig: configSource(o.modelConfig ?? 'sdxl-base', context.cacheDir) };
+}
+
+function configSource(given: string, cacheDir: string): SingleFileModelOptions {
+  let configDir: string;
+  if (isBuiltinConfig(given)) {
+    configDir = builtinConfigDir(given);
+  } else {
+    if (!fs.existsSync(path.join(given, 'model_index.json'))) {
+      throw new ModelSourceError('MODEL_CONFIG_INVALID',
+        `--model-config ${given}: neither a diffusers folder (no model_index.json) nor a built-in config set (${BUILTIN_CONFIGS.join(', ')})`);
+    }
+    configDir = path.resolve(given);
+  }
+  if (hasTokenizers(configDir)) return { configDir };
+  const downloaded = modelStatus(cacheDir, SDXL_TOKENIZERS);
+  if (downloaded.snapshotDir !== undefined && hasTokenizers(downloaded.snapshotDir)) return { configDir, tokenizerDir: downloaded.snapshotDir };
+  throw new ModelSourceError('TOKENIZERS_MISSING', `no tokenizer/ and tokenizer_2/ in ${configDir} nor in the hub cache ${cacheDir}: ${TOKENIZER_HELP}`);
+}
