@@ -67,7 +67,7 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   const plan = planGenerate({ ...options, ...(source !== undefined ? { model: source.model } : {}) });
   checkInputFile(source?.modelConfig !== undefined ? '--checkpoint' : '--model', plan.model, source?.modelConfig !== undefined ? 'file' : 'dir');
   if (plan.adapter !== undefined) checkInputFile('--adapter', plan.adapter, 'file');
-  if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, 'dir');
+  if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, /\.safetensors$/i.test(plan.imageEncoder) ? 'file' : 'dir');
   if (plan.vae !== undefined) checkInputFile('--vae', plan.vae, 'dir');
   checkOutputFile('--out', plan.out, '.png');
   if (plan.saveLatentsPath !== undefined) checkOutputFile('--save-latents', plan.saveLatentsPath, '.npy');
@@ -200,7 +200,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--prompt <text>', 'prompt')
     .option('--out <file.png>', 'output PNG (with --variations K: OUT-0.png … OUT-(K-1).png)')
     .option('--adapter <file>', 'style adapter weights (CSGO csgo_4_32.bin, h94 ip-adapter_sdxl, ip-adapter-plus)')
-    .option('--image-encoder <dir>', 'CLIP image encoder folder for the adapter')
+    .option('--image-encoder <dir|file>', 'CLIP image encoder for the adapter: its folder, or a ComfyUI clip_vision .safetensors')
     .option('--style <img>', 'style image')
     .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
     .option('--negative-style <img>', 'negative style image for style-based CFG')

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_MODELS } from '../weights/default-models';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
+import { openImageEncoder } from '../weights/image-encoder-source';
 import { modelStatus, type ModelStatus } from '../weights/model-catalog';
 import { openSingleFileModel, openWeightSource, type SingleFileModelOptions, type WeightSource, weightSourceFile } from '../weights/single-file';
 import { EngineError } from './errors';
@@ -22,7 +23,7 @@ export interface ModelPaths {
   readonly modelConfig?: SingleFileModelOptions;
   /** Style adapter weights (h94 IP-Adapter / Plus, CSGO), .safetensors or .bin. */
   readonly adapter?: string;
-  /** CLIPVisionModelWithProjection folder (config.json + model.safetensors). */
+  /** CLIPVisionModelWithProjection folder (config.json + model.safetensors), or a ComfyUI clip_vision .safetensors. */
   readonly imageEncoder?: string;
   /** A VAE folder that replaces the model's vae/ (e.g. madebyollin/sdxl-vae-fp16-fix). */
   readonly vae?: string;
@@ -84,7 +85,7 @@ export function checkWeightFiles(paths: ModelPaths, weightOptions: WeightOptions
   }
   for (const name of ['unet', 'text_encoder', 'text_encoder_2']) files.push([name, () => folder.component(name).weights(weightOptions).source]);
   files.push(paths.vae === undefined ? ['vae', () => folder.component('vae').weights({}).source] : ['--vae', () => openComponentFolder(paths.vae!, 'vae').weights({}).source]);
-  if (paths.imageEncoder !== undefined) files.push(['image encoder', () => openComponentFolder(paths.imageEncoder!, 'image_encoder').weights().source]);
+  if (paths.imageEncoder !== undefined) files.push(['image encoder', () => openImageEncoder(paths.imageEncoder!).weights().source]);
   if (paths.adapter !== undefined) files.push(['adapter', () => paths.adapter!]);
   for (const [what, locate] of files) {
     let source: WeightSource;

@@ -26,6 +26,7 @@ import { parseVaeConfig, type VaeConfig } from '../models/vae';
 import { buildGraphInWorker, type GraphSpec } from './graph-build';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, type WeightOptions } from '../weights/diffusers';
+import { openImageEncoder } from '../weights/image-encoder-source';
 
 /** The dtype of a network's float inputs and outputs. */
 export type ComputeType = 'float32' | 'float16';
@@ -274,7 +275,7 @@ export class ModelSet {
     const dir = this.paths.imageEncoder;
     if (adapter === null || dir === undefined) return 0;
     return this.elements('image-encoder', () => {
-      const encoder = elementsOf(openComponentFolder(dir, 'image_encoder').weights().open(), (k) => !k.startsWith('text_model.'));
+      const encoder = elementsOf(openImageEncoder(dir).weights().open(), (k) => !k.startsWith('text_model.'));
       const root = `${adapter.imageProjection.scope.path}.`;
       return encoder + elementsOf(adapter.store, (k) => k.startsWith(root));
     });
@@ -302,7 +303,7 @@ export class ModelSet {
     if (adapter === null || encoderDir === undefined) return Promise.reject(new ModelSetError('no style adapter loaded (give an adapter file and an image encoder folder)'));
     const bytes = sessionFootprint({ network: 'image-encoder', weightElements: this.imageSideElements(), precision: this.lowering.precision, provider: this.provider });
     return this.cache.lease('image-side', 'image-encoder', bytes, async (): Promise<ImageSide> => {
-      const component = openComponentFolder(encoderDir, 'image_encoder');
+      const component = openImageEncoder(encoderDir);
       const encoderConfig = parseClipVisionConfig(component.config(), component.configFile);
       const featureDim = adapter.features === 'image_embeds' ? encoderConfig.projection_dim : encoderConfig.hidden_size;
       if (featureDim !== adapter.imageProjection.inputDim) {

@@ -11,11 +11,13 @@
  *            models/ControlNet or extensions/sd-webui-controlnet/models); other ControlNet models are not ours
  * Every candidate's header is read (milliseconds), so the list says which files will work: a checkpoint must be a
  * single-file SDXL base .safetensors, an IP-Adapter hold `image_proj.*` + `ip_adapter.*` (ComfyUI's and h94's
- * layout, .safetensors or a torch .bin read without running its pickle), a CLIP vision file hold `vision_model.*`.
+ * layout, .safetensors or a torch .bin read without running its pickle), a CLIP vision file be a transformers
+ * CLIPVisionModelWithProjection of a size with a built-in config (image-encoder-source.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelSourceError, type ModelSourceErrorCode } from './errors';
+import { imageEncoderConfigFor } from './image-encoder-source';
 import { readSafetensors } from './safetensors';
 import { readSingleFileCheckpoint } from './single-file';
 import { readTorchBin } from './torch-bin';
@@ -183,9 +185,8 @@ function checkFile(kind: FoundKind, file: string): { code: ModelSourceErrorCode;
       }
       case 'clip-vision': {
         if (!safetensors) return { code: 'MODEL_FILE_UNUSABLE', problem: 'CLIP vision weights are read from .safetensors only' };
-        const keys = [...readSafetensors(file).tensors.keys()];
-        if (keys.some((k) => k.startsWith('vision_model.'))) return null;
-        return { code: 'MODEL_FILE_UNUSABLE', problem: `not a CLIP vision model in the transformers layout (no vision_model.* tensors; keys begin ${keys.slice(0, 3).join(', ')})` };
+        imageEncoderConfigFor(file);
+        return null;
       }
       default: {
         const never: never = kind;

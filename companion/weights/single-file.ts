@@ -160,16 +160,20 @@ export function isBuiltinConfig(name: string): name is BuiltinConfig {
   return (BUILTIN_CONFIGS as readonly string[]).includes(name);
 }
 
-/** The folder of a built-in config set: the JSON files stay in the source tree beside dist/. */
-export function builtinConfigDir(name: BuiltinConfig): string {
+/** The folder of the built-in configs (companion/weights/configs): JSON files stay in the source tree beside dist/. */
+export function builtinConfigsRoot(): string {
   let dir = __dirname;
   for (;;) {
-    const candidate = path.join(dir, 'companion', 'weights', 'configs', name);
-    if (fs.existsSync(path.join(candidate, 'model_index.json'))) return candidate;
+    const candidate = path.join(dir, 'companion', 'weights', 'configs');
+    if (fs.existsSync(path.join(candidate, 'sdxl-base', 'model_index.json'))) return candidate;
     const up = path.dirname(dir);
-    if (up === dir) throw new ModelSourceError('MODEL_CONFIG_INVALID', `the built-in config set "${name}" is missing from this installation (companion/weights/configs/${name})`);
+    if (up === dir) throw new ModelSourceError('MODEL_CONFIG_INVALID', 'the built-in configs (companion/weights/configs) are missing from this installation');
     dir = up;
   }
+}
+
+export function builtinConfigDir(name: BuiltinConfig): string {
+  return path.join(builtinConfigsRoot(), name);
 }
 
 export interface SingleFileModelOptions {

@@ -13,7 +13,7 @@ import { resolveModelSource } from '../../../companion/weights/model-source';
 import { builtinConfigDir } from '../../../companion/weights/single-file';
 import { fixture, repoRoot } from '../../helpers/paths';
 import { writeOriginalCheckpoint } from './ldm-checkpoint-writer';
-import { buildSafetensors, f32, tempDir } from './safetensors-writer';
+import { buildSafetensors, f32, sparseFromManifest, tempDir } from './safetensors-writer';
 
 const TINY = fixture('sdxl-tiny');
 const SD = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
@@ -51,7 +51,9 @@ beforeAll(() => {
   link(m('checkpoints'), m('checkpoints', 'sdxl', 'loop'));
   link(SD('ip-adapter_sdxl.safetensors'), m('ipadapter', 'ip-adapter_sdxl.safetensors'));
   file(m('ipadapter', 'not-an-adapter.safetensors'), buildSafetensors({ 'lora_unet.alpha': one }));
-  link(SD('image_encoder', 'model.safetensors'), m('clip_vision', 'CLIP-ViT-tiny.safetensors'));
+  link(SD('image_encoder', 'model.safetensors'), m('clip_vision', 'CLIP-ViT-tiny.safetensors')); // no built-in config fits
+  sparseFromManifest(path.join(repoRoot, 'tools', 'realshape', 'manifests', 'h94--IP-Adapter', 'sdxl_models', 'image_encoder', 'model.safetensors.json.gz'),
+    file(m('clip_vision', 'CLIP-ViT-bigG-14-laion2B-39B-b160k.safetensors')));
   file(m('clip_vision', 'clip_h.pth'), 'pickle');
 
   a1111 = path.join(dir, 'stable-diffusion-webui');
@@ -79,7 +81,7 @@ describe('scanning model roots', () => {
     expect(scan.found.map((f) => [f.kind, f.name])).toEqual([
       ['checkpoint', 'sdxl/tiny.safetensors'],
       ['ip-adapter', 'ip-adapter_sdxl.safetensors'],
-      ['clip-vision', 'CLIP-ViT-tiny.safetensors'],
+      ['clip-vision', 'CLIP-ViT-bigG-14-laion2B-39B-b160k.safetensors'],
     ]);
     const unusable = Object.fromEntries(scan.unusable.map((u) => [path.relative(comfy, u.file), u.code]));
     expect(unusable).toEqual({
@@ -89,6 +91,7 @@ describe('scanning model roots', () => {
       'models/checkpoints/sdxl/loop': 'MODEL_FILE_UNUSABLE',
       'models/checkpoints/truncated.safetensors': 'MODEL_FILE_UNUSABLE',
       'models/ipadapter/not-an-adapter.safetensors': 'MODEL_FILE_UNUSABLE',
+      'models/clip_vision/CLIP-ViT-tiny.safetensors': 'MODEL_FILE_UNUSABLE',
       'models/clip_vision/clip_h.pth': 'MODEL_FILE_UNUSABLE',
     });
     expect(scan.unusable.find((u) => u.file.endsWith('sd15.safetensors'))!.problem).toMatch(/Stable Diffusion 1\.x\/2\.x/);
