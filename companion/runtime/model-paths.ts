@@ -63,9 +63,10 @@ export function resolveVae(paths: ModelPaths, cacheDir: string | undefined): { p
   if (fix?.present === true && fix.snapshotDir !== undefined) {
     return { paths: { ...paths, vae: fix.snapshotDir }, note: `${path.join(paths.model, 'vae')} has no weights: using ${FP16_FIX.repo} from the hub cache` };
   }
-  throw new EngineError('MODEL_FILES_MISSING',
-    `${path.join(paths.model, 'vae')} has no weights (the default set replaces the base VAE with ${FP16_FIX.repo}): ` +
-    `give --vae DIR, or run \`stylestudio models pull ${FP16_FIX.id}\``);
+  const lacking = paths.modelConfig === undefined
+    ? `${path.join(paths.model, 'vae')} has no weights (the default set replaces the base VAE with ${FP16_FIX.repo})`
+    : `the checkpoint ${paths.model} has no VAE (no first_stage_model.* tensors)`;
+  throw new EngineError('MODEL_FILES_MISSING', `${lacking}: give --vae DIR, or run \`stylestudio models pull ${FP16_FIX.id}\``);
 }
 
 /**

@@ -11,6 +11,7 @@ import { decodeImage, type RgbaImage } from '../../../companion/image/rgba';
 import { DEFAULTS } from '../../../companion/pipeline/request';
 import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
 import { ModelSet, type ModelPaths } from '../../../companion/runtime/model-set';
+import { resolveVae } from '../../../companion/runtime/model-paths';
 import { ModelSourceError, type ModelSourceErrorCode } from '../../../companion/weights/errors';
 import { ldmRules, PART_PREFIX, type CheckpointPart } from '../../../companion/weights/ldm-layout';
 import { readSafetensors } from '../../../companion/weights/safetensors';
@@ -242,6 +243,10 @@ describe('bad checkpoints fail with a code, naming the file and the fix', () => 
     const model = openSingleFileModel(noVae, { configDir: TINY });
     expect(codeOf(() => model.component('vae').weights())).toBe('CHECKPOINT_PART_MISSING');
     expect(model.component('unet').weights().open().keys().length).toBeGreaterThan(100);
+    const paths = { model: noVae, modelConfig: { configDir: TINY } };
+    expect(() => resolveVae(paths, path.join(dir, 'empty-hub'))).toThrow(/the checkpoint .*no-vae\.safetensors has no VAE .*: give --vae DIR/);
+    expect(resolveVae({ ...paths, vae: path.join(TINY, 'vae') }, undefined).paths.vae).toBe(path.join(TINY, 'vae'));
+    expect(resolveVae({ model: ckpt, modelConfig: { configDir: TINY } }, undefined).paths.vae).toBeUndefined(); // its own
   });
 
   test('configs without tokenizers: the error says how to get them', () => {
