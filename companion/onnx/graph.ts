@@ -9,7 +9,7 @@
  *   g.output(name, value)                  public output (an Identity carries the name); returns the output Value
  *   g.scoped(path, fn) / g.at(path, fn)    nested (joined with '.') / absolute module scope for node names:
  *                                          nodes are named "<scope>/<Op>" ("down_blocks.1.attentions.0/Add_2")
- *   g.weight(ref, expect?)                 TensorRef → initializer in the FILE's dtype (F32/F16/BF16/…); deduped by file+key;
+ *   g.weight(ref, expect?)                 TensorRef → initializer in the FILE's dtype (F32/F16/BF16/…); deduped by file+offset+key;
  *                                          the initializer is named by the checkpoint key
  *   g.param(ref, expect?, dtype?)          same, cast to `dtype` (default computeType) when the file stores another
  *                                          float type (BF16 → Cast; fp16 files in fp16 graphs are used as stored)
@@ -330,7 +330,8 @@ export class Graph implements ConstLookup {
     if (expectedLength !== ref.length) {
       throw new GraphBuildError(`weight ${ref.key} (${ref.file}): length ${ref.length} ≠ ${expectedLength} bytes for ${ref.dtype}${shapeToString(ref.shape)}`);
     }
-    const id = `${ref.file}\0${ref.key}`;
+    // keyed by the bytes as well: the networks of one single-file checkpoint share a file and reuse diffusers keys
+    const id = `${ref.file}\0${ref.offset}\0${ref.key}`;
     const known = this.weights.get(id);
     if (known) return known.value;
     const stored = new Value(this, this.claim(this.uniqueName(ref.key)), dtype, storedShape(ref));
