@@ -80,6 +80,16 @@ describe('a tiny single-file checkpoint read in place', () => {
     }
   });
 
+  test('the test writer and tools/golden/single_file.py (a third statement of the layout) give the same names and shapes', () => {
+    const python = JSON.parse(fs.readFileSync(fixture('sdxl-tiny-single-file', 'keys.json'), 'utf8')) as [string, number[]][];
+    const written = [...readSafetensors(ckpt).tensors.values()].map((t) => [t.key, [...t.shape]] as [string, number[]]);
+    expect(written.sort((a, b) => (a[0] < b[0] ? -1 : 1))).toEqual(python);
+    for (const [key] of python) {
+      const part = PARTS.find((p) => key.startsWith(PART_PREFIX[p]))!;
+      expect([key, ldmRules(part, config(part), configFile(part)).map(key.slice(PART_PREFIX[part].length))]).not.toEqual([key, null]);
+    }
+  });
+
   test('packed q/k/v are three byte ranges of in_proj_weight; the projection is referenced transposed, not rewritten', () => {
     const store = openCheckpointPart(ckpt, 'text_encoder_2', config('text_encoder_2'), configFile('text_encoder_2'));
     const header = readSafetensors(ckpt).tensors;
