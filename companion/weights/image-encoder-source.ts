@@ -75,8 +75,6 @@ export function openImageEncoder(location: string): DiffusersComponent {
   const config = openComponentFolder(path.dirname(configFile), 'image_encoder');
   return {
     ...config,
-    className: 'CLIPVisionModelWithProjection',
-    file: (name) => config.file(name),
     weights: () => ({ file, source: file, sharded: false, variant: null, note: null, open: () => WeightStore.open(file) }),
   };
 }

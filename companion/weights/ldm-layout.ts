@@ -60,8 +60,6 @@ export interface MappedTensor {
 export interface LdmRules {
   /** The diffusers tensors a checkpoint key (part prefix stripped) becomes; [] for a key ignored on purpose; null when no rule knows it. */
   map(key: string): readonly MappedTensor[] | null;
-  /** How many module/tensor rules the config gave (for messages). */
-  readonly size: number;
 }
 
 /** A module or tensor path of the checkpoint and what it becomes; tensor-level rules (`tensor`) take no suffix. */
@@ -89,10 +87,6 @@ class RuleTable implements LdmRules {
     if (this.rules.has(from)) throw new Error(`ldm layout: two rules for "${from}"`);
     this.rules.set(from, rule);
     return this;
-  }
-
-  get size(): number {
-    return this.rules.size;
   }
 
   map(key: string): readonly MappedTensor[] | null {

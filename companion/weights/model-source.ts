@@ -55,9 +55,20 @@ export function resolveModelSource(o: ModelSourceOptions, context: ModelSourceCo
     return o.model === undefined ? undefined : { model: o.model };
   }
   if (o.model !== undefined) throw new ModelSourceError('MODEL_CONFIG_INVALID', 'give --model DIR (a diffusers folder) or --checkpoint FILE, not both');
+  if (isDirectory(o.checkpoint)) {
+    throw new ModelSourceError('MODEL_CONFIG_INVALID', `--checkpoint ${o.checkpoint} is a folder: a diffusers folder is given with --model DIR`);
+  }
   const file = fs.existsSync(o.checkpoint) ? o.checkpoint
     : findCheckpoint(modelRoots(o.modelRoot ?? [], context.rootsEnv ?? process.env.STYLESTUDIO_MODEL_ROOTS).map(scanModelRoot), o.checkpoint).file;
   return { model: path.resolve(file), modelConfig: configSource(o.modelConfig ?? 'sdxl-base', context.cacheDir) };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function configSource(given: string, cacheDir: string): SingleFileModelOptions {

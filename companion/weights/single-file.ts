@@ -11,7 +11,8 @@
  *                                                  `tokenizerDir`, weights from the checkpoint
  *   WeightSource / openWeightSource(source)        a weight file, or one part of a checkpoint: plain data that
  *                                                  worker threads reopen
- *   BUILTIN_CONFIGS / builtinConfigDir(name)       config sets shipped with the companion ('sdxl-base')
+ *   BUILTIN_CONFIGS / builtinConfigDir(name)       config sets shipped with the companion ('sdxl-base'), under
+ *   builtinConfigsRoot()                           companion/weights/configs (also the CLIP vision configs)
  *
  * Checkpoints carry no configs and no tokenizers: the configs give the structure the key mapping follows, the
  * tokenizers (vocab.json + merges.txt, 3 MB) come from any SDXL diffusers folder or `models pull sdxl-tokenizers`.
@@ -66,7 +67,7 @@ function listed(keys: readonly string[]): string {
  * holding an SDXL base UNet, both text encoders and nothing outside the four known prefixes.
  */
 export function readSingleFileCheckpoint(file: string): SingleFileCheckpoint {
-  if (!/\.safetensors$/i.test(file)) {
+  if (!/\.(safetensors|sft)$/i.test(file)) {
     throw new ModelSourceError('CHECKPOINT_NOT_SDXL', `${file}: single-file checkpoints are read as .safetensors only ` +
       '(a .ckpt/.pt pickle can run code when loaded; convert it once with a trusted tool, or use the .safetensors release)');
   }

@@ -153,6 +153,7 @@ describe('--checkpoint NAME and the model source', () => {
     expect(codeOf(() => resolveModelSource({ model: TINY, checkpoint: ckpt }, context))).toBe('MODEL_CONFIG_INVALID');
     expect(codeOf(() => resolveModelSource({ model: TINY, modelConfig: TINY }, context))).toBe('MODEL_CONFIG_INVALID');
     expect(codeOf(() => resolveModelSource({ checkpoint: ckpt, modelConfig: path.join(TINY, 'unet') }, context))).toBe('MODEL_CONFIG_INVALID');
+    expect(() => resolveModelSource({ checkpoint: TINY }, context)).toThrow(/is a folder: a diffusers folder is given with --model DIR/);
   });
 });
 
