@@ -56,6 +56,14 @@ export interface SingleFileCheckpoint {
   readonly parts: ReadonlySet<CheckpointPart>;
 }
 
+/**
+ * Tensors outside the four networks that training code leaves in checkpoints and no sampler reads: sgm's
+ * DiscreteDenoiser keeps its training noise levels as `denoiser.sigmas` (sampling takes them from the scheduler
+ * config), and LitEma's exponential-moving-average copy lives under `model_ema.` (A1111 and ComfyUI sample with the
+ * `model.diffusion_model.` weights too).
+ */
+const OUTSIDE_IGNORED: readonly RegExp[] = [/^denoiser\.sigmas$/, /^model_ema\./];
+
 const SHOWN = 12;
 
 function listed(keys: readonly string[]): string {
@@ -87,7 +95,7 @@ export function readSingleFileCheckpoint(file: string): SingleFileCheckpoint {
   for (const part of ['text_encoder', 'text_encoder_2'] as const) {
     if (!has(PART_PREFIX[part])) notSdxl(`it has no ${PART_PREFIX[part]}* tensors (SDXL base has two text encoders)`);
   }
-  const outside = keys.filter((k) => !CHECKPOINT_PARTS.some((p) => k.startsWith(PART_PREFIX[p])));
+  const outside = keys.filter((k) => !CHECKPOINT_PARTS.some((p) => k.startsWith(PART_PREFIX[p])) && !OUTSIDE_IGNORED.some((re) => re.test(k)));
   if (outside.length > 0) {
     throw new ModelSourceError('CHECKPOINT_UNMAPPED_KEYS',
       `${file}: ${outside.length} tensor(s) belong to no SDXL network (${CHECKPOINT_PARTS.map((p) => `${PART_PREFIX[p]}*`).join(', ')}): ${listed(outside)}`);

@@ -221,8 +221,13 @@ describe('bad checkpoints fail with a code, naming the file and the fix', () => 
   });
 
   test('tensors outside every network, or outside the structure the config gives, are listed', () => {
-    const stray = writeOriginalCheckpoint(TINY, path.join(dir, 'stray.safetensors'), { extra: { 'model_ema.decay': one } });
+    const stray = writeOriginalCheckpoint(TINY, path.join(dir, 'stray.safetensors'), { extra: { 'embedding_manager.embedder.weight': one } });
     expect(codeOf(() => openSingleFileModel(stray, { configDir: TINY }))).toBe('CHECKPOINT_UNMAPPED_KEYS');
+    // training leftovers no sampler reads are ignored on purpose
+    const leftovers = writeOriginalCheckpoint(TINY, path.join(dir, 'leftovers.safetensors'), {
+      extra: { 'denoiser.sigmas': { dtype: 'F32', shape: [2], data: f32(0.03, 14.6) }, 'model_ema.decay': one, 'model_ema.diffusion_modelout2bias': one },
+    });
+    expect(openSingleFileModel(leftovers, { configDir: TINY }).component('unet').weights().open().keys()).not.toContain('model_ema.decay');
     const deeper = writeOriginalCheckpoint(TINY, path.join(dir, 'deeper.safetensors'), { extra: { 'model.diffusion_model.input_blocks.9.0.in_layers.0.weight': one } });
     const e = (() => {
       try {
