@@ -46,7 +46,8 @@ for (const [w, h] of sizes) {
 
 const s = (ms: number) => seconds(ms / 1000);
 const creation = (r: RealshapeJobResult, network: string) => {
-  const c = r.creations.filter((x) => x.network === network);
+  // 'text-encoder' covers text-encoder and text-encoder-2
+  const c = r.creations.filter((x) => x.network === network || x.network.startsWith(`${network}-`));
   return c.length === 0 ? '–' : c.map((x) => `${s(x.buildMs)} + ${s(x.sessionMs)}`).join(', ');
 };
 const cpus = os.cpus();
@@ -57,7 +58,7 @@ process.stdout.write(`${formatTable(
     'conditioning s (runs)', 'step 4 rows s', 'step 2 rows s', 'decode s', 'denoise RSS GiB: base → peak', 'peak RSS GiB (planned)', 'warm RSS GiB', 'idle RSS GiB', 'budget GiB'],
   results.map((r) => [
     `${r.width}×${r.height}`, r.ok ? 'ok' : 'FAILED', `${s(r.openMs)} + ${s(r.preflightMs)}`,
-    creation(r, 'text-encoders'), creation(r, 'image-encoder'), creation(r, 'unet'), creation(r, 'vae-decoder'),
+    creation(r, 'text-encoder'), creation(r, 'image-encoder'), creation(r, 'unet'), creation(r, 'vae-decoder'),
     `${s(r.conditioningMs)} (${r.conditioningRuns})`,
     r.step4Ms.length ? s(median(r.step4Ms)) : '–', r.step2Ms.length ? s(median(r.step2Ms)) : '–', r.decodeMs.length ? s(median(r.decodeMs)) : '–',
     `${gib(r.denoiseBaseRss)} → ${gib(r.denoisePeakRss)}`, `${gib(r.peakRss)} (${gib(r.plannedPeakBytes)})`, gib(r.warmRss), gib(r.idleRss), gib(r.budgetBytes),

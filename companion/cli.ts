@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerDoctorCommand } from './doctor/doctor-command';
-import { registerPipelineCommands } from './pipeline/generate-command';
-import { registerServeCommand } from './server/serve-command';
-import { registerTokenCommand } from './server/token-command';
-import { registerModelsCommand } from './weights/models-command';
+import { registerDoctorCommand } from './commands/doctor-command';
+import { registerPipelineCommands } from './commands/generate-command';
+import { registerServeCommand } from './commands/serve-command';
+import { registerTokenCommand } from './commands/token-command';
+import { registerModelsCommand } from './commands/models-command';
 import { exitWithParent, needsAllocatorRestart, rerunWithAllocator } from './runtime/allocator';
 
 /** `stylestudio serve | token | generate | models | doctor | encode`: each subcommand lives beside the code it drives. */

@@ -49,13 +49,34 @@ export const CLOSE_CODES = {
   MESSAGE_TOO_BIG: 1009,
 } as const;
 
-/** An error with a stable protocol code, thrown inside either program and turned into an `error` message. */
-export class ProtocolError extends Error {
+/**
+ * Every error either program throws on purpose carries a stable code (ws's `createError(code, message)` style):
+ * callers branch on `code`, never on message text. ProtocolError's codes are the protocol's; each companion area's
+ * error class fixes a code of its own (codedErrorClass).
+ */
+export class CodedError<C extends string = string> extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly code: C,
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** A named error class whose every instance carries `code`: `class ImageError extends codedErrorClass('ImageError', 'BAD_IMAGE') {}`. */
+export function codedErrorClass<C extends string>(name: string, code: C) {
+  return class extends CodedError<C> {
+    constructor(message: string) {
+      super(code, message);
+      this.name = name;
+    }
+  };
+}
+
+/** An error with a stable protocol code, thrown inside either program and turned into an `error` message. */
+export class ProtocolError extends CodedError<ErrorCode> {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
     this.name = 'ProtocolError';
   }
 }

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { modelStatuses } from '../weights/model-catalog';
 import { checkWeightFiles, defaultSetPaths } from '../runtime/model-paths';
-import { formatGB } from '../weights/models-command';
+import { formatGB } from '../weights/model-catalog';
 import { tokenPath } from '../server/token';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
+import { codedErrorClass } from '../../protocol';
 
 /** Largest accepted side: SDXL needs ≤ 4096, Photoshop documents may be bigger; beyond this is a mistake. */
 export const MAX_IMAGE_SIDE = 16384;
@@ -32,9 +33,7 @@ export interface RgbImage {
   readonly data: Uint8Array;
 }
 
-export class ImageError extends Error {
-  override name = 'ImageError';
-}
+export class ImageError extends codedErrorClass('ImageError', 'BAD_IMAGE') {}
 
 /** Throws ImageError unless width×height is a usable image size; `what` names the image in the message. */
 export function checkImageSize(width: number, height: number, what = 'image'): void {

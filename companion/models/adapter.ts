@@ -14,6 +14,7 @@ import { WeightError } from '../weights/errors';
 import type { WeightScope } from '../weights/tensor';
 import { type AttentionPlan, ipAdapterKeys } from './unet/attention-plan';
 import type { StyleLayerWeights } from './unet/attention';
+import { codedErrorClass } from '../../protocol';
 
 export type ImageProjectionSpec =
   /** IP-Adapter ImageProjModel over CLIP image_embeds: Linear(clip → tokens·cross) + LayerNorm(cross). */
@@ -53,9 +54,7 @@ export interface StyleAdapter {
  */
 const HARMLESS_EXTRAS = ['controlnet_adapter_modules'] as const;
 
-export class AdapterError extends Error {
-  override readonly name = 'AdapterError';
-}
+export class AdapterError extends codedErrorClass('AdapterError', 'BAD_ADAPTER') {}
 
 /** dim_head of every known Resampler checkpoint (h94 Plus, CSGO, diffusers' converter assumes it too). */
 const RESAMPLER_DIM_HEAD = 64;

@@ -8,11 +8,13 @@
  * Token ids come from the text/ tokenizers: te1 ids from tokenizer(prompt), te2 ids from tokenizer_2(prompt_2 ?? prompt);
  * for negatives, tokenizer(negative_prompt) and tokenizer_2(negative_prompt_2 ?? negative_prompt).
  */
+import type { SerializedModel } from '../onnx/graph';
 import type { Lowering } from '../onnx/lowering';
 import { loweringFor } from '../onnx/lowering';
 import { Session, type SessionOptions, type TensorData } from '../onnx/session';
 import type { DiffusersFolder, WeightOptions } from '../weights/diffusers';
 import { buildClipTextGraph, type ClipTextConfig, normaliseHiddenIndex, openClipText } from './clip-text';
+import { codedErrorClass } from '../../protocol';
 
 export interface SdxlPromptIds {
   /** Ids for text_encoder (tokenizer), length 77. */
@@ -37,6 +39,11 @@ export interface SdxlPromptEmbeds {
 
 export interface SdxlTextEncodersOptions extends WeightOptions {
   readonly session?: SessionOptions;
+  /**
+   * Makes a session from a built graph: the runtime's one recipe (its options, timings, records) when the model set
+   * opens the encoders; default Session.create with `session`.
+   */
+  readonly createSession?: (network: 'text_encoder' | 'text_encoder_2', model: SerializedModel) => Promise<Session>;
   /** Default: loweringFor(session.provider ?? 'cpu'). */
   readonly lowering?: Lowering;
   /** diffusers' clip_skip (undefined = None). */
@@ -52,9 +59,7 @@ interface Encoder {
   readonly negativeHidden: string;
 }
 
-export class TokenIdError extends Error {
-  override readonly name = 'TokenIdError';
-}
+export class TokenIdError extends codedErrorClass('TokenIdError', 'BAD_TOKEN_IDS') {}
 
 export class SdxlTextEncoders {
   private constructor(
@@ -84,7 +89,8 @@ export class SdxlTextEncoders {
         final: withProjection,
         projection: withProjection,
       });
-      const session = await Session.create(built.graph.serialize(), options.session ?? {});
+      const model = built.graph.serialize();
+      const session = await (options.createSession ? options.createSession(name, model) : Session.create(model, options.session ?? {}));
       return {
         name,
         config: weights.config,

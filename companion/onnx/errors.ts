@@ -1,4 +1,3 @@
 /** A build-time error: the graph is never half-built silently. Messages name the node/weight at fault. */
-export class GraphBuildError extends Error {
-  override readonly name = 'GraphBuildError';
-}
+import { codedErrorClass } from '../../protocol';
+export class GraphBuildError extends codedErrorClass('GraphBuildError', 'GRAPH_BUILD') {}

@@ -46,16 +46,19 @@
  *   geglu(w, x, dimOut)                   diffusers GEGLU (portable: Split + erf GELU; fused: com.microsoft.BiasSplitGelu)
  *   upsampleNearest(x, factor)            F.interpolate(mode="nearest") via Resize (asymmetric, floor)
  *
- * ── lowering.ts ── Lowering {kind, precision}; loweringFor(provider, precision?): cpu → portable fp32,
- *   cuda/dml → fused fp16, coreml → portable fp16; EXECUTION_PROVIDERS; PORTABLE_FP32.
+ * ── lowering.ts ── Lowering {kind, precision, contrib, …}; loweringFor(provider, precision?): cpu → portable fp32
+ *   (CPU MultiHeadAttention), cuda/dml → fused fp16, webgpu → fused fp16 with two-pass fp32 norm statistics and fp32
+ *   attention (its own kernels measured imprecise), coreml → portable fp16; only the contrib ops the provider runs
+ *   (capabilities.ts); EXECUTION_PROVIDERS; PORTABLE_FP32.
  *
  * ── session.ts ── (the only importers of onnxruntime-node are session-worker.ts and providers.ts)
  *   const s = await Session.create(g.serialize(), {provider?, deviceId?, optimization?, intraOpThreads?, logLevel?})
  *   s.inputNames, s.outputNames; await s.run({name: {dtype, dims, data}}) → {name: TensorData};
  *   await s.release()   — each session lives in its own worker thread; run() never blocks the caller's loop.
  *   TensorData.data: Float32Array | Uint16Array (float16 bits) | BigInt64Array | Int32Array | Uint8Array (bool) …
- *   Errors: ProviderUnavailableError (provider not offered here / failed to start), SessionError (ORT's message).
- *   availableProviders() → [{provider, available, reason?}] by creating a tiny session per provider (for `doctor`).
+ *   Errors (CodedError): ProviderUnavailableError (provider not offered here, or it cannot run even a probe graph),
+ *   SessionError (ORT's message; this model failed on a provider that works).
+ *   availableProviders() → [{provider, available, reason?}] by running the probe graph on each provider (for `doctor`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

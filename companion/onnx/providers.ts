@@ -5,12 +5,13 @@
  */
 import { listSupportedBackends } from 'onnxruntime-node';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from './lowering';
+import { CodedError } from '../../protocol';
 
 /** The asked provider is not usable here (not built for this platform, libraries missing, or it failed to start). */
-export class ProviderUnavailableError extends Error {
+export class ProviderUnavailableError extends CodedError<'PROVIDER_UNAVAILABLE'> {
   override readonly name = 'ProviderUnavailableError';
   constructor(readonly provider: ExecutionProvider, message: string) {
-    super(message);
+    super('PROVIDER_UNAVAILABLE', message);
   }
 }
 

@@ -17,7 +17,7 @@ import { type ExecutionProvider, type Lowering, loweringFor } from './lowering';
 import { errorStats, floatTensor, lcgFloats, toFloat32 } from './numerics';
 import { add, reshape, transpose } from './ops/basic';
 import { attention, conv2d, geglu, groupNorm, layerNorm, linear, upsampleNearest } from './ops/nn';
-import { listedProviders } from './providers';
+import { listedProviders, ProviderUnavailableError } from './providers';
 import { DISABLE_CPU_FALLBACK, Session, type TensorData } from './session';
 import { WeightStore } from '../weights/weight-store';
 
@@ -273,6 +273,19 @@ export async function verifyProvider(provider: ExecutionProvider, lowering: Lowe
   return result;
 }
 
+/** Whether the check network's session can be created on `provider` when nodes may fall back to the CPU. */
+async function createsWithCpuFallback(provider: ExecutionProvider, lowering: Lowering, deviceId: number | undefined): Promise<boolean> {
+  try {
+    const s = await Session.create(buildCheckNetwork(lowering), {
+      provider, logLevel: 'fatal', ...(deviceId !== undefined ? { deviceId } : {}),
+    });
+    await s.release();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function runCheck(
   provider: ExecutionProvider,
   lowering: Lowering,
@@ -302,10 +315,12 @@ async function runCheck(
   } catch (e) {
     fs.rmSync(profileDir, { recursive: true, force: true });
     const message = (e as Error).message;
-    if (/fallback to CPU EP has been explicitly disabled/.test(message)) {
+    if (e instanceof ProviderUnavailableError) return fail('PROVIDER_UNAVAILABLE', message.split('\n')[0]!);
+    // ORT's errors carry no codes: whether CPU fallback was the cause is decided by creating it again with fallback allowed.
+    if (provider !== 'cpu' && (await createsWithCpuFallback(provider, lowering, options.deviceId))) {
       return fail('CPU_FALLBACK', `some nodes of the ${lowering.kind} ${lowering.precision} lowering have no ${provider} kernel (they would run on the CPU)`);
     }
-    return fail(/failed to start|not available/.test(message) ? 'PROVIDER_UNAVAILABLE' : 'RUN_FAILED', message.split('\n')[0]!);
+    return fail('RUN_FAILED', message.split('\n')[0]!);
   }
   try {
     const first = toFloat32((await session.run(feeds))['y']!);

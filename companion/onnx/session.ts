@@ -10,6 +10,7 @@ import { Graph, type SerializedModel } from './graph';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, PORTABLE_FP32 } from './lowering';
 import { checkProviderListed, providerHint, ProviderUnavailableError } from './providers';
 import type { CreateResult, LogLevel, Reply, Request, RunResult, TensorData } from './session-protocol';
+import { codedErrorClass } from '../../protocol';
 
 export type { TensorData, TypedArray } from './session-protocol';
 export { ProviderUnavailableError } from './providers';
@@ -30,6 +31,8 @@ export interface SessionOptions {
   readonly configEntries?: Readonly<Record<string, string>>;
   /** Profile runs (ORT's JSON trace, written under this path prefix); endProfiling() then returns the file. */
   readonly profilePrefix?: string;
+  /** This session is the provider probe itself: its failure means the provider is unavailable (no second probe). */
+  readonly isProbe?: boolean;
   /** ORT's CPU memory arena (default true). */
   readonly cpuMemArena?: boolean;
 }
@@ -38,9 +41,7 @@ export interface SessionOptions {
 export const DISABLE_CPU_FALLBACK: Readonly<Record<string, string>> = { 'session.disable_cpu_ep_fallback': '1' };
 
 /** ORT refused the model or a run failed; the message is ORT's, prefixed with what we were doing. */
-export class SessionError extends Error {
-  override readonly name = 'SessionError';
-}
+export class SessionError extends codedErrorClass('SessionError', 'SESSION_FAILED') {}
 
 type Kind = Request extends infer R ? (R extends { kind: infer K } ? K : never) : never;
 type Payload<K extends Kind> = Omit<Extract<Request, { kind: K }>, 'id'>;
@@ -120,7 +121,9 @@ export class Session {
       s.released = true;
       await worker.terminate();
       const message = (e as Error).message;
-      if (provider !== 'cpu' && /provider|shared library|cuda|dml|directml|coreml|cudnn|webgpu adapter|dawn|vulkan/i.test(message)) {
+      // ORT's errors carry no codes, so whose fault it was is decided by running, not by reading the message: if
+      // the provider cannot run even the probe graph, the provider is unavailable; otherwise this model failed.
+      if (provider !== 'cpu' && (options.isProbe === true || !(await providerRunsProbe(provider)))) {
         throw new ProviderUnavailableError(provider, `execution provider ${provider} failed to start: ${message.trim()} (${providerHint(provider)})`);
       }
       throw new SessionError(`creating the ${provider} session failed: ${message}`);
@@ -192,20 +195,36 @@ function probeModel() {
   return g.serialize();
 }
 
+/** Creates and runs the probe graph on `provider`; throws why it cannot. */
+async function runProbe(provider: ExecutionProvider): Promise<void> {
+  const s = await Session.create(probeModel(), { provider, logLevel: 'fatal', isProbe: true });
+  try {
+    const out = await s.run({ x: { dtype: 'float32', dims: [2], data: new Float32Array([1, 1]) } });
+    const y = out['y']?.data;
+    if (!y || y[0] !== 2 || y[1] !== 3) throw new Error(`probe returned wrong numbers: ${String(y)}`);
+  } finally {
+    await s.release();
+  }
+}
+
+const probeVerdicts = new Map<ExecutionProvider, Promise<boolean>>();
+
+/** Whether `provider` runs the probe graph in this process (asked once per provider). */
+function providerRunsProbe(provider: ExecutionProvider): Promise<boolean> {
+  let verdict = probeVerdicts.get(provider);
+  if (!verdict) {
+    verdict = runProbe(provider).then(() => true, () => false);
+    probeVerdicts.set(provider, verdict);
+  }
+  return verdict;
+}
+
 /** Tries a tiny session on every provider (the `doctor` command prints this). */
 export async function availableProviders(): Promise<ProviderReport[]> {
-  const model = probeModel();
   const reports: ProviderReport[] = [];
   for (const provider of EXECUTION_PROVIDERS) {
     try {
-      const s = await Session.create(model, { provider, logLevel: 'fatal' });
-      try {
-        const out = await s.run({ x: { dtype: 'float32', dims: [2], data: new Float32Array([1, 1]) } });
-        const y = out['y']?.data;
-        if (!y || y[0] !== 2 || y[1] !== 3) throw new Error(`probe returned wrong numbers: ${String(y)}`);
-      } finally {
-        await s.release();
-      }
+      await runProbe(provider);
       reports.push({ provider, available: true });
     } catch (e) {
       reports.push({ provider, available: false, reason: (e as Error).message });

@@ -10,9 +10,6 @@ import type { RgbaImage } from '../image/rgba';
 import { EngineError } from '../runtime/errors';
 import type { Float32Nd } from './npy';
 
-/** 8-bit straight-alpha sRGB pixels, row-major (the one RGBA image type). */
-export type RgbaPixels = RgbaImage;
-
 /** Which cross-attention layers receive style tokens (the GenerationSpec's). */
 export type StyleLayers = StyleLayersSpec;
 
@@ -23,7 +20,7 @@ export type StyleResize = 'none' | 'square512';
  * The pipeline's request: the GenerationSpec with pixels and a drawn seed. The scheduler is any name the schedulers
  * know (checked by the pipeline against the folder's config); `latents` replaces the seed's noise.
  */
-export type GenerateRequest = Omit<ResolvedSpec<RgbaPixels>, 'scheduler'> & {
+export type GenerateRequest = Omit<ResolvedSpec<RgbaImage>, 'scheduler'> & {
   /** Scheduler name; undefined = the model folder's scheduler_config.json. */
   readonly scheduler?: string;
   /** Unscaled starting noise [1, 4, H/8, W/8] (diffusers' `latents=`); overrides the seed's noise. */
@@ -50,7 +47,7 @@ export function randomSeed(): number {
 /** A request's settings: everything but pixels and latents (what a CLI or a protocol message states). */
 export type RequestSettings = Omit<GenerateRequest, 'style' | 'negativeStyle' | 'latents'>;
 
-const pixelsSchema = z.custom<RgbaPixels>((v) => typeof v === 'object' && v !== null && 'data' in v, 'RGBA pixels');
+const pixelsSchema = z.custom<RgbaImage>((v) => typeof v === 'object' && v !== null && 'data' in v, 'RGBA pixels');
 const requestSchema = generationSpecSchema(pixelsSchema);
 
 /**

@@ -1,8 +1,7 @@
 /** CLIP pixel values of the style image and of the SCFG negative (a user image or a drop preset [ours]). */
 import { clipPreprocess } from '../image/clip-preprocess';
 import { negativeStyleFromPreset } from '../image/negative-presets';
-import { validateRgbaImage } from '../image/rgba';
-import type { RgbaPixels } from './request';
+import { type RgbaImage, validateRgbaImage } from '../image/rgba';
 
 /** null negative: the unconditional side uses zero features (proj(zeros), METHOD.md §0). */
 export interface StylePixels {
@@ -11,7 +10,7 @@ export interface StylePixels {
 }
 
 export function prepareStylePixels(
-  style: RgbaPixels, negative: RgbaPixels | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
+  style: RgbaImage, negative: RgbaImage | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
 ): StylePixels {
   validateRgbaImage(style, 'style image');
   if (negative !== null && typeof negative !== 'string') validateRgbaImage(negative, 'negative style image');

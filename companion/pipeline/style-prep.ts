@@ -1,6 +1,6 @@
 /** prepareStylePixels in a short-lived worker thread (see style-prep-worker.ts). */
 import * as path from 'node:path';
-import type { RgbaPixels } from './request';
+import type { RgbaImage } from '../image/rgba';
 import type { StylePixels } from './style-pixels';
 import type { StylePrepReply, StylePrepTask } from './style-prep-worker';
 import { runWorkerTask } from '../runtime/worker-task';
@@ -8,7 +8,7 @@ import { runWorkerTask } from '../runtime/worker-task';
 const WORKER_FILE = path.join(__dirname, 'style-prep-worker.js');
 
 export function prepareStylePixelsInWorker(
-  style: RgbaPixels, negative: RgbaPixels | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
+  style: RgbaImage, negative: RgbaImage | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
 ): Promise<StylePixels> {
   // postMessage copies the pixels: the caller keeps its own.
   const task: StylePrepTask = { style, negative, imageSize, styleResize };

@@ -15,10 +15,9 @@
  *   decode        the student's final latents through the VAE decoder → RGBA.
  * Everything heavy runs in the sessions' worker threads; this loop only touches latent-sized arrays.
  */
-import { GenerationAborted } from './engine';
 import { type ImageSide, type ModelSet, type UNetKey, type UNetSession, type VaeDecoder, unetCacheKey, vaeCacheKey } from '../runtime/model-set';
 import type { Lease } from '../runtime/resident-cache';
-import { EngineError } from '../runtime/errors';
+import { EngineError, GenerationAborted } from '../runtime/errors';
 import { admit, type JobMemoryPlan, type NetworkKind, planJobMemory } from '../runtime/memory';
 import { checkStyleLayers } from './preflight';
 import { classifierFreeGuidance } from './guidance';
@@ -37,6 +36,7 @@ import { randn } from '../rng/randn';
 import { TorchCpuGenerator } from '../rng/torch-generator';
 import { schedulerFromConfig, type Scheduler, type SchedulerState } from '../schedulers';
 import type { TensorData } from '../onnx/session';
+import { codedErrorClass } from '../../protocol';
 
 export interface PipelineRequest extends GenerateRequest {
   /** Explicit seeds, one per variation (overrides seed + k). */
@@ -116,9 +116,7 @@ export interface JobPlan {
 
 export { prepareStylePixels, type StylePixels };
 
-export class PipelineError extends Error {
-  override readonly name = 'PipelineError';
-}
+export class PipelineError extends codedErrorClass('PipelineError', 'BAD_PIPELINE_INPUT') {}
 
 interface Conditioning {
   /** Per-row encoder hidden states for the unconditional and the conditional side: [77 + T, D] each. */

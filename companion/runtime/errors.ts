@@ -1,6 +1,7 @@
 /**
  * Engine errors carry a stable code (callers branch on it, never on message text) and a message that names the fix.
  */
+import { CodedError } from '../../protocol';
 export const ENGINE_ERROR_CODES = {
   /** A job (or one of its networks) cannot fit the memory budget; the message gives both figures. */
   MEMORY_BUDGET: 'memory budget exceeded',
@@ -20,16 +21,18 @@ export const ENGINE_ERROR_CODES = {
 
 export type EngineErrorCode = keyof typeof ENGINE_ERROR_CODES;
 
-export class EngineError extends Error {
+export class EngineError extends CodedError<EngineErrorCode> {
   override readonly name = 'EngineError';
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export function isEngineError(e: unknown, code?: EngineErrorCode): e is EngineError {
   return e instanceof EngineError && (code === undefined || e.code === code);
+}
+
+/** What the pipeline (and so an engine) throws when it stopped because its abort signal fired. */
+export class GenerationAborted extends CodedError<'CANCELLED'> {
+  constructor() {
+    super('CANCELLED', 'generation cancelled');
+    this.name = 'GenerationAborted';
+  }
 }

@@ -10,6 +10,7 @@
  * (built by models/clip-text-sdxl.ts) are small enough to build here.
  */
 import * as path from 'node:path';
+import type { SerializedModel } from '../onnx/graph';
 import { type ExecutionProvider, type Lowering, loweringFor } from '../onnx/lowering';
 import { Session, type SessionOptions } from '../onnx/session';
 import { formatGiB, type Lease, ResidentCache } from './resident-cache';
@@ -27,6 +28,7 @@ import { buildGraphInWorker, type GraphSpec } from './graph-build';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, type WeightOptions } from '../weights/diffusers';
 import { openImageEncoder } from '../weights/image-encoder-source';
+import { codedErrorClass } from '../../protocol';
 
 /** The dtype of a network's float inputs and outputs. */
 export type ComputeType = 'float32' | 'float16';
@@ -58,9 +60,7 @@ export interface ModelSetOptions {
   readonly sessionConfig?: Readonly<Record<string, string>>;
 }
 
-export class ModelSetError extends Error {
-  override readonly name = 'ModelSetError';
-}
+export class ModelSetError extends codedErrorClass('ModelSetError', 'MODEL_SET') {}
 
 /** What a UNet session is keyed by: every row count and teacher setting shares it. */
 export interface UNetKey {
@@ -286,11 +286,11 @@ export class ModelSet {
     this.checkOpen();
     const bytes = this.footprints(8, 8, { preset: 'none' }, 2).textEncoders;
     return this.cache.lease('text-encoders', 'text-encoders', bytes, async () => {
-      const t0 = performance.now();
-      const t = await SdxlTextEncoders.create(this.folder, { session: this.sessionOptions, lowering: this.lowering, ...this.weightOptions });
+      // Their small graphs are built on this thread (models/clip-text-sdxl.ts); the sessions come from the one recipe.
+      const t = await SdxlTextEncoders.create(this.folder, {
+        lowering: this.lowering, ...this.weightOptions, createSession: (network, model) => this.sessionFromModel(network.replace(/_/g, '-'), model, 0),
+      });
       for (const n of t.notes) if (!this.notes.includes(n)) this.notes.push(n);
-      // built on this thread and created together: one figure for both
-      this.creations.push({ network: 'text-encoders', buildMs: 0, sessionMs: performance.now() - t0 });
       return t;
     });
   }
@@ -381,15 +381,19 @@ export class ModelSet {
 
   /**
    * The one recipe for a network's session: its graph built in a worker thread from the spec, then a session with
-   * the set's options; both times recorded in `creations`. (The text encoders' small graphs are built by
-   * models/clip-text-sdxl.ts on this thread, with the same options.)
+   * the set's options; both times recorded in `creations`.
    */
   private async session(network: string, spec: GraphSpec): Promise<Session> {
     const t0 = performance.now();
     const model = await buildGraphInWorker(spec);
-    const t1 = performance.now();
+    return this.sessionFromModel(network, model, performance.now() - t0);
+  }
+
+  /** A session with the set's options for a built graph (`buildMs`: what building it took), recorded in `creations`. */
+  private async sessionFromModel(network: string, model: SerializedModel, buildMs: number): Promise<Session> {
+    const t0 = performance.now();
     const session = await Session.create(model, this.sessionOptions);
-    this.creations.push({ network, buildMs: t1 - t0, sessionMs: performance.now() - t1 });
+    this.creations.push({ network, buildMs, sessionMs: performance.now() - t0 });
     return session;
   }
 

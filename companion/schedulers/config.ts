@@ -6,13 +6,9 @@
  */
 
 import { z } from 'zod';
+import { codedErrorClass } from '../../protocol';
 
-export class SchedulerConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SchedulerConfigError';
-  }
-}
+export class SchedulerConfigError extends codedErrorClass('SchedulerConfigError', 'BAD_SCHEDULER_CONFIG') {}
 
 const positiveInt = z.number().int().positive();
 const betaSchedule = z.enum(['linear', 'scaled_linear', 'squaredcos_cap_v2']);

@@ -9,7 +9,7 @@ import {
   CLOSE_CODES, decodeFrame, encodeImageFrames, FrameKind, majorOf, parseClientMessage, PROTOCOL_VERSION, ProtocolError,
   Reassembler, type ClientMessage, type ErrorCode, type ErrorMessage, type Generate, type ServerMessage, type Welcome,
 } from '../../protocol';
-import type { EngineStatus, GenerationRequest, RgbaImage } from '../pipeline/engine';
+import type { EngineStatus, GenerationRequest, RgbaImage } from '../engine/engine';
 import type { PairingBackoff } from './auth';
 import type { Credentials } from './credentials';
 import type { Job, JobRunner, JobSink } from './jobs';

@@ -3,8 +3,8 @@
  * connection. Cancelling a waiting job removes it; cancelling the running one aborts its signal,
  * and the engine stops at the next step. Every accepted job ends with one `done` or one `error`.
  */
-import { FrameKind, type ErrorCode, type ServerMessage } from '../../protocol';
-import { GenerationAborted, type GenerationEngine, type GenerationRequest, type RgbaImage, type StepEvent } from '../pipeline/engine';
+import { CodedError, FrameKind, type ErrorCode, type ServerMessage } from '../../protocol';
+import { GenerationAborted, type GenerationEngine, type GenerationRequest, type RgbaImage, type StepEvent } from '../engine/engine';
 import { JobQueue } from './queue';
 
 /** Where a job's messages go: its connection, which may have gone away. */
@@ -130,7 +130,8 @@ export class JobRunner {
       end({ type: 'done', jobId: job.id, outcome: 'completed' });
     } catch (err) {
       if (signal.aborted || err instanceof GenerationAborted) return end({ type: 'done', jobId: job.id, outcome: 'cancelled' });
-      fail('ENGINE_FAILED', `generation failed: ${err instanceof Error ? err.message : String(err)}`);
+      // The engine's own code (BAD_IMAGE, MEMORY_BUDGET, SESSION_FAILED, ...) travels in the message for the user and logs.
+      fail('ENGINE_FAILED', `generation failed${err instanceof CodedError ? ` [${err.code}]` : ''}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type ErrorCode, type ModelInfo, type Welcome } from '../../protocol';
 import { isEngineError } from '../runtime/errors';
-import type { EngineStatus, GenerationEngine, GenerationRequest } from '../pipeline/engine';
+import type { EngineStatus, GenerationEngine, GenerationRequest } from '../engine/engine';
 import { checkUpgrade, PairingBackoff } from './auth';
 import { Connection, type DaemonContext } from './connection';
 import { Credentials } from './credentials';

@@ -7,13 +7,14 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { CodedError } from '../../protocol';
 
-export class TokenizerFileError extends Error {
+export class TokenizerFileError extends CodedError<'BAD_TOKENIZER_FILE'> {
   constructor(
     readonly file: string,
     problem: string,
   ) {
-    super(`${file}: ${problem}`);
+    super('BAD_TOKENIZER_FILE', `${file}: ${problem}`);
     this.name = 'TokenizerFileError';
   }
 }

@@ -13,6 +13,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { assertSafeRepoPath, assertSafeRevision } from './default-models';
 import { RepoCache } from './hub-layout';
+import { codedErrorClass } from '../../protocol';
 
 export interface HubFile {
   readonly repo: string;
@@ -41,12 +42,7 @@ export interface FileMetadata {
   readonly downloadUrl: string;
 }
 
-export class DownloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DownloadError';
-  }
-}
+export class DownloadError extends codedErrorClass('DownloadError', 'DOWNLOAD_FAILED') {}
 
 /** Strips the weak marker and quotes, as huggingface_hub's _normalize_etag does. */
 export function normalizeEtag(etag: string | undefined): string | undefined {

@@ -4,32 +4,34 @@
  *
  *   WeightFileError(file, problem)   a file or folder is missing, unreadable or malformed
  *   WeightError(key, problem, file?) a tensor lookup failed (missing key, wrong shape, unread keys)
+ *   ModelSourceError(code, message)  where a model comes from: single-file checkpoints, model roots, configs, tokenizers
  */
+import { CodedError } from '../../protocol';
 
 /**
  * A file (or folder) the weight readers were given cannot be used. `.file` is the path as given; `.realFile` the
  * file behind it when that differs (a hub-cache blob), also named in the message.
  */
-export class WeightFileError extends Error {
+export class WeightFileError extends CodedError<'BAD_WEIGHT_FILE'> {
   override readonly name = 'WeightFileError';
   constructor(
     readonly file: string,
     readonly problem: string,
     readonly realFile?: string,
   ) {
-    super(`${file}${realFile === undefined ? '' : ` (→ ${realFile})`}: ${problem}`);
+    super('BAD_WEIGHT_FILE', `${file}${realFile === undefined ? '' : ` (→ ${realFile})`}: ${problem}`);
   }
 }
 
 /** A tensor lookup failed. `.key` is the full dotted checkpoint key; `.file` the file searched, when known. */
-export class WeightError extends Error {
+export class WeightError extends CodedError<'BAD_WEIGHTS'> {
   override readonly name = 'WeightError';
   constructor(
     readonly key: string,
     readonly problem: string,
     readonly file?: string,
   ) {
-    super(`weight "${key}": ${problem}${file === undefined ? '' : ` (in ${file})`}`);
+    super('BAD_WEIGHTS', `weight "${key}": ${problem}${file === undefined ? '' : ` (in ${file})`}`);
   }
 }
 
@@ -60,12 +62,6 @@ export const MODEL_SOURCE_ERROR_CODES = {
 
 export type ModelSourceErrorCode = keyof typeof MODEL_SOURCE_ERROR_CODES;
 
-export class ModelSourceError extends Error {
+export class ModelSourceError extends CodedError<ModelSourceErrorCode> {
   override readonly name = 'ModelSourceError';
-  constructor(
-    readonly code: ModelSourceErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

@@ -57,3 +57,8 @@ export async function pullModels(options: PullOptions, models: readonly ModelSpe
   }
   return modelStatuses(options.cacheDir, models);
 }
+
+/** A download size for people: "6.9 GB", "335.0 MB". */
+export function formatGB(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+}

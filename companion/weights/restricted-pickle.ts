@@ -6,9 +6,13 @@
  *   unpickle(bytes, { globals, persistentLoad }): unknown
  *   PickleDict (dicts, OrderedDicts), PickleTuple (tuples; lists are plain arrays)
  */
+import { CodedError } from '../../protocol';
 
-export class PickleError extends Error {
+export class PickleError extends CodedError<'BAD_PICKLE'> {
   override readonly name: string = 'PickleError';
+  constructor(message: string) {
+    super('BAD_PICKLE', message);
+  }
 }
 /** A global outside the allow-list (e.g. `posix.system`): the file tried to call code. */
 export class PickleRefusedError extends PickleError {

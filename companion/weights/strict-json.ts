@@ -3,15 +3,14 @@
  * let two tensors claim one name. `parseStrictJson(text)` returns plain values (objects have no prototype, so a
  * key like "__proto__" is just a key) and throws JsonSyntaxError with a position and, for duplicates, the key.
  */
+import { codedErrorClass } from '../../protocol';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 export interface JsonObject {
   [key: string]: JsonValue;
 }
 
-export class JsonSyntaxError extends Error {
-  override readonly name = 'JsonSyntaxError';
-}
+export class JsonSyntaxError extends codedErrorClass('JsonSyntaxError', 'BAD_JSON_FILE') {}
 
 export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

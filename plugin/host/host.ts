@@ -2,6 +2,7 @@
  * The panel's only seam to Photoshop. PhotoshopHost implements it over the `photoshop`/`uxp` modules;
  * the end-to-end page implements it over a canvas. Everything else in the plugin sees only these types.
  */
+import { codedErrorClass } from '../../protocol';
 
 /** A rectangle in document pixels; right/bottom are exclusive. */
 export interface Bounds {
@@ -112,9 +113,4 @@ export interface Host {
 }
 
 /** A failure the user can act on; `message` is shown in the panel as is. */
-export class HostError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HostError';
-  }
-}
+export class HostError extends codedErrorClass('HostError', 'HOST') {}

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   GenerationAborted, type EngineStatus, type GeneratedImage, type GenerationEngine, type GenerationHooks, type GenerationRequest,
-} from '../../companion/pipeline/engine';
+} from '../../companion/engine/engine';
 import type { RunCommand, WorkerEvent } from './synthetic-engine-worker';
 
 export interface SyntheticEngineOptions {

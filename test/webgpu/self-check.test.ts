@@ -2,16 +2,21 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loweringFor } from '../../companion/onnx/lowering';
+import { Graph } from '../../companion/onnx/graph';
+import { loweringFor, PORTABLE_FP32 } from '../../companion/onnx/lowering';
+import { ProviderUnavailableError, Session, SessionError } from '../../companion/onnx/session';
 import { autoProviderOrder, chooseProvider, chooseVerified, softwareVulkanOnly, verifyProvider } from '../../companion/onnx/self-check';
 import { requireWebGpu } from './harness';
 
+// Every test gets an empty verdict cache: a verdict another test cached must not decide this one (jest --randomize).
 let cacheDir: string;
 beforeAll(async () => {
   await requireWebGpu();
-  cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfcheck-test-'));
 }, 120_000);
-afterAll(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
+beforeEach(() => {
+  cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfcheck-test-'));
+});
+afterEach(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 
 test.each(['fp32', 'fp16'] as const)('WebGPU default lowering, %s: passes, every node on the WebGPU provider', async (precision) => {
   const r = await verifyProvider('webgpu', loweringFor('webgpu', precision), { cacheDir });
@@ -68,8 +73,19 @@ test("'auto' skips WebGPU without a GPU device node (lavapipe only) and tries it
 
 test('a provider this platform lacks is reported, not cached', async () => {
   const dml = process.platform === 'win32' ? 'coreml' : 'dml';
+  const file = path.join(cacheDir, 'gpu-verified.json');
+  fs.writeFileSync(file, '{}');
   const r = await verifyProvider(dml, loweringFor(dml), { cacheDir });
   expect(r).toMatchObject({ passed: false, code: 'PROVIDER_UNAVAILABLE' });
-  const cache = JSON.parse(fs.readFileSync(path.join(cacheDir, 'gpu-verified.json'), 'utf8')) as Record<string, unknown>;
+  const cache = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   expect(Object.keys(cache).some((k) => k.startsWith(`${dml}|`))).toBe(false);
 });
+
+test('a model that fails on a provider that works is the model\'s failure (SessionError), not PROVIDER_UNAVAILABLE', async () => {
+  const g = new Graph({ lowering: PORTABLE_FP32 });
+  g.output('y', g.op('NoSuchOp', [g.input('x', 'float32', [1])], {}, { shape: [1], dtype: 'float32' }));
+  const err = await Session.create(g.serialize(), { provider: 'webgpu', logLevel: 'fatal' }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SessionError);
+  expect(err).not.toBeInstanceOf(ProviderUnavailableError);
+  expect((err as Error).message).toMatch(/^creating the webgpu session failed: .*NoSuchOp/);
+}, 120_000);

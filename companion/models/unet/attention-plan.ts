@@ -6,6 +6,7 @@
  * (h94 IP-Adapter, CSGO) number their `to_k_ip`/`to_v_ip` keys by that position, so attn2 layers get odd ids.
  */
 import { type UNetConfig, unetDims } from './config';
+import { codedErrorClass } from '../../../protocol';
 
 export interface AttentionLayer {
   /** Module path, e.g. "up_blocks.0.attentions.1.transformer_blocks.3.attn2". */
@@ -53,9 +54,7 @@ export interface AttentionPlan {
   kindOf(path: string): AttentionKind;
 }
 
-export class AttentionPlanError extends Error {
-  override readonly name = 'AttentionPlanError';
-}
+export class AttentionPlanError extends codedErrorClass('AttentionPlanError', 'BAD_ATTENTION_PLAN') {}
 
 /** Every attention layer of the UNet described by `c`, in diffusers' attn_processors order. */
 export function attentionLayers(c: UNetConfig): AttentionLayer[] {

@@ -3,6 +3,7 @@
  * Only the variants this engine builds are accepted; anything else fails here, naming the key and value.
  */
 import { z } from 'zod';
+import { codedErrorClass } from '../../../protocol';
 
 const intOrList = z.union([z.number().int().positive(), z.array(z.number().int().positive()).min(1)]);
 const off = <T extends z.ZodType>(t: T) => t.nullish();
@@ -80,9 +81,7 @@ export const UNetConfigSchema = z.looseObject({
 
 export type UNetConfig = z.infer<typeof UNetConfigSchema>;
 
-export class UNetConfigError extends Error {
-  override readonly name = 'UNetConfigError';
-}
+export class UNetConfigError extends codedErrorClass('UNetConfigError', 'BAD_UNET_CONFIG') {}
 
 /** Parses config.json text or object; `source` names the file in errors. */
 export function parseUNetConfig(raw: unknown, source = 'unet/config.json'): UNetConfig {

@@ -78,6 +78,19 @@ describe('Session', () => {
     expect((err as Error).message).toMatch(new RegExp(`execution provider ${foreign} is not available on ${process.platform}/${process.arch}`));
   });
 
+  it('a provider that cannot start is ProviderUnavailableError with how to get it (decided by running a probe)', async () => {
+    const cudaWorks = (await availableProviders())[1]!.available;
+    const g = new Graph({ lowering: PORTABLE_FP32 });
+    g.output('y', g.op('Neg', [g.input('x', 'float32', [1])]));
+    const created = await Session.create(g.serialize(), { provider: 'cuda', logLevel: 'fatal' }).catch((e: unknown) => e);
+    if (cudaWorks) {
+      await (created as Session).release();
+    } else {
+      expect(created).toBeInstanceOf(ProviderUnavailableError);
+      expect((created as Error).message).toMatch(/execution provider cuda failed to start: .*--onnxruntime-node-install=cuda12/);
+    }
+  });
+
   it('reports which providers work here (cpu always; the others with a reason when not)', async () => {
     const reports = await availableProviders();
     expect(reports.map((r) => r.provider)).toEqual(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']);

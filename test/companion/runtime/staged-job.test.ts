@@ -84,6 +84,8 @@ describe('staged lifetimes under a small budget (CSGO, teacher on, 4 variations)
         .toEqual(['text-encoders', 'image-encoder']); // once for all 4 variations
       expect(events.filter((e) => e.kind === 'result').map((e) => e.kind === 'result' && e.variation.seed)).toEqual([7, 8, 9, 10]);
       expect(events.filter((e) => e.kind === 'step')).toHaveLength(4 * 3);
+      // every session, the text encoders' included, came from the set's one recipe (and was recorded by it)
+      expect(small.creations.map((c) => c.network)).toEqual(['text-encoder', 'text-encoder-2', 'image-encoder', 'image-projection', 'unet', 'vae-decoder']);
       expect(log).toEqual([
         'created text-encoders',
         'released text-encoders', 'created image-encoder',

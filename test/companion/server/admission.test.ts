@@ -41,7 +41,7 @@ test('a size off the engine\'s stride is refused by the protocol itself, nothing
   const c = await TestClient.paired(daemon.url, daemon.token);
   c.send({ type: 'generate', requestId: 'odd', params: { prompt: 'p', width: 72, height: 64, steps: 1 } });
   const m = await c.waitFor((x) => 'requestId' in x && x.requestId === 'odd');
-  expect(m).toMatchObject({ type: 'error', code: 'BAD_MESSAGE', message: expect.stringContaining('width must be a multiple of 32') });
+  expect(m).toMatchObject({ type: 'error', code: 'BAD_MESSAGE', message: expect.stringContaining('width 72 is not a multiple of 32; try 64 or 96') });
   expect(c.messages.some((x) => x.type === 'accepted')).toBe(false);
   c.close();
 });

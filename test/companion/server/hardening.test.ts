@@ -185,6 +185,8 @@ describe('item 4: bounded cost before and after pairing', () => {
 });
 
 describe('in-process: pull, revocation, upload budget', () => {
+  // Each test gets its own server and config dir: rotation and revocation change the tokens, and the upload budget
+  // is daemon-wide, so sharing one server would make a test depend on which ran before it (jest --randomize).
   let dir: string;
   let server: StyleStudioServer;
   let engine: SyntheticTestEngine;
@@ -199,7 +201,8 @@ describe('in-process: pull, revocation, upload budget', () => {
       return models.list();
     },
   };
-  beforeAll(async () => {
+  beforeEach(async () => {
+    [afterPulls, pulls, present] = [0, 0, true];
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-hardening-'));
     engine = new SyntheticTestEngine({ stepMs: 1 });
     server = new StyleStudioServer(
@@ -212,7 +215,7 @@ describe('in-process: pull, revocation, upload budget', () => {
     );
     await server.listen();
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await server.close();
     await engine.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -278,7 +281,7 @@ describe('in-process: pull, revocation, upload budget', () => {
   });
 
   test('item 2: a token rotated from the command line takes effect at the next hello', async () => {
-    const { runTokenCommand } = await import('../../../companion/server/token-command');
+    const { runTokenCommand } = await import('../../../companion/commands/token-command');
     const lines: string[] = [];
     runTokenCommand({ rotate: true }, dir, (l) => lines.push(l));
     const token = /new token\s+(\S+)/.exec(lines.join('\n'))![1]!;

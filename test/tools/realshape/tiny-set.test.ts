@@ -10,8 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createEngine } from '../../../companion/pipeline/engine-factory';
-import { decodeImage } from '../../../companion/image/rgba';
+import { createEngine } from '../../../companion/engine/engine-factory';
 import { openStyleAdapter } from '../../../companion/models/adapter';
 import { DEFAULT_MODELS } from '../../../companion/weights/default-models';
 import { RepoCache } from '../../../companion/weights/hub-layout';
@@ -22,6 +21,7 @@ import { generateSet, type GenerateOptions, type GenerateResult } from '../../..
 import type { SetSources } from '../../../tools/realshape/plan';
 import { verifySet } from '../../../tools/realshape/verify';
 import { fixture, repoRoot } from '../../helpers/paths';
+import { generateTinyJob } from '../../helpers/tiny-job';
 
 /** The tiny fixture file standing in for each file of the default set. */
 const FIXTURE_FOR: Record<string, (file: string) => string> = {
@@ -263,12 +263,7 @@ test('serve\'s engine opens the generated set and generates a StyleStudio image 
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
-    const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
-    const images = [];
-    for await (const img of engine.generate({
-      prompt: 'A red apple', style, crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 1,
-      guidance: 5, steps: 2, seeds: [1], variations: 1, width: 64, height: 64, scheduler: 'euler', styleLayers: { kind: 'adapter-default' }, styleResize: 'none',
-    }, { signal: new AbortController().signal, previewSide: 16, onStep: () => undefined })) images.push(img);
+    const images = await generateTinyJob(engine);
     expect(images).toHaveLength(1);
     expect(images[0]!.image).toMatchObject({ width: 64, height: 64 });
   } finally {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createEngine } from '../../../companion/pipeline/engine-factory';
+import { createEngine } from '../../../companion/engine/engine-factory';
 import { modelStatuses, type ModelStatus } from '../../../companion/weights/model-catalog';
 import { decodeImage } from '../../../companion/image/rgba';
 import { fixture } from '../../helpers/paths';

@@ -16,8 +16,8 @@ import {
 } from './engine';
 import { ModelSet, type ModelPaths } from '../runtime/model-set';
 import type { NetworkKind } from '../runtime/memory';
-import { prepareStylePixelsInWorker } from './style-prep';
-import { type PipelineRequest, StyleStudioPipeline } from './stylestudio-pipeline';
+import { prepareStylePixelsInWorker } from '../pipeline/style-prep';
+import { type PipelineRequest, StyleStudioPipeline } from '../pipeline/stylestudio-pipeline';
 
 export interface OnnxEngineOptions {
   readonly paths: ModelPaths;

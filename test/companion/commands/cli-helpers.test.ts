@@ -1,7 +1,7 @@
 /** Small pieces of the generate command: output naming for variations, the embedding summary, the progress bar. */
 import { Writable } from 'node:stream';
-import { tensorSummary, variationPath } from '../../../companion/pipeline/generate-command';
-import { ProgressBar } from '../../../companion/pipeline/progress';
+import { tensorSummary, variationPath } from '../../../companion/commands/generate-command';
+import { ProgressBar } from '../../../companion/commands/progress-bar';
 
 test('variation file names: OUT.png for one, OUT-k.png for several, extension kept last', () => {
   expect(variationPath('/a/b/out.png', 0, 1)).toBe('/a/b/out.png');

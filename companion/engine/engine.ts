@@ -84,10 +84,4 @@ export interface GenerationEngine {
   close(): Promise<void>;
 }
 
-/** What an engine throws when it stopped because `hooks.signal` was aborted. */
-export class GenerationAborted extends Error {
-  constructor() {
-    super('generation cancelled');
-    this.name = 'GenerationAborted';
-  }
-}
+export { GenerationAborted } from '../runtime/errors';

@@ -2,17 +2,17 @@
 import type { Command } from 'commander';
 import { DEFAULT_PORT, PROTOCOL_VERSION, type ModelInfo } from '../../protocol';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../onnx/lowering';
-import { createEngine, type EngineFactory } from '../pipeline/engine-factory';
+import { createEngine, type EngineFactory } from '../engine/engine-factory';
 import { parseBudget } from '../runtime/memory';
 import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
-import { formatGB } from '../weights/models-command';
+import { formatGB } from '../weights/model-catalog';
 import { resolveModelSource } from '../weights/model-source';
 import { ProgressLine } from '../weights/progress-line';
-import { companionVersion } from './companion-version';
-import { resolveServerOptions } from './options';
-import { StyleStudioServer, type ModelService } from './server';
-import { configDir, loadOrCreateToken } from './token';
+import { companionVersion } from '../server/companion-version';
+import { resolveServerOptions } from '../server/options';
+import { StyleStudioServer, type ModelService } from '../server/server';
+import { configDir, loadOrCreateToken } from '../server/token';
 
 interface ServeFlags {
   port: string;

@@ -6,13 +6,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createEngine } from '../../../companion/pipeline/engine-factory';
-import type { GenerationEngine } from '../../../companion/pipeline/engine';
+import { createEngine } from '../../../companion/engine/engine-factory';
+import type { GenerationEngine } from '../../../companion/engine/engine';
 import { DEFAULT_MODELS } from '../../../companion/weights/default-models';
 import { modelStatuses, type ModelStatus } from '../../../companion/weights/model-catalog';
-import { decodeImage } from '../../../companion/image/rgba';
-import { fixture } from '../../helpers/paths';
 import { writeTinyDefaultSet } from '../../helpers/tiny-model-set';
+import { generateTinyJob } from '../../helpers/tiny-job';
 
 let root: string;
 beforeAll(() => {
@@ -41,12 +40,7 @@ test('all present: the ONNX engine, ready, generates a StyleStudio image with th
   try {
     await ready(engine);
     expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
-    const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
-    const images = [];
-    for await (const img of engine.generate({
-      prompt: 'A red apple', style, crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 1,
-      guidance: 5, steps: 2, seeds: [1], variations: 1, width: 64, height: 64, scheduler: 'euler', styleLayers: { kind: 'adapter-default' }, styleResize: 'none',
-    }, { signal: new AbortController().signal, previewSide: 16, onStep: () => undefined })) images.push(img);
+    const images = await generateTinyJob(engine);
     expect(images).toHaveLength(1);
     expect(images[0]!.image).toMatchObject({ width: 64, height: 64 });
   } finally {

@@ -18,11 +18,11 @@ import { formatMemoryPlan } from '../runtime/memory';
 import { modelsCacheDir } from '../weights/hub-layout';
 import { resolveModelSource } from '../weights/model-source';
 import { type GenerateCliOptions, planGenerate, type Provider, UsageError } from './generate-options';
-import { readNpy, writeNpy } from './npy';
-import { ProgressBar } from './progress';
-import { StyleStudioPipeline } from './stylestudio-pipeline';
+import { readNpy, writeNpy } from '../pipeline/npy';
+import { ProgressBar } from './progress-bar';
+import { StyleStudioPipeline } from '../pipeline/stylestudio-pipeline';
 import { SCHEDULER_NAMES } from '../schedulers';
-import { toFloat32 } from './tensors';
+import { toFloat32 } from '../pipeline/tensors';
 
 /** OUT.png for one variation, OUT-k.png for several (the extension stays last). */
 export function variationPath(file: string, index: number, count: number): string {

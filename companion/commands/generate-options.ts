@@ -5,8 +5,9 @@
  */
 import { z } from 'zod';
 import { generationSpecSchema, SCHEDULER_NAMES, type SchedulerName, specIssue } from '../../protocol';
-import { randomSeed, type DropPreset, type RequestSettings, type StyleLayers, type StyleResize } from './request';
+import { randomSeed, type DropPreset, type RequestSettings, type StyleLayers, type StyleResize } from '../pipeline/request';
 import { parseBudget } from '../runtime/memory';
+import { codedErrorClass } from '../../protocol';
 
 /** The raw option values commander hands over (all strings or flags, exactly as typed). */
 export interface GenerateCliOptions {
@@ -69,9 +70,7 @@ export interface GeneratePlan {
 }
 
 /** A usage error: one line, names the option, exits non-zero. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export class UsageError extends codedErrorClass('UsageError', 'USAGE') {}
 
 function integer(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -5,7 +5,7 @@ import { modelsCacheDir } from '../weights/hub-layout';
 import {
   checkCuda, checkGpuMemory, checkGpuSelfTests, type GpuSelfCheck, checkMemory, checkModels, checkNode, checkOnnxRuntime, checkPort, checkProviders, checkToken,
   formatResult, type CheckResult, type ProviderProbe,
-} from './checks';
+} from '../doctor/checks';
 
 /** Tries each execution provider with a real session (supplied by companion/onnx). */
 export type ProviderProber = () => Promise<ProviderProbe[]>;

@@ -4,8 +4,8 @@
  * (and a revoked panel's open connection closes within one heartbeat, 30 s).
  */
 import type { Command } from 'commander';
-import { Credentials } from './credentials';
-import { configDir, loadOrCreateToken } from './token';
+import { Credentials } from '../server/credentials';
+import { configDir, loadOrCreateToken } from '../server/token';
 
 interface TokenFlags {
   rotate?: boolean;

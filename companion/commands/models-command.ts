@@ -3,15 +3,11 @@
  * shows what the ComfyUI / A1111 model roots hold (model-roots.ts), and which of their files cannot be used and why.
  */
 import type { Command } from 'commander';
-import { DEFAULT_MODELS, PULLABLE_MODELS } from './default-models';
-import { hubEndpoint, modelsCacheDir } from './hub-layout';
-import { modelStatuses, pullModels, type ModelStatus } from './model-catalog';
-import { modelRoots, type RootScan, scanModelRoot } from './model-roots';
-import { ProgressLine } from './progress-line';
-
-export function formatGB(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-}
+import { DEFAULT_MODELS, PULLABLE_MODELS } from '../weights/default-models';
+import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
+import { formatGB, modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
+import { modelRoots, type RootScan, scanModelRoot } from '../weights/model-roots';
+import { ProgressLine } from '../weights/progress-line';
 
 export function describeStatus(s: ModelStatus): string {
   const head = `${s.present ? 'present' : 'missing'}  ${s.spec.id.padEnd(18)} ${s.spec.repo}`;

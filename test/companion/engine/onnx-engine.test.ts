@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GenerationAborted, type GeneratedImage, type GenerationRequest, type StepEvent } from '../../../companion/pipeline/engine';
-import { OnnxGenerationEngine, pipelineRequest } from '../../../companion/pipeline/onnx-engine';
+import { GenerationAborted, type GeneratedImage, type GenerationRequest, type StepEvent } from '../../../companion/engine/engine';
+import { OnnxGenerationEngine, pipelineRequest } from '../../../companion/engine/onnx-engine';
 import { ModelSet } from '../../../companion/runtime/model-set';
 import { StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
 import { decodeImage } from '../../../companion/image/rgba';

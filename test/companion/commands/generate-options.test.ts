@@ -1,4 +1,4 @@
-import { planGenerate, UsageError } from '../../../companion/pipeline/generate-options';
+import { planGenerate, UsageError } from '../../../companion/commands/generate-options';
 
 const base = { model: 'm', prompt: 'A red apple', out: 'o.png' };
 const styled = { ...base, style: 's.png', adapter: 'a.bin', imageEncoder: 'enc' };
