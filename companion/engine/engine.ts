@@ -80,6 +80,11 @@ export interface GenerationEngine {
    * layers, more memory than the budget): throws an error with a `code` (runtime/errors.ts). Optional.
    */
   admit?(request: GenerationRequest): void;
+  /**
+   * Cuts the request's reference images down to what the encoders read, off the main thread, with identical results:
+   * the daemon calls it as a job queues, so a waiting job holds ~200 KB per image instead of the upload. Optional.
+   */
+  reduceImages?(request: GenerationRequest): Promise<GenerationRequest>;
   /** Frees sessions and stops workers; the engine is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -16,7 +16,7 @@ import {
 } from './engine';
 import { ModelSet, type ModelPaths } from '../runtime/model-set';
 import type { NetworkKind } from '../runtime/memory';
-import { prepareStylePixelsInWorker } from '../pipeline/style-prep';
+import { prepareStylePixelsInWorker, reduceStyleImagesInWorker } from '../pipeline/style-prep';
 import { type PipelineRequest, StyleStudioPipeline } from '../pipeline/stylestudio-pipeline';
 
 export interface OnnxEngineOptions {
@@ -137,6 +137,15 @@ export class OnnxGenerationEngine implements GenerationEngine {
   admit(request: GenerationRequest): void {
     if (this.models === null) return; // status() already says why jobs cannot run
     new StyleStudioPipeline(this.models).preflight(pipelineRequest(request));
+  }
+
+  /** The style image and the SCFG negative (user image or drop preset) as their CLIP crops, styleResize then 'none'. */
+  async reduceImages(request: GenerationRequest): Promise<GenerationRequest> {
+    const size = this.models?.styleImageSize() ?? null;
+    if (request.style === undefined || size === null) return request;
+    const { drop, negativeStyle, ...rest } = request;
+    const reduced = await reduceStyleImagesInWorker(request.style, negativeStyle ?? drop ?? null, size, request.styleResize);
+    return { ...rest, style: reduced.style, styleResize: 'none', ...(reduced.negative ? { negativeStyle: reduced.negative } : {}) };
   }
 
   async *generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage> {

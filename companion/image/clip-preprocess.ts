@@ -70,8 +70,12 @@ export function squashToSquare(img: RgbImage, side = SQUARE_STYLE_SIZE): RgbImag
   return { width: out.width, height: out.height, data: out.data };
 }
 
-/** CLIPImageProcessor(...)(image).pixel_values for an RGB image. */
-export function clipPreprocessRgb(img: RgbImage, options: ClipPreprocessOptions = {}): ClipPixelValues {
+/**
+ * The 8-bit size×size crop CLIP normalises: (squash →) shortest-edge resize → centre crop. Everything the encoder
+ * reads of an image; feeding this crop back with styleResize 'none' gives the same pixel values bit for bit (both
+ * resizes return a same-size image unchanged), which is how the daemon keeps a queued job's images small.
+ */
+export function clipCrop(img: RgbImage, options: ClipPreprocessOptions = {}): RgbImage {
   validateRgbImage(img, 'style image');
   const size = options.imageSize ?? CLIP_DEFAULT_IMAGE_SIZE;
   if (!Number.isInteger(size) || size <= 0) throw new ImageError(`clip preprocess: imageSize must be a positive integer, got ${size}`);
@@ -86,7 +90,15 @@ export function clipPreprocessRgb(img: RgbImage, options: ClipPreprocessOptions 
   // After a shortest-edge resize both sides are ≥ size, so the crop never needs padding.
   const top = (rh - size) >> 1;
   const left = (rw - size) >> 1;
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) data.set(resized.data.subarray(((y + top) * rw + left) * 3, ((y + top) * rw + left + size) * 3), y * size * 3);
+  return { width: size, height: size, data };
+}
 
+/** CLIPImageProcessor(...)(image).pixel_values for an RGB image. */
+export function clipPreprocessRgb(img: RgbImage, options: ClipPreprocessOptions = {}): ClipPixelValues {
+  const crop = clipCrop(img, options);
+  const size = crop.width;
   const f32 = Math.fround;
   const plane = size * size;
   const data = new Float32Array(3 * plane);
@@ -97,10 +109,7 @@ export function clipPreprocessRgb(img: RgbImage, options: ClipPreprocessOptions 
     const lut = new Float32Array(256);
     for (let b = 0; b < 256; b++) lut[b] = f32(f32(f32(b * CLIP_RESCALE_FACTOR) - mean) / std);
     const base = ch * plane;
-    for (let y = 0; y < size; y++) {
-      const row = ((y + top) * rw + left) * 3 + ch;
-      for (let x = 0; x < size; x++) data[base + y * size + x] = lut[resized.data[row + x * 3]!]!;
-    }
+    for (let i = 0; i < plane; i++) data[base + i] = lut[crop.data[i * 3 + ch]!]!;
   }
   return { shape: [1, 3, size, size], data };
 }
@@ -108,4 +117,18 @@ export function clipPreprocessRgb(img: RgbImage, options: ClipPreprocessOptions 
 /** Same for an RGBA image: alpha is dropped first, like PIL's convert('RGB'). */
 export function clipPreprocess(img: RgbaImage, options: ClipPreprocessOptions = {}): ClipPixelValues {
   return clipPreprocessRgb(dropAlpha(img), options);
+}
+
+/** clipCrop of an RGBA image as an opaque RGBA image: what a queued job keeps of a reference image. */
+export function reduceForClip(img: RgbaImage, options: ClipPreprocessOptions = {}): RgbaImage {
+  const crop = clipCrop(dropAlpha(img), options);
+  const n = crop.width * crop.height;
+  const data = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    data[i * 4] = crop.data[i * 3]!;
+    data[i * 4 + 1] = crop.data[i * 3 + 1]!;
+    data[i * 4 + 2] = crop.data[i * 3 + 2]!;
+    data[i * 4 + 3] = 255;
+  }
+  return { width: crop.width, height: crop.height, data };
 }

@@ -1,5 +1,5 @@
 /** CLIP pixel values of the style image and of the SCFG negative (a user image or a drop preset [ours]). */
-import { clipPreprocess } from '../image/clip-preprocess';
+import { clipPreprocess, reduceForClip } from '../image/clip-preprocess';
 import { negativeStyleFromPreset } from '../image/negative-presets';
 import { type RgbaImage, validateRgbaImage } from '../image/rgba';
 
@@ -20,4 +20,25 @@ export function prepareStylePixels(
     style: clipPreprocess(style, opts).data,
     negative: neg === null ? null : clipPreprocess(neg, opts).data,
   };
+}
+
+/** The style image and the SCFG negative reduced to what the encoder reads (see reduceStyleImages). */
+export interface ReducedStyleImages {
+  readonly style: RgbaImage;
+  /** The user's negative image or the drop preset's, made from the full style image; null without a negative. */
+  readonly negative: RgbaImage | null;
+}
+
+/**
+ * Reduces the reference images to their imageSize² CLIP crops. prepareStylePixels(reduced…, 'none') equals
+ * prepareStylePixels(full…, styleResize) bit for bit, so a queued job can hold ~200 KB per image instead of the upload.
+ */
+export function reduceStyleImages(
+  style: RgbaImage, negative: RgbaImage | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
+): ReducedStyleImages {
+  validateRgbaImage(style, 'style image');
+  if (negative !== null && typeof negative !== 'string') validateRgbaImage(negative, 'negative style image');
+  const opts = { imageSize, styleResize };
+  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
+  return { style: reduceForClip(style, opts), negative: neg === null ? null : reduceForClip(neg, opts) };
 }

@@ -1,27 +1,40 @@
 /**
- * Worker thread for the style image's CPU work (drop preset, Pillow-exact resize, CLIP normalisation): a
- * multi-megapixel style image would otherwise block the daemon's event loop for a noticeable time.
+ * Worker thread for the style image's CPU work (drop preset, Pillow-exact resize, CLIP normalisation or the reduction
+ * to the encoder's crop): a multi-megapixel style image would otherwise block the daemon's event loop for a
+ * noticeable time.
  */
 import { parentPort } from 'node:worker_threads';
-import { prepareStylePixels } from './style-pixels';
+import { CodedError } from '../../protocol';
+import { prepareStylePixels, reduceStyleImages } from './style-pixels';
+
+type Pixels = { width: number; height: number; data: Uint8Array };
 
 export interface StylePrepTask {
-  readonly style: { width: number; height: number; data: Uint8Array };
-  readonly negative: { width: number; height: number; data: Uint8Array } | 'colour' | 'texture' | null;
+  /** pixels: CLIP pixel values; reduce: the images cut down to the encoder's crop (style-pixels.ts). */
+  readonly mode: 'pixels' | 'reduce';
+  readonly style: Pixels;
+  readonly negative: Pixels | 'colour' | 'texture' | null;
   readonly imageSize: number;
   readonly styleResize: 'none' | 'square512';
 }
 
 export type StylePrepReply =
-  | { readonly ok: true; readonly style: Float32Array; readonly negative: Float32Array | null }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: true; readonly mode: 'pixels'; readonly style: Float32Array; readonly negative: Float32Array | null }
+  | { readonly ok: true; readonly mode: 'reduce'; readonly style: Pixels; readonly negative: Pixels | null }
+  | { readonly ok: false; readonly code: string | null; readonly error: string };
 
 parentPort?.once('message', (task: StylePrepTask) => {
   try {
+    if (task.mode === 'reduce') {
+      const r = reduceStyleImages(task.style, task.negative, task.imageSize, task.styleResize);
+      const transfer = [r.style.data.buffer, ...(r.negative ? [r.negative.data.buffer] : [])] as ArrayBuffer[];
+      parentPort!.postMessage({ ok: true, mode: 'reduce', style: r.style, negative: r.negative } satisfies StylePrepReply, transfer);
+      return;
+    }
     const r = prepareStylePixels(task.style, task.negative, task.imageSize, task.styleResize);
     const transfer = [r.style.buffer, ...(r.negative ? [r.negative.buffer] : [])] as ArrayBuffer[];
-    parentPort!.postMessage({ ok: true, style: r.style, negative: r.negative } satisfies StylePrepReply, transfer);
+    parentPort!.postMessage({ ok: true, mode: 'pixels', style: r.style, negative: r.negative } satisfies StylePrepReply, transfer);
   } catch (e) {
-    parentPort!.postMessage({ ok: false, error: (e as Error).message } satisfies StylePrepReply);
+    parentPort!.postMessage({ ok: false, code: e instanceof CodedError ? e.code : null, error: (e as Error).message } satisfies StylePrepReply);
   }
 });

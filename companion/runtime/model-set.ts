@@ -295,6 +295,14 @@ export class ModelSet {
     });
   }
 
+  /** The image encoder's input side (its config's image_size), or null when the set has no style adapter. */
+  styleImageSize(): number | null {
+    const dir = this.paths.imageEncoder;
+    if (this.adapter === null || dir === undefined) return null;
+    const component = openComponentFolder(dir, 'image_encoder');
+    return parseClipVisionConfig(component.config(), component.configFile).image_size;
+  }
+
   /** Image encoder + projection sessions (one entry); throws when the set has no adapter. */
   imageSide(): Promise<Lease<ImageSide>> {
     this.checkOpen();

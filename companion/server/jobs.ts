@@ -19,7 +19,11 @@ export interface Job {
   readonly id: string;
   readonly clientId: number;
   readonly requestId: string;
-  readonly request: GenerationRequest;
+  /** Replaced by its reduced form (engine.reduceImages) while the job waits. */
+  request: GenerationRequest;
+  /** Settles when the reduction has run (or was not needed); its failure, if any, in `reduceError`. */
+  reduced?: Promise<void>;
+  reduceError?: unknown;
   readonly sink: JobSink;
   readonly abort: AbortController;
   step: number;
@@ -29,6 +33,8 @@ export interface Job {
 export class JobRunner {
   private active: Promise<void> | null = null;
   private stopping = false;
+  /** Reductions run one at a time, so at most one upload-sized image is being worked on. */
+  private reductions: Promise<void> = Promise.resolve();
 
   constructor(
     readonly queue: JobQueue<Job>,
@@ -42,7 +48,23 @@ export class JobRunner {
    */
   submit(job: Job, accepted: (position: number) => void): void {
     accepted(this.queue.add(job));
+    this.reduce(job);
     this.pump();
+  }
+
+  /** Queues the job's reference images for reduction to what the encoders read (engine.reduceImages). */
+  private reduce(job: Job): void {
+    const engine = this.engine();
+    if (engine.reduceImages === undefined || job.request.style === undefined) return;
+    const reduceImages = engine.reduceImages.bind(engine);
+    job.reduced = this.reductions = this.reductions.then(async () => {
+      if (job.abort.signal.aborted) return;
+      try {
+        job.request = await reduceImages(job.request);
+      } catch (e) {
+        job.reduceError = e;
+      }
+    });
   }
 
   /** Cancels one of this client's jobs; false when it has no such job. */
@@ -99,7 +121,12 @@ export class JobRunner {
       if (job.sink.connected) job.sink.send(message);
     };
     const fail = (code: ErrorCode, message: string): void => end({ type: 'error', code, message, jobId: job.id });
+    await job.reduced;
     if (signal.aborted) return end({ type: 'done', jobId: job.id, outcome: 'cancelled' });
+    if (job.reduceError !== undefined) {
+      const e = job.reduceError;
+      return fail(e instanceof CodedError && e.code === 'BAD_IMAGE' ? 'BAD_IMAGE' : 'ENGINE_FAILED', `the style image cannot be used: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const produced = new Set<number>();
     try {
       const images = this.engine().generate(job.request, {

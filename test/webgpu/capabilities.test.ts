@@ -23,10 +23,12 @@ test('WebGPU defects behind the table, as measured with onnxruntime-node 1.30 (u
   // MultiHeadAttention runs but is wrong at a 64-token, one-head-of-64 self-attention (12% off), in fp32 and fp16
   expect(byOp.get('MultiHeadAttention float32')!.outcome).toBe('wrong');
   expect(byOp.get('MultiHeadAttention float32')!.maxRel!).toBeGreaterThan(1e-2);
-  // FusedMatMul and GroupNorm have no WebGPU kernel; BiasSplitGelu fails at run time in fp16
+  // FusedMatMul and GroupNorm have no WebGPU kernel; BiasSplitGelu is broken in fp16. How it breaks depends on what
+  // ran on the process's WebGPU device before (measured: a run error in a fresh process, Infinity outputs after other
+  // WebGPU test files in the same jest worker), so either counts; both keep it out of the table.
   expect(byOp.get('FusedMatMul float32')!.outcome).toBe('no-kernel');
   expect(byOp.get('GroupNorm float32')!.outcome).toBe('no-kernel');
-  expect(byOp.get('BiasSplitGelu float16')!.outcome).toBe('run-error');
+  expect(['run-error', 'wrong']).toContain(byOp.get('BiasSplitGelu float16')!.outcome);
 }, 300_000);
 
 test.each(['portable', 'fused'] as const)('every %s lowering for every provider emits only contrib ops the provider runs', (kind) => {

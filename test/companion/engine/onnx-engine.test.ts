@@ -83,6 +83,21 @@ test('two variations: images in seed order, equal to the pipeline run directly; 
   expect(Buffer.from(images[0]!.image.data).equals(Buffer.from(images[1]!.image.data))).toBe(false);
 });
 
+test('reduceImages: a queued job keeps the encoder\'s crops (style and drop preset), and generates the same images', async () => {
+  const square = { ...request, styleResize: 'square512' as const, seeds: [7], variations: 1 };
+  const reduced = await engine.reduceImages(square);
+  const size = 224; // the tiny image encoder's image_size (its config)
+  expect([reduced.style!.width, reduced.style!.height, reduced.negativeStyle!.width, reduced.negativeStyle!.height]).toEqual([size, size, size, size]);
+  expect(reduced).toMatchObject({ styleResize: 'none', seeds: [7], prompt: 'A red apple' });
+  expect(reduced.drop).toBeUndefined();
+  const full = await collect(square, new AbortController().signal, []);
+  const small = await collect(reduced, new AbortController().signal, []);
+  expect(Buffer.from(small[0]!.image.data).equals(Buffer.from(full[0]!.image.data))).toBe(true);
+  // without a style there is nothing to reduce
+  const { style: _s, drop: _d, ...plain } = square;
+  expect(await engine.reduceImages(plain)).toBe(plain);
+});
+
 test('abort stops at a step boundary with GenerationAborted; the engine serves the next request', async () => {
   const controller = new AbortController();
   const events: StepEvent[] = [];

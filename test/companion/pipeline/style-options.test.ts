@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import { ModelSet } from '../../../companion/runtime/model-set';
 import { type PipelineRequest, prepareStylePixels, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
-import { prepareStylePixelsInWorker } from '../../../companion/pipeline/style-prep';
+import { prepareStylePixelsInWorker, reduceStyleImagesInWorker } from '../../../companion/pipeline/style-prep';
+import { reduceStyleImages } from '../../../companion/pipeline/style-pixels';
 import { addOpaqueAlpha, decodeImage, dropAlpha, type RgbaImage } from '../../../companion/image/rgba';
 import { squashToSquare } from '../../../companion/image/clip-preprocess';
 import { negativeStyleFromPreset } from '../../../companion/image/negative-presets';
@@ -84,5 +85,42 @@ describe('every scheduler runs the teacher and the student on their own states',
     expect(a.variations[0]!.latents.data.every(Number.isFinite)).toBe(true);
     expect(same(a.variations[0]!.latents.data, b.variations[0]!.latents.data)).toBe(true);
     expect(same(a.variations[0]!.latents.data, kept.variations[0]!.latents.data)).toBe(true);
+  });
+});
+
+describe('issue 13.6: reference images reduced to the encoder\'s crop give the same pixels bit for bit', () => {
+  // A noisy RGBA image with alpha (dropped by CLIP), of a given size: every resize path sees real detail.
+  const noisy = (width: number, height: number, seed: number): RgbaImage => {
+    const data = new Uint8Array(width * height * 4);
+    let x = seed;
+    for (let i = 0; i < data.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      data[i] = x >>> 24;
+    }
+    return { width, height, data };
+  };
+  const cases = [[320, 256], [256, 700], [1000, 250], [224, 224], [100, 60], [511, 513]] as const;
+  test.each(cases)('%i×%i: none and square512, no negative, a user negative, both drop presets', (w, h) => {
+    const img = noisy(w, h, w * 7 + h);
+    const userNegative = noisy(h, w, w + h * 3);
+    for (const styleResize of ['none', 'square512'] as const) {
+      for (const negative of [null, userNegative, 'colour', 'texture'] as const) {
+        const full = prepareStylePixels(img, negative, 224, styleResize);
+        const reduced = reduceStyleImages(img, negative, 224, styleResize);
+        expect([reduced.style.width, reduced.style.height]).toEqual([224, 224]);
+        const again = prepareStylePixels(reduced.style, reduced.negative, 224, 'none');
+        expect(same(again.style, full.style)).toBe(true);
+        expect(full.negative === null ? again.negative === null : same(again.negative!, full.negative)).toBe(true);
+      }
+    }
+  });
+
+  test('in a worker: the same crops; a broken image fails with BAD_IMAGE', async () => {
+    const here = reduceStyleImages(style, 'texture', 224, 'square512');
+    const there = await reduceStyleImagesInWorker(style, 'texture', 224, 'square512');
+    expect(Buffer.from(there.style.data).equals(Buffer.from(here.style.data))).toBe(true);
+    expect(Buffer.from(there.negative!.data).equals(Buffer.from(here.negative!.data))).toBe(true);
+    await expect(reduceStyleImagesInWorker({ width: 2, height: 2, data: new Uint8Array(3) }, null, 224, 'none'))
+      .rejects.toMatchObject({ code: 'BAD_IMAGE' });
   });
 });
