@@ -22,6 +22,6 @@ export {
   type CheckpointPartSource, type SingleFileModelOptions, type WeightSource,
 } from './single-file';
 export { openImageEncoder } from './image-encoder-source';
-export { findCheckpoint, modelRoots, scanModelRoot, type FoundModel, type RootScan } from './model-roots';
-export { resolveModelSource, type ModelSource } from './model-source';
+export { findModel, modelRoots, scanModelRoot, type FoundModel, type RootScan } from './model-roots';
+export { resolveModelSource, resolveStyleFiles, type ModelSource } from './model-source';
 export type { JsonObject, JsonValue } from './strict-json';

@@ -3,7 +3,7 @@
  *
  *   modelRoots(flags, env)          `--model-root DIR` (repeatable) then STYLESTUDIO_MODEL_ROOTS (path-delimited)
  *   scanModelRoot(root): RootScan   the usable files of each kind, and every file that is not usable with why
- *   findCheckpoint(scans, name)     `--checkpoint NAME`: one checkpoint by its name under the roots
+ *   findModel(scans, kind, name)    `--checkpoint NAME`, `--adapter NAME`, `--image-encoder NAME`: one file by its name
  *
  * Layouts (a root is the install folder, or its `models` folder):
  *   ComfyUI  models/checkpoints, models/ipadapter, models/clip_vision (subfolders allowed, as ComfyUI allows them)
@@ -199,21 +199,26 @@ function checkFile(kind: FoundKind, file: string): { code: ModelSourceErrorCode;
   }
 }
 
+/** The option that names each kind (messages). */
+const FLAG: Readonly<Record<FoundKind, string>> = { checkpoint: '--checkpoint', 'ip-adapter': '--adapter', 'clip-vision': '--image-encoder' };
+
 /**
- * The checkpoint `name` names under the roots: its path below a checkpoints folder, with or without the extension,
- * or its file name when that is unique.
+ * The file of `kind` that `name` names under the roots: its path below the kind's folder, with or without the
+ * extension, or its file name when that is unique.
  */
-export function findCheckpoint(scans: readonly RootScan[], name: string): FoundModel {
-  const strip = (n: string) => n.replace(/\.(safetensors|sft)$/i, '');
-  const all = scans.flatMap((s) => s.found.filter((f) => f.kind === 'checkpoint'));
+export function findModel(scans: readonly RootScan[], kind: FoundKind, name: string): FoundModel {
+  const strip = (n: string) => n.replace(/\.(safetensors|sft|bin)$/i, '');
+  const all = scans.flatMap((s) => s.found.filter((f) => f.kind === kind));
   const exact = all.filter((f) => f.name === name || strip(f.name) === strip(name));
   const matches = exact.length > 0 ? exact : all.filter((f) => strip(path.posix.basename(f.name)) === strip(name));
   if (matches.length === 1) return matches[0]!;
+  const flag = FLAG[kind];
   if (matches.length > 1) {
-    throw new ModelSourceError('MODEL_NOT_FOUND', `--checkpoint ${name} matches ${matches.length} files: ${matches.map((m) => m.file).join(', ')}; give the path`);
+    throw new ModelSourceError('MODEL_NOT_FOUND', `${flag} ${name} matches ${matches.length} files: ${matches.map((m) => m.file).join(', ')}; give the path`);
   }
-  const bad = scans.flatMap((s) => s.unusable.filter((u) => u.kind === 'checkpoint' && strip(path.basename(u.file)) === strip(path.basename(name))));
+  const bad = scans.flatMap((s) => s.unusable.filter((u) => u.kind === kind && strip(path.basename(u.file)) === strip(path.basename(name))));
   if (bad.length > 0) throw new ModelSourceError(bad[0]!.code, `${bad[0]!.file}: ${bad[0]!.problem}`);
-  const where = scans.length === 0 ? 'no model roots given (--model-root DIR or STYLESTUDIO_MODEL_ROOTS)' : `checkpoints under ${scans.map((s) => s.root).join(', ')}: ${all.map((f) => f.name).join(', ') || 'none'}`;
-  throw new ModelSourceError('MODEL_NOT_FOUND', `--checkpoint ${name}: no such file, and no checkpoint of that name (${where})`);
+  const where = scans.length === 0 ? 'no model roots given (--model-root DIR or STYLESTUDIO_MODEL_ROOTS)'
+    : `${kind} files under ${scans.map((s) => s.root).join(', ')}: ${all.map((f) => f.name).join(', ') || 'none'}`;
+  throw new ModelSourceError('MODEL_NOT_FOUND', `${flag} ${name}: no such file, and no ${kind} of that name (${where})`);
 }

@@ -3,6 +3,7 @@
  * (a single-file checkpoint, by path or by name under the model roots) with `--model-config DIR|sdxl-base`.
  *
  *   resolveModelSource(options, context): ModelSource   { model, modelConfig? }, the fields of runtime's ModelPaths
+ *   resolveStyleFiles(options, rootsEnv?)                 { adapter?, imageEncoder? }: names under the roots resolved
  *
  * A checkpoint's tokenizers come from the config folder when it has them, else from the hub cache (the sdxl-base or
  * sdxl-tokenizers download); when neither has them the error says how to get them, before anything loads.
@@ -12,7 +13,7 @@ import * as path from 'node:path';
 import { SDXL_TOKENIZERS } from './default-models';
 import { ModelSourceError } from './errors';
 import { modelStatus } from './model-catalog';
-import { findCheckpoint, modelRoots, scanModelRoot } from './model-roots';
+import { findModel, type FoundKind, modelRoots, scanModelRoot } from './model-roots';
 import { builtinConfigDir, BUILTIN_CONFIGS, isBuiltinConfig, type SingleFileModelOptions, TOKENIZER_HELP } from './single-file';
 
 export interface ModelSourceOptions {
@@ -33,7 +34,7 @@ export interface ModelSourceContext {
   readonly rootsEnv?: string | undefined;
 }
 
-/** The model part of runtime's ModelPaths. */
+/** The model part of runtime's ModelPaths (resolveStyleFiles gives the adapter and image encoder part). */
 export interface ModelSource {
   readonly model: string;
   readonly modelConfig?: SingleFileModelOptions;
@@ -58,9 +59,31 @@ export function resolveModelSource(o: ModelSourceOptions, context: ModelSourceCo
   if (isDirectory(o.checkpoint)) {
     throw new ModelSourceError('MODEL_CONFIG_INVALID', `--checkpoint ${o.checkpoint} is a folder: a diffusers folder is given with --model DIR`);
   }
-  const file = fs.existsSync(o.checkpoint) ? o.checkpoint
-    : findCheckpoint(modelRoots(o.modelRoot ?? [], context.rootsEnv ?? process.env.STYLESTUDIO_MODEL_ROOTS).map(scanModelRoot), o.checkpoint).file;
+  const file = locate('checkpoint', o.checkpoint, o.modelRoot, context.rootsEnv);
   return { model: path.resolve(file), modelConfig: configSource(o.modelConfig ?? 'sdxl-base', context.cacheDir) };
+}
+
+/** `given` when it exists, else the file of `kind` it names under the model roots (scanned only then). */
+function locate(kind: FoundKind, given: string, modelRoot: readonly string[] | undefined, rootsEnv: string | undefined): string {
+  if (fs.existsSync(given)) return given;
+  const scans = modelRoots(modelRoot ?? [], rootsEnv ?? process.env.STYLESTUDIO_MODEL_ROOTS).map(scanModelRoot);
+  return findModel(scans, kind, given).file;
+}
+
+export interface StyleFileOptions {
+  /** --adapter: a file, or an IP-Adapter's name under the model roots. */
+  readonly adapter?: string | undefined;
+  /** --image-encoder: a folder or file, or a clip_vision file's name under the model roots. */
+  readonly imageEncoder?: string | undefined;
+  readonly modelRoot?: readonly string[] | undefined;
+}
+
+/** --adapter and --image-encoder with names resolved under the model roots (paths that exist are kept as given). */
+export function resolveStyleFiles(o: StyleFileOptions, rootsEnv?: string): { adapter?: string; imageEncoder?: string } {
+  return {
+    ...(o.adapter !== undefined ? { adapter: locate('ip-adapter', o.adapter, o.modelRoot, rootsEnv) } : {}),
+    ...(o.imageEncoder !== undefined ? { imageEncoder: locate('clip-vision', o.imageEncoder, o.modelRoot, rootsEnv) } : {}),
+  };
 }
 
 function isDirectory(p: string): boolean {

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpy, writeNpy } from '../../../companion/pipeline/npy';
 import { ModelSourceError, type ModelSourceErrorCode } from '../../../companion/weights/errors';
-import { findCheckpoint, modelRoots, scanModelRoot } from '../../../companion/weights/model-roots';
-import { resolveModelSource } from '../../../companion/weights/model-source';
+import { findModel, modelRoots, scanModelRoot } from '../../../companion/weights/model-roots';
+import { resolveModelSource, resolveStyleFiles } from '../../../companion/weights/model-source';
 import { builtinConfigDir } from '../../../companion/weights/single-file';
 import { fixture, repoRoot } from '../../helpers/paths';
 import { writeOriginalCheckpoint } from './ldm-checkpoint-writer';
@@ -122,12 +122,12 @@ describe('--checkpoint NAME and the model source', () => {
   const scans = () => [scanModelRoot(comfy), scanModelRoot(a1111)];
 
   test('by path below the folder, without extension, or by a unique file name; ambiguous, unusable and unknown names are coded errors', () => {
-    expect(findCheckpoint(scans(), 'sdxl/tiny').file).toBe(path.join(comfy, 'models', 'checkpoints', 'sdxl', 'tiny.safetensors'));
-    expect(findCheckpoint([scanModelRoot(comfy)], 'tiny.safetensors').name).toBe('sdxl/tiny.safetensors');
-    expect(findCheckpoint(scans(), 'tiny.safetensors').file).toBe(path.join(a1111, 'models', 'Stable-diffusion', 'tiny.safetensors')); // exact name wins
-    expect(codeOf(() => findCheckpoint([...scans(), scanModelRoot(a1111)], 'tiny'))).toBe('MODEL_NOT_FOUND'); // two matches
-    expect(codeOf(() => findCheckpoint(scans(), 'sd15'))).toBe('CHECKPOINT_NOT_SDXL');
-    expect(() => findCheckpoint(scans(), 'nothing')).toThrow(/checkpoints under .*: sdxl\/tiny\.safetensors, tiny\.safetensors/);
+    expect(findModel(scans(), 'checkpoint', 'sdxl/tiny').file).toBe(path.join(comfy, 'models', 'checkpoints', 'sdxl', 'tiny.safetensors'));
+    expect(findModel([scanModelRoot(comfy)], 'checkpoint', 'tiny.safetensors').name).toBe('sdxl/tiny.safetensors');
+    expect(findModel(scans(), 'checkpoint', 'tiny.safetensors').file).toBe(path.join(a1111, 'models', 'Stable-diffusion', 'tiny.safetensors')); // exact name wins
+    expect(codeOf(() => findModel([...scans(), scanModelRoot(a1111)], 'checkpoint', 'tiny'))).toBe('MODEL_NOT_FOUND'); // two matches
+    expect(codeOf(() => findModel(scans(), 'checkpoint', 'sd15'))).toBe('CHECKPOINT_NOT_SDXL');
+    expect(() => findModel(scans(), 'checkpoint', 'nothing')).toThrow(/checkpoint files under .*: sdxl\/tiny\.safetensors, tiny\.safetensors/);
   });
 
   test('configs from a diffusers folder with tokenizers, or built-in configs with tokenizers from the hub cache', () => {
@@ -149,6 +149,13 @@ describe('--checkpoint NAME and the model source', () => {
     expect(resolveModelSource({ checkpoint: ckpt, modelConfig: 'sdxl-base' }, context))
       .toEqual({ model: ckpt, modelConfig: { configDir: builtinConfigDir('sdxl-base'), tokenizerDir: path.join(repo, 'snapshots', commit) } });
     expect(resolveModelSource({ model: TINY }, context)).toEqual({ model: TINY });
+    expect(resolveStyleFiles({ adapter: 'ip-adapter_sdxl', imageEncoder: 'CLIP-ViT-bigG-14-laion2B-39B-b160k', modelRoot: [comfy] }, '')).toEqual({
+      adapter: path.join(comfy, 'models', 'ipadapter', 'ip-adapter_sdxl.safetensors'),
+      imageEncoder: path.join(comfy, 'models', 'clip_vision', 'CLIP-ViT-bigG-14-laion2B-39B-b160k.safetensors'),
+    });
+    expect(resolveStyleFiles({ adapter: 'ip-adapter-plus_sdxl_vit-h', modelRoot: [a1111] }, '').adapter).toMatch(/sd-webui-controlnet\/models\/ip-adapter-plus_sdxl_vit-h\.safetensors$/);
+    expect(resolveStyleFiles({ imageEncoder: SD('image_encoder') }, '')).toEqual({ imageEncoder: SD('image_encoder') }); // a path stays a path
+    expect(() => resolveStyleFiles({ imageEncoder: 'CLIP-ViT-tiny', modelRoot: [comfy] }, '')).toThrow(/matches neither ViT-H\/14 nor ViT-bigG\/14/);
     expect(resolveModelSource({}, context)).toBeUndefined();
     expect(codeOf(() => resolveModelSource({ model: TINY, checkpoint: ckpt }, context))).toBe('MODEL_CONFIG_INVALID');
     expect(codeOf(() => resolveModelSource({ model: TINY, modelConfig: TINY }, context))).toBe('MODEL_CONFIG_INVALID');
@@ -185,6 +192,13 @@ describe('the CLI', () => {
     expect(b.code).toBe(0);
     expect(Buffer.from(readNpy(path.join(dir, 'b.npy')).data.buffer).equals(Buffer.from(readNpy(path.join(dir, 'a.npy')).data.buffer))).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'b.png')).equals(fs.readFileSync(path.join(dir, 'a.png')))).toBe(true);
+    // styled: the adapter by its name in the ComfyUI ipadapter folder
+    const styled = ['--style', fixture('golden', 'style.png'), '--no-teacher', '--image-encoder', SD('image_encoder')];
+    const c = cli('generate', '--model', TINY, ...common, ...styled, '--adapter', SD('ip-adapter_sdxl.safetensors'), '--out', path.join(dir, 'sa.png'), '--save-latents', path.join(dir, 'sa.npy'));
+    const d = cli('generate', '--checkpoint', 'sdxl/tiny', '--model-root', comfy, '--model-config', TINY, ...common, ...styled, '--adapter', 'ip-adapter_sdxl',
+      '--out', path.join(dir, 'sb.png'), '--save-latents', path.join(dir, 'sb.npy'));
+    expect([c.code, d.code]).toEqual([0, 0]);
+    expect(Buffer.from(readNpy(path.join(dir, 'sb.npy')).data.buffer).equals(Buffer.from(readNpy(path.join(dir, 'sa.npy')).data.buffer))).toBe(true);
     const bad = cli('generate', '--checkpoint', 'x', '--model-root', path.join(dir, 'nowhere'), ...common, '--out', path.join(dir, 'c.png'));
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^stylestudio: --model-root .*nowhere: no such folder$/)]);
