@@ -102,13 +102,13 @@ describe('a tiny single-file checkpoint read in place', () => {
     expect(projection.shape).toEqual([48, 64]); // [projection_dim, hidden_size], as transformers stores it
   });
 
-  test('generation with the checkpoint is bit-identical to the diffusers folder (plain and IP-Adapter styled)', async () => {
+  test('generation with the checkpoint is bit-identical to the diffusers folder (plain SDXL, and StyleStudio with an IP-Adapter)', async () => {
     const request = (extra: Partial<PipelineRequest> = {}): PipelineRequest => ({
       prompt: 'A red apple', negativePrompt: 'blurry', guidance: 5, seed: 3, variations: 1, width: 64, height: 64, steps: 3,
       crossModalAdain: false, adainStrength: DEFAULTS.adainStrength, scale: 1, styleLayers: { kind: 'adapter-default' },
       styleResize: 'none', teacherSteps: 0, ...extra,
     });
-    const style_ = { adapter: SD('ip-adapter_sdxl.safetensors'), imageEncoder: SD('image_encoder') };
+    const adapterFiles = { adapter: SD('ip-adapter_sdxl.safetensors'), imageEncoder: SD('image_encoder') };
     const run = async (paths: ModelPaths, r: PipelineRequest) => {
       const set = await ModelSet.open(paths, { intraOpThreads: 1 });
       try {
@@ -118,7 +118,8 @@ describe('a tiny single-file checkpoint read in place', () => {
         await set.close();
       }
     };
-    for (const [what, r, extra] of [['plain', request(), {}], ['styled', request({ style }), style_]] as const) {
+    const styled = request({ style, crossModalAdain: true, teacherSteps: 1 }); // StyleStudio: AdaIN and the teacher on
+    for (const [what, r, extra] of [['plain', request(), {}], ['styled', styled, adapterFiles]] as const) {
       const fromFolder = await run({ model: TINY, ...extra }, r);
       const fromFile = await run({ model: ckpt, modelConfig: { configDir: TINY }, ...extra }, r);
       const same = Buffer.from(fromFile.latents.data.buffer).equals(Buffer.from(fromFolder.latents.data.buffer));
