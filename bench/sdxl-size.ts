@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loweringFor } from '../companion/onnx/lowering';
+import { lcgFloats } from '../companion/onnx/numerics';
 import { Session, type TensorData } from '../companion/onnx/session';
 import { buildUNetGraph, pooledDim, readUNetConfig, WEIGHT_FILE } from './unet-step';
 
@@ -43,17 +44,6 @@ function rssParts(): { anon: number; file: number } | null {
   }
 }
 
-/** Deterministic values in [-1, 1) (LCG) for inputs that need no reference. */
-function pseudoRandom(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 function f32(dims: number[], data: Float32Array): TensorData {
   return { dtype: 'float32', dims, data };
 }
@@ -79,10 +69,10 @@ async function main(): Promise<void> {
 
   const config = readUNetConfig(dir);
   const feeds: Record<string, TensorData> = {
-    sample: f32([batch, 4, latent, latent], pseudoRandom(batch * 4 * latent * latent, 1)),
+    sample: f32([batch, 4, latent, latent], lcgFloats(batch * 4 * latent * latent, 1)),
     timestep: f32([batch], new Float32Array(batch).fill(500)),
-    encoder_hidden_states: f32([batch, 77, config.cross_attention_dim], pseudoRandom(batch * 77 * config.cross_attention_dim, 2)),
-    text_embeds: f32([batch, pooledDim(config)!], pseudoRandom(batch * pooledDim(config)!, 3)),
+    encoder_hidden_states: f32([batch, 77, config.cross_attention_dim], lcgFloats(batch * 77 * config.cross_attention_dim, 2)),
+    text_embeds: f32([batch, pooledDim(config)!], lcgFloats(batch * pooledDim(config)!, 3)),
     time_ids: f32([batch, 6], Float32Array.from({ length: batch * 6 }, (_, i) => [256, 256, 0, 0, 256, 256][i % 6]!)),
   };
   let stepMs = 0;

@@ -2,6 +2,7 @@
 export { PROTOCOL_VERSION } from './version';
 export * from './limits';
 export * from './errors';
+export type { RgbaImage } from './image';
 export * from './frame';
 export * from './messages';
 export * from './json-guard';

@@ -11,19 +11,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
-import { codedErrorClass } from '../../protocol';
+import { codedErrorClass, type RgbaImage } from '../../protocol';
 
 /** Largest accepted side: SDXL needs ≤ 4096, Photoshop documents may be bigger; beyond this is a mistake. */
 export const MAX_IMAGE_SIDE = 16384;
 /** Largest accepted pixel count (512 MiB of RGBA). */
 export const MAX_IMAGE_PIXELS = 2 ** 27;
 
-export interface RgbaImage {
-  readonly width: number;
-  readonly height: number;
-  /** width·height·4 bytes, R G B A per pixel, straight alpha. */
-  readonly data: Uint8Array;
-}
+export type { RgbaImage };
 
 /** The same without alpha: what PIL calls mode "RGB". */
 export interface RgbImage {

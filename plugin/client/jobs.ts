@@ -4,7 +4,7 @@
  * once. A lost connection ends everything in flight as failed.
  */
 import type { ErrorCode, GenerateInput, ServerMessage } from '../../protocol';
-import type { Rgba8Image } from '../host/host';
+import type { RgbaImage } from '../host/host';
 import type { IncomingImages } from './transfers';
 
 export type JobFailureCode = ErrorCode | 'DISCONNECTED' | 'NOT_CONNECTED';
@@ -18,7 +18,7 @@ export interface JobProgress {
   readonly step: number;
   readonly total: number;
   readonly variation: number;
-  readonly preview: Rgba8Image | null;
+  readonly preview: RgbaImage | null;
   /** Set while the job waits for a network to load ("loading the UNet"); null during the steps. */
   readonly stage: string | null;
 }
@@ -26,7 +26,7 @@ export interface JobProgress {
 export interface JobResult {
   readonly index: number;
   readonly seed: number;
-  readonly image: Rgba8Image;
+  readonly image: RgbaImage;
 }
 
 export interface JobEvents {
@@ -53,14 +53,14 @@ export interface DownloadEvents {
 
 export type NegativeStyleInput =
   | { readonly kind: 'none' }
-  | { readonly kind: 'image'; readonly image: Rgba8Image }
+  | { readonly kind: 'image'; readonly image: RgbaImage }
   | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
 
 export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle'>;
 
 export interface SubmitRequest {
   readonly params: GenerateSettings;
-  readonly style: Rgba8Image | null;
+  readonly style: RgbaImage | null;
   readonly negativeStyle: NegativeStyleInput;
 }
 
@@ -182,7 +182,7 @@ export class JobBook {
   }
 
   /** An image finished arriving for its announcement. */
-  delivered(note: { owner: Job; kind: 'result' | 'preview'; index: number; seed: number; step: number; total: number; variation: number }, image: Rgba8Image): void {
+  delivered(note: { owner: Job; kind: 'result' | 'preview'; index: number; seed: number; step: number; total: number; variation: number }, image: RgbaImage): void {
     const job = note.owner;
     if (job.ended) return;
     if (note.kind === 'result') job.events.result({ index: note.index, seed: note.seed, image });

@@ -4,7 +4,7 @@
  * announcements with the frames that follow and hands each finished image to whoever the announcement names.
  */
 import { encodeImageFrames, FrameKind, Reassembler, type Welcome } from '../../protocol';
-import type { Rgba8Image } from '../host/host';
+import type { RgbaImage } from '../host/host';
 import type { Timers } from './connection';
 import type { SocketLike } from './socket';
 
@@ -26,7 +26,7 @@ export class Uploader {
   ) {}
 
   /** Sends the image; resolves with its transfer id once every frame is handed to the socket. */
-  async upload(socket: SocketLike, image: Rgba8Image, chunkBytes: number): Promise<number> {
+  async upload(socket: SocketLike, image: RgbaImage, chunkBytes: number): Promise<number> {
     const transferId = this.nextTransfer++ >>> 0;
     const frames = encodeImageFrames(FrameKind.upload, transferId, image.width, image.height, image.data, Math.min(UPLOAD_CHUNK_BYTES, chunkBytes));
     for (const frame of frames) {
@@ -83,7 +83,7 @@ export class IncomingImages<Owner> {
   }
 
   /** Feeds one binary frame; returns the finished image with its announcement, or null. Broken transfers are dropped. */
-  push(data: unknown): { note: Announcement<Owner>; image: Rgba8Image } | null {
+  push(data: unknown): { note: Announcement<Owner>; image: RgbaImage } | null {
     if (!this.reassembler) return null;
     // Realm-neutral checks: the socket may hand over buffers from another JS realm (jsdom, iframes).
     const bytes = ArrayBuffer.isView(data)

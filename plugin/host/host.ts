@@ -2,7 +2,7 @@
  * The panel's only seam to Photoshop. PhotoshopHost implements it over the `photoshop`/`uxp` modules;
  * the end-to-end page implements it over a canvas. Everything else in the plugin sees only these types.
  */
-import { codedErrorClass } from '../../protocol';
+import { codedErrorClass, type RgbaImage } from '../../protocol';
 
 /** A rectangle in document pixels; right/bottom are exclusive. */
 export interface Bounds {
@@ -12,12 +12,8 @@ export interface Bounds {
   readonly bottom: number;
 }
 
-/** 8-bit sRGB pixels, 4 bytes per pixel (R, G, B, A), rows top to bottom. */
-export interface Rgba8Image {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
-}
+/** 8-bit sRGB pixels, 4 bytes per pixel (R, G, B, A), rows top to bottom: the protocol's one image type. */
+export type { RgbaImage };
 
 export interface LayerInfo {
   readonly id: number;
@@ -56,14 +52,14 @@ export interface ReadLayerRequest {
 }
 
 export interface LayerPixels {
-  readonly image: Rgba8Image;
+  readonly image: RgbaImage;
   /** The document region the pixels came from (trimmed to the layer's content). */
   readonly bounds: Bounds;
 }
 
 export interface ResultImage {
   readonly seed: number;
-  readonly image: Rgba8Image;
+  readonly image: RgbaImage;
 }
 
 export interface InsertRequest {
@@ -93,7 +89,7 @@ export interface TokenStore {
 
 /** Turns pixels into something an <img> can show (previews, result thumbnails). */
 export interface ImageUrls {
-  create(image: Rgba8Image): string;
+  create(image: RgbaImage): string;
   release(url: string): void;
 }
 

@@ -1,8 +1,8 @@
-import type { Rgba8Image } from './host';
+import type { RgbaImage } from './host';
 import { HostError } from './host';
 
 /** Expands chunky 8-bit RGB or RGBA data to RGBA (opaque alpha where the source had none). */
-export function toRgba8(data: Uint8Array, width: number, height: number, components: number): Rgba8Image {
+export function toRgba8(data: Uint8Array, width: number, height: number, components: number): RgbaImage {
   const pixels = width * height;
   if (components !== 3 && components !== 4) {
     throw new HostError(`Photoshop returned ${components}-component pixels; expected RGB (3) or RGBA (4).`);

@@ -2,7 +2,7 @@
 // The one file that loads the real host modules (webpack leaves both to UXP's own require()).
 import * as photoshop from 'photoshop';
 import * as uxp from 'uxp';
-import type { Host, ImageUrls, Rgba8Image } from './host';
+import type { Host, ImageUrls, RgbaImage } from './host';
 import type { SecureStorageApi } from './photoshop-api';
 import { PhotoshopHost } from './photoshop-host';
 
@@ -29,7 +29,7 @@ interface ImageBlobOptions {
 
 /** UXP's canvas cannot draw pixels; ImageBlob (UXP 7.0) wraps raw RGBA for an <img> via an object URL. */
 const imageBlobUrls: ImageUrls = {
-  create(image: Rgba8Image): string {
+  create(image: RgbaImage): string {
     const ImageBlob = (globalThis as unknown as { ImageBlob: new (data: ArrayBuffer, o: ImageBlobOptions) => Blob }).ImageBlob;
     const bytes = image.data.slice().buffer as ArrayBuffer;
     const blob = new ImageBlob(bytes, {

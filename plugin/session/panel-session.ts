@@ -1,6 +1,6 @@
 import type { CompanionClient, ConnectionState, DownloadProgress, JobHandle, JobOutcome, NegativeStyleInput } from '../client/companion-client';
 import { outputSizeFor } from '../host/geometry';
-import type { Bounds, DocumentState, Host, Rgba8Image, ResultImage } from '../host/host';
+import type { Bounds, DocumentState, Host, RgbaImage, ResultImage } from '../host/host';
 import { HostError } from '../host/host';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
 import { downscale } from './thumbnails';
@@ -62,7 +62,7 @@ const STYLE_READ_SIDE = 1024;
 
 interface Kept {
   view: ResultView;
-  image: Rgba8Image | null;
+  image: RgbaImage | null;
   readonly documentId: number;
   readonly target: Bounds;
   readonly aboveLayerId: number | null;
@@ -328,7 +328,7 @@ export class PanelSession {
     this.handle.cancel();
   }
 
-  private addResult(prompt: string, seed: number, image: Rgba8Image, documentId: number, target: Bounds, aboveLayerId: number | null): void {
+  private addResult(prompt: string, seed: number, image: RgbaImage, documentId: number, target: Bounds, aboveLayerId: number | null): void {
     const view: ResultView = {
       id: `result-${this.nextResult++}`,
       prompt,

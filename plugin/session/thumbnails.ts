@@ -1,7 +1,7 @@
-import type { Rgba8Image } from '../host/host';
+import type { RgbaImage } from '../host/host';
 
 /** Nearest-neighbour downscale so the longest side is at most `maxSide` (never upscales). */
-export function downscale(image: Rgba8Image, maxSide: number): Rgba8Image {
+export function downscale(image: RgbaImage, maxSide: number): RgbaImage {
   const scale = Math.min(1, maxSide / Math.max(image.width, image.height));
   if (scale === 1) return image;
   const width = Math.max(1, Math.round(image.width * scale));

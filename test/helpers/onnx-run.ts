@@ -1,5 +1,6 @@
 /** Test helper: serialise a graph, run it once in a real worker-thread ORT session, release it. */
 import type { Graph } from '../../companion/onnx/graph';
+import { lcgFloats } from '../../companion/onnx/numerics';
 import { Session, type SessionOptions, type TensorData } from '../../companion/onnx/session';
 
 export async function runGraph(
@@ -32,13 +33,7 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
   return { maxAbs, maxRel };
 }
 
-/** Deterministic pseudo-random floats in [-1, 1) (LCG), for test inputs and weights. */
+/** Deterministic pseudo-random floats in [-1, 1) (numerics.ts's LCG), for test inputs and weights. */
 export function pseudoRandom(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
+  return lcgFloats(n, seed);
 }

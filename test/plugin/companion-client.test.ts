@@ -3,7 +3,7 @@ import { CompanionClient, type ConnectionState, type JobOutcome, type JobResult,
 import { backoffDelay } from '../../plugin/client/backoff';
 import type { SocketLike } from '../../plugin/client/socket';
 import { startTinyServe, type TinyServe } from '../helpers/tiny-serve';
-import type { Rgba8Image } from '../../plugin/host/host';
+import type { RgbaImage } from '../../plugin/host/host';
 
 const TOKEN = 'pairing-token-123';
 const fastBackoff = { initialMs: 20, maxMs: 80 };
@@ -22,7 +22,7 @@ function waitFor(client: CompanionClient, kind: ConnectionState['kind'], timeout
   });
 }
 
-function gradient(width: number, height: number): Rgba8Image {
+function gradient(width: number, height: number): RgbaImage {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

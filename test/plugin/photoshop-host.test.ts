@@ -1,5 +1,5 @@
 import { PhotoshopHost } from '../../plugin/host/photoshop-host';
-import { HostError, type Rgba8Image } from '../../plugin/host/host';
+import { HostError, type RgbaImage } from '../../plugin/host/host';
 import { FakePhotoshop, FakeSecureStorage, type FakeDocument, type PixelContent } from './fakes/fake-photoshop';
 
 function solid(left: number, top: number, width: number, height: number, rgba: [number, number, number, number]): PixelContent {
@@ -8,7 +8,7 @@ function solid(left: number, top: number, width: number, height: number, rgba: [
   return { left, top, width, height, rgba: data };
 }
 
-function image(width: number, height: number, value: number): Rgba8Image {
+function image(width: number, height: number, value: number): RgbaImage {
   return { width, height, data: new Uint8Array(width * height * 4).fill(value) };
 }
 

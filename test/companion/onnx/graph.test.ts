@@ -10,17 +10,9 @@ import { WeightStore } from '../../../companion/weights/weight-store';
 import { decodeModel } from '../../helpers/proto-decode';
 import { compare, f32, pseudoRandom, runGraph } from '../../helpers/onnx-run';
 import { fixture } from '../../helpers/paths';
-import { buildSafetensors, tempDir as makeTempDir } from '../weights/safetensors-writer';
+import { buildSafetensors, tempDirsRemovedAfterAll } from '../weights/safetensors-writer';
 
-const made: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  made.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll();
 
 function bytesOf(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);

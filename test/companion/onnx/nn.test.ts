@@ -6,17 +6,9 @@ import { activation, attention, conv2d, geglu, groupNorm, layerNorm, upsampleNea
 import { WeightStore } from '../../../companion/weights/weight-store';
 import { compare, f32, pseudoRandom, runGraph } from '../../helpers/onnx-run';
 import { decodeModel } from '../../helpers/proto-decode';
-import { buildSafetensors, tempDir as makeTempDir } from '../weights/safetensors-writer';
+import { buildSafetensors, tempDirsRemovedAfterAll } from '../weights/safetensors-writer';
 
-const made: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  made.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll();
 
 const PORTABLE: Lowering = { kind: 'portable', precision: 'fp32' };
 const FUSED: Lowering = { kind: 'fused', precision: 'fp32' };

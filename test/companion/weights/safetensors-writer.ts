@@ -43,6 +43,19 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `stylestudio-${prefix}-`));
 }
 
+/** tempDir whose folders are removed after the calling test file (call at module level). */
+export function tempDirsRemovedAfterAll(): (prefix: string) => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = tempDir(prefix);
+    made.push(dir);
+    return dir;
+  };
+}
+
 /** The bytes a TensorRef points at, read straight from its file. */
 export function bytesAt(ref: TensorRef): Buffer {
   const out = Buffer.alloc(ref.length);

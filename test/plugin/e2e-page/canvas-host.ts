@@ -15,7 +15,7 @@ import type {
   LayerInfo,
   LayerPixels,
   ReadLayerRequest,
-  Rgba8Image,
+  RgbaImage,
   TokenStore,
 } from '../../../plugin/host/host';
 import { HostError } from '../../../plugin/host/host';
@@ -39,7 +39,7 @@ export interface LayerSnapshot {
   readonly centre: readonly number[] | null;
 }
 
-function imageToCanvas(image: Rgba8Image): HTMLCanvasElement {
+function imageToCanvas(image: RgbaImage): HTMLCanvasElement {
   const c = document.createElement('canvas');
   c.width = image.width;
   c.height = image.height;
