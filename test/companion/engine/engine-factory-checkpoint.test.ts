@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createEngine } from '../../../companion/engine/engine-factory';
 import { modelStatuses, type ModelStatus } from '../../../companion/weights/model-catalog';
-import { decodeImage } from '../../../companion/image/rgba';
 import { fixture } from '../../helpers/paths';
 import { writeTinyDefaultSet } from '../../helpers/tiny-model-set';
+import { generateTinyJob } from '../../helpers/tiny-job';
 import { writeOriginalCheckpoint } from '../weights/ldm-checkpoint-writer';
 
 let root: string;
@@ -31,12 +31,7 @@ test('sdxl-base and the fp16-fix VAE absent: ready on the checkpoint, generates 
   try {
     for (let i = 0; i < 2400 && !engine.status().ready && engine.status().reason === 'loading the models'; i++) await new Promise((r) => setTimeout(r, 25));
     expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
-    const style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
-    const images = [];
-    for await (const img of engine.generate({
-      prompt: 'A red apple', style, crossModalAdain: true, adainStrength: 1, scale: 1, teacherSteps: 1,
-      guidance: 5, steps: 2, seeds: [1], variations: 1, width: 64, height: 64, scheduler: 'euler', styleLayers: { kind: 'adapter-default' }, styleResize: 'none',
-    }, { signal: new AbortController().signal, previewSide: 16, onStep: () => undefined })) images.push(img);
+    const images = await generateTinyJob(engine);
     expect(images.map((i) => [i.image.width, i.image.height])).toEqual([[64, 64]]);
   } finally {
     await engine.close();
