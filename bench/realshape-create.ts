@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const unet = openDiffusersFolder(paths.model).component('unet');
   const t0 = performance.now();
   const model = buildGraph({
-    kind: 'unet', lowering: loweringFor('cpu'), configFile: unet.configFile, weightFile: unet.weights({ variant: 'fp16' }).file,
+    kind: 'unet', lowering: loweringFor('cpu'), configFile: unet.configFile, weights: unet.weights({ variant: 'fp16' }).file,
     adapterFile: paths.adapter!, style: { preset: 'csgo' }, teacherShare: true, rows: 'rows', latentHeight: h, latentWidth: w, pooledDim: 1280,
   });
   const buildMs = performance.now() - t0;

@@ -102,7 +102,7 @@ export function tinyNetworks(root: string): TinyNetwork[] {
   textEncoder(fx, 'text_encoder_2'),
   {
     name: 'image_encoder',
-    build: (lowering) => buildGraph({ kind: 'image-encoder', lowering, configFile: ipModels('image_encoder', 'config.json'), weightFile: ipModels('image_encoder', 'model.safetensors') }),
+    build: (lowering) => buildGraph({ kind: 'image-encoder', lowering, configFile: ipModels('image_encoder', 'config.json'), weights: ipModels('image_encoder', 'model.safetensors') }),
     feeds: { pixel_values: f32([1, 3, 224, 224], encGold.get('style.pixel_values').data) },
     computeInputs: ['pixel_values'],
   },
@@ -117,7 +117,7 @@ export function tinyNetworks(root: string): TinyNetwork[] {
     name: 'unet',
     build: (lowering, fp16) => buildGraph({
       kind: 'unet', lowering, configFile: tiny('unet', 'config.json'),
-      weightFile: tiny('unet', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'),
+      weights: tiny('unet', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'),
       adapterFile: ipModels('ip-adapter_sdxl.safetensors'), style: { preset: 'csgo' }, teacherShare: true,
       rows: 4, latentHeight: 8, latentWidth: 8, pooledDim: 48,
     }),
@@ -149,7 +149,7 @@ export function tinyNetworks(root: string): TinyNetwork[] {
     name: 'vae_decoder',
     build: (lowering, fp16) => buildGraph({
       kind: 'vae-decoder', lowering, configFile: vaeConfigFile,
-      weightFile: tiny('vae', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'), latentHeight: 8, latentWidth: 8,
+      weights: tiny('vae', fp16 ? 'diffusion_pytorch_model.fp16.safetensors' : 'diffusion_pytorch_model.safetensors'), latentHeight: 8, latentWidth: 8,
     }),
     feeds: { latents: vaeGold.feed('decode.latents') },
     computeInputs: ['latents'],

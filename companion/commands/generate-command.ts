@@ -16,6 +16,7 @@ import { ModelSet } from '../runtime/model-set';
 import { resolveVae } from '../runtime/model-paths';
 import { formatMemoryPlan } from '../runtime/memory';
 import { modelsCacheDir } from '../weights/hub-layout';
+import { resolveModelSource, resolveStyleFiles } from '../weights/model-source';
 import { type GenerateCliOptions, planGenerate, type Provider, UsageError } from './generate-options';
 import { readNpy, writeNpy } from '../pipeline/npy';
 import { ProgressBar } from './progress-bar';
@@ -62,10 +63,11 @@ async function readInput<T>(flag: string, read: () => Promise<T> | T): Promise<T
 }
 
 export async function runGenerate(options: GenerateCliOptions): Promise<void> {
-  const plan = planGenerate(options);
-  checkInputFile('--model', plan.model, 'dir');
+  const source = resolveModelSource(options, { cacheDir: modelsCacheDir() });
+  const plan = planGenerate({ ...options, ...(source !== undefined ? { model: source.model } : {}), ...resolveStyleFiles(options) });
+  checkInputFile(source?.modelConfig !== undefined ? '--checkpoint' : '--model', plan.model, source?.modelConfig !== undefined ? 'file' : 'dir');
   if (plan.adapter !== undefined) checkInputFile('--adapter', plan.adapter, 'file');
-  if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, 'dir');
+  if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, /\.safetensors$/i.test(plan.imageEncoder) ? 'file' : 'dir');
   if (plan.vae !== undefined) checkInputFile('--vae', plan.vae, 'dir');
   checkOutputFile('--out', plan.out, '.png');
   if (plan.saveLatentsPath !== undefined) checkOutputFile('--save-latents', plan.saveLatentsPath, '.npy');
@@ -76,6 +78,7 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
 
   const vae = resolveVae({
     model: plan.model,
+    ...(source?.modelConfig !== undefined ? { modelConfig: source.modelConfig } : {}),
     ...(plan.adapter !== undefined ? { adapter: plan.adapter } : {}),
     ...(plan.imageEncoder !== undefined ? { imageEncoder: plan.imageEncoder } : {}),
     ...(plan.vae !== undefined ? { vae: plan.vae } : {}),
@@ -191,10 +194,13 @@ export function registerPipelineCommands(program: Command): void {
   program.command('generate')
     .description('generate an image: SDXL text-to-image, with a style image the StyleStudio method')
     .option('--model <dir>', 'SDXL diffusers folder')
+    .option('--checkpoint <file|name>', 'single-file SDXL checkpoint (.safetensors), or its name under --model-root (instead of --model)')
+    .option('--model-config <dir|sdxl-base>', 'configs for --checkpoint: a diffusers folder, or the built-in sdxl-base (default)')
+    .option('--model-root <dir>', 'ComfyUI or AUTOMATIC1111 folder to find --checkpoint / --adapter / --image-encoder NAME in (repeatable; adds to STYLESTUDIO_MODEL_ROOTS)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prompt <text>', 'prompt')
     .option('--out <file.png>', 'output PNG (with --variations K: OUT-0.png … OUT-(K-1).png)')
-    .option('--adapter <file>', 'style adapter weights (CSGO csgo_4_32.bin, h94 ip-adapter_sdxl, ip-adapter-plus)')
-    .option('--image-encoder <dir>', 'CLIP image encoder folder for the adapter')
+    .option('--adapter <file>', 'style adapter weights (CSGO csgo_4_32.bin, h94 ip-adapter_sdxl, ip-adapter-plus), or an IP-Adapter\'s name under --model-root')
+    .option('--image-encoder <dir|file>', 'CLIP image encoder for the adapter: its folder, a ComfyUI clip_vision .safetensors, or its name under --model-root')
     .option('--style <img>', 'style image')
     .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
     .option('--negative-style <img>', 'negative style image for style-based CFG')

@@ -12,6 +12,9 @@ import { codedErrorClass } from '../../protocol';
 /** The raw option values commander hands over (all strings or flags, exactly as typed). */
 export interface GenerateCliOptions {
   model?: string;
+  checkpoint?: string;
+  modelConfig?: string;
+  modelRoot?: string[];
   prompt?: string;
   out?: string;
   adapter?: string;

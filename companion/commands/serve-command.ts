@@ -7,6 +7,7 @@ import { parseBudget } from '../runtime/memory';
 import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
 import { formatGB } from '../weights/model-catalog';
+import { resolveModelSource } from '../weights/model-source';
 import { ProgressLine } from '../weights/progress-line';
 import { companionVersion } from '../server/companion-version';
 import { resolveServerOptions } from '../server/options';
@@ -21,6 +22,9 @@ interface ServeFlags {
   maxQueue?: string;
   provider: string;
   memoryBudget?: string;
+  checkpoint?: string;
+  modelConfig?: string;
+  modelRoot: string[];
 }
 
 const PROVIDER_CHOICES = ['auto', ...EXECUTION_PROVIDERS] as const;
@@ -52,7 +56,9 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     allowedOrigins: flags.allowOrigin, limits: { maxQueue, maxJobsPerClient: maxQueue === undefined ? undefined : Math.min(maxQueue, 16) },
   });
   const memoryBudget = flags.memoryBudget === undefined ? undefined : parseBudget(flags.memoryBudget);
-  const engine = engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}) });
+  const model = resolveModelSource(flags, { cacheDir });
+  const context = { cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}), ...(model !== undefined ? { model } : {}) };
+  const engine = engineFactory({ models: modelStatuses(cacheDir), ...context });
   const terminal = new ProgressLine();
   const models: ModelService = {
     list: () => modelStatuses(cacheDir).map(toModelInfo),
@@ -69,7 +75,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     },
   };
   const server = new StyleStudioServer(options, engine, models, (s) => {
-    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}) }));
+    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), ...context }));
     process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
   });
   await server.listen();
@@ -84,6 +90,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     `             paste it once in the panel; kept in ${pairing.file}${pairing.created ? ' (new)' : ''}`,
     '             `stylestudio token --list | --revoke ID | --rotate` manages paired panels',
     `  provider   ${status.provider} (available: ${status.providers.join(', ')})`,
+    ...(model !== undefined ? [`  checkpoint ${model.model} (in place of sdxl-base)`] : []),
     `  models     ${cacheDir}`,
     ...statuses.map((m) => `             ${m.present ? 'present' : 'missing'}  ${m.spec.id}${m.present ? '' : ` (about ${formatGB(m.missingBytes)})`}`),
     ...(missing.length > 0 ? ['             get the missing ones with `stylestudio models pull` or the panel\'s Download button'] : []),
@@ -110,6 +117,9 @@ export function registerServeCommand(program: Command, engineFactory: EngineFact
     .option('--max-queue <n>', 'most jobs waiting or running')
     .option('--provider <name>', `execution provider: ${PROVIDER_CHOICES.join(', ')} (auto = the first GPU provider that runs here, else cpu)`, 'auto')
     .option('--memory-budget <size>', 'memory the engine may keep resident, e.g. 12GiB (default: 60% of RAM on the CPU, 8 GiB on a GPU)')
+    .option('--checkpoint <file|name>', 'single-file SDXL checkpoint (.safetensors, or its name under --model-root) in place of sdxl-base')
+    .option('--model-config <dir|sdxl-base>', 'configs for --checkpoint: a diffusers folder, or the built-in sdxl-base (default)')
+    .option('--model-root <dir>', 'ComfyUI or AUTOMATIC1111 folder to find --checkpoint NAME in (repeatable; adds to STYLESTUDIO_MODEL_ROOTS)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(async (flags: ServeFlags) => {
       const server = await serve(flags, engineFactory);
       const stop = (): void => {

@@ -8,7 +8,8 @@ import type { ExecutionProvider } from '../onnx/lowering';
 import type { GenerationEngine } from './engine';
 import { OnnxGenerationEngine } from './onnx-engine';
 import { UnavailableEngine } from './unavailable-engine';
-import { defaultSetPaths } from '../runtime/model-paths';
+import { defaultSetPaths, neededDefaultModels } from '../runtime/model-paths';
+import type { ModelSource } from '../weights/model-source';
 
 export interface EngineContext {
   /** The default model set as found in the hub cache. */
@@ -18,6 +19,8 @@ export interface EngineContext {
   readonly provider?: ExecutionProvider | 'auto';
   /** `serve --memory-budget` in bytes (default: memory.ts defaultBudgetBytes). */
   readonly memoryBudget?: number;
+  /** `serve --checkpoint`: a single-file checkpoint replacing the default set's SDXL base and VAE. */
+  readonly model?: ModelSource;
 }
 
 export type EngineFactory = (context: EngineContext) => GenerationEngine;
@@ -25,8 +28,8 @@ export type EngineFactory = (context: EngineContext) => GenerationEngine;
 /** The onnxruntime CPU provider ships in every onnxruntime-node build; GPU providers come with the pipeline. */
 const BASE_PROVIDERS = { provider: 'cpu', providers: ['cpu'] } as const;
 
-export const createEngine: EngineFactory = ({ models, provider, memoryBudget }) => {
-  const missing = models.filter((m) => !m.present);
+export const createEngine: EngineFactory = ({ models, provider, memoryBudget, model }) => {
+  const missing = neededDefaultModels(models, model).filter((m) => !m.present);
   if (missing.length > 0) {
     return new UnavailableEngine({
       ...BASE_PROVIDERS,
@@ -34,7 +37,7 @@ export const createEngine: EngineFactory = ({ models, provider, memoryBudget }) 
       reason: `models missing: ${missing.map((m) => m.spec.id).join(', ')}; download them with \`stylestudio models pull\` or the panel's Download button`,
     });
   }
-  const paths = defaultSetPaths(models);
+  const paths = defaultSetPaths(models, model);
   if (paths === null) {
     return new UnavailableEngine({ ...BASE_PROVIDERS, modelsMissing: true, reason: 'the default model set is incomplete in the cache' });
   }

@@ -9,7 +9,7 @@
  *   g.output(name, value)                  public output (an Identity carries the name); returns the output Value
  *   g.scoped(path, fn) / g.at(path, fn)    nested (joined with '.') / absolute module scope for node names:
  *                                          nodes are named "<scope>/<Op>" ("down_blocks.1.attentions.0/Add_2")
- *   g.weight(ref, expect?)                 TensorRef → initializer in the FILE's dtype (F32/F16/BF16/…); deduped by file+key;
+ *   g.weight(ref, expect?)                 TensorRef → initializer in the FILE's dtype (F32/F16/BF16/…); deduped by file+offset+key;
  *                                          the initializer is named by the checkpoint key
  *   g.param(ref, expect?, dtype?)          same, cast to `dtype` (default computeType) when the file stores another
  *                                          float type (BF16 → Cast; fp16 files in fp16 graphs are used as stored)
@@ -62,7 +62,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TensorRef } from '../weights/tensor';
+import { storedShape, type TensorRef } from '../weights/tensor';
 import type { Lowering } from './lowering';
 import {
   encodeModel,
@@ -161,6 +161,9 @@ export interface GraphOptions {
 
 interface WeightEntry {
   readonly ref: TensorRef;
+  /** The initializer over the file's bytes (shaped as stored). */
+  readonly stored: Value;
+  /** What weight() returns: `stored`, or its Transpose for a tensor stored transposed. */
   readonly value: Value;
 }
 
@@ -330,11 +333,16 @@ export class Graph implements ConstLookup {
     if (expectedLength !== ref.length) {
       throw new GraphBuildError(`weight ${ref.key} (${ref.file}): length ${ref.length} ≠ ${expectedLength} bytes for ${ref.dtype}${shapeToString(ref.shape)}`);
     }
-    const id = `${ref.file}\0${ref.key}`;
+    // keyed by the bytes as well: the networks of one single-file checkpoint share a file and reuse diffusers keys
+    const id = `${ref.file}\0${ref.offset}\0${ref.key}`;
     const known = this.weights.get(id);
     if (known) return known.value;
-    const v = new Value(this, this.claim(this.uniqueName(ref.key)), dtype, ref.shape);
-    this.weights.set(id, { ref, value: v });
+    const stored = new Value(this, this.claim(this.uniqueName(ref.key)), dtype, storedShape(ref));
+    // Transpose of an initializer is constant-folded by ORT at session creation, like the Cast in param().
+    const v = ref.storedTransposed === true
+      ? this.atRoot(() => this.op('Transpose', [stored], { perm: [1, 0] }, { label: `${ref.key}/Transpose` }))
+      : stored;
+    this.weights.set(id, { ref, stored, value: v });
     return v;
   }
 
@@ -455,12 +463,12 @@ export class Graph implements ConstLookup {
     const files = [...new Set([...realOf.values()].map((r) => r.real))];
     const folder = files.length === 0 ? null : commonAncestor(files.map((f) => path.dirname(f)));
     const initializers: TensorProto[] = [...this.constTensors];
-    for (const { ref, value } of this.weights.values()) {
+    for (const { ref, stored } of this.weights.values()) {
       const location = relativePosix(folder!, realOf.get(ref.file)!.real);
       initializers.push({
-        name: value.name,
-        dataType: ELEM_TYPE_CODE[value.dtype],
-        dims: ref.shape,
+        name: stored.name,
+        dataType: ELEM_TYPE_CODE[stored.dtype],
+        dims: storedShape(ref),
         externalData: { location, offset: ref.offset, length: ref.length },
       });
     }

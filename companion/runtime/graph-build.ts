@@ -15,14 +15,14 @@ import { parseUNetConfig } from '../models/unet/config';
 import { buildUNet } from '../models/unet/unet';
 import { buildVaeDecoder, parseVaeConfig } from '../models/vae';
 import { readJsonObjectFile } from '../weights/files';
-import { WeightStore } from '../weights/weight-store';
+import { openWeightSource, type WeightSource } from '../weights/single-file';
 import { runWorkerTask } from './worker-task';
 
 export interface UNetGraphSpec {
   readonly kind: 'unet';
   readonly lowering: Lowering;
   readonly configFile: string;
-  readonly weightFile: string;
+  readonly weights: WeightSource;
   readonly adapterFile: string | null;
   readonly style: StyleLayerSelection;
   readonly teacherShare: boolean;
@@ -38,7 +38,7 @@ export interface VaeDecoderGraphSpec {
   readonly kind: 'vae-decoder';
   readonly lowering: Lowering;
   readonly configFile: string;
-  readonly weightFile: string;
+  readonly weights: WeightSource;
   readonly latentHeight: number;
   readonly latentWidth: number;
 }
@@ -47,7 +47,7 @@ export interface ImageEncoderGraphSpec {
   readonly kind: 'image-encoder';
   readonly lowering: Lowering;
   readonly configFile: string;
-  readonly weightFile: string;
+  readonly weights: WeightSource;
 }
 
 /** The adapter's image projection over [negative ; style] features (batch 2). */
@@ -70,7 +70,7 @@ export function buildGraph(spec: GraphSpec): SerializedModel {
       const styled = spec.style.preset !== 'none';
       const adapter = styled ? openStyleAdapter(requireAdapter(spec.adapterFile), c.cross_attention_dim) : null;
       const plan = planAttention(c, { style: spec.style, styleTokens: adapter?.tokens ?? 0, teacherShare: spec.teacherShare });
-      const store = WeightStore.open(spec.weightFile);
+      const store = openWeightSource(spec.weights);
       const g = new Graph({ lowering: spec.lowering, name: 'unet' });
       buildUNet(g, store, c, plan, {
         batch: spec.rows, height: spec.latentHeight, width: spec.latentWidth, textTokens: 77, pooledDim: spec.pooledDim,
@@ -85,14 +85,14 @@ export function buildGraph(spec: GraphSpec): SerializedModel {
     }
     case 'vae-decoder': {
       const c = parseVaeConfig(readJsonObjectFile(spec.configFile, 'config.json'), spec.configFile);
-      const store = WeightStore.open(spec.weightFile);
+      const store = openWeightSource(spec.weights);
       const g = new Graph({ lowering: spec.lowering, name: 'vae_decoder' });
       buildVaeDecoder(g, store, c, { batch: 1, height: spec.latentHeight, width: spec.latentWidth });
       return g.serialize();
     }
     case 'image-encoder': {
       const c = parseClipVisionConfig(readJsonObjectFile(spec.configFile, 'config.json'), spec.configFile);
-      const store = WeightStore.open(spec.weightFile);
+      const store = openWeightSource(spec.weights);
       const g = new Graph({ lowering: spec.lowering, name: 'image_encoder' });
       buildClipVision(g, store, c, { batch: 1 });
       store.assertAllRead([/position_ids$/, /^text_model\./, /^text_projection\./, /logit_scale/]);

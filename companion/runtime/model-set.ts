@@ -17,7 +17,7 @@ import { formatGiB, type Lease, ResidentCache } from './resident-cache';
 import { EngineError } from './errors';
 import { defaultBudgetBytes, type JobFootprints, PROCESS_BASE_BYTES, sessionFootprint } from './memory';
 import { WeightStore } from '../weights/weight-store';
-import { checkWeightFiles, type ModelPaths } from './model-paths';
+import { checkWeightFiles, type ModelPaths, openModelFolder } from './model-paths';
 import { openStyleAdapter, type StyleAdapter } from '../models/adapter';
 import { type ClipVisionConfig, parseClipVisionConfig } from '../models/clip-vision';
 import { SdxlTextEncoders, type SdxlPromptIds } from '../models/clip-text-sdxl';
@@ -26,7 +26,8 @@ import { parseUNetConfig, type UNetConfig } from '../models/unet/config';
 import { parseVaeConfig, type VaeConfig } from '../models/vae';
 import { buildGraphInWorker, type GraphSpec } from './graph-build';
 import { ClipTokenizer } from '../text/clip-tokenizer';
-import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
+import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, type WeightOptions } from '../weights/diffusers';
+import { openImageEncoder } from '../weights/image-encoder-source';
 import { codedErrorClass } from '../../protocol';
 
 /** The dtype of a network's float inputs and outputs. */
@@ -186,7 +187,7 @@ export class ModelSet {
   /** Opens the folders and files (configs, tokenizers, adapter header); sessions are created on first use. */
   static async open(paths: ModelPaths, options: ModelSetOptions = {}): Promise<ModelSet> {
     checkWeightFiles(paths, options.fp16 === true ? { variant: 'fp16' } : {});
-    const folder = openDiffusersFolder(paths.model);
+    const folder = openModelFolder(paths);
     const [tokenizer, tokenizer2] = await Promise.all([
       ClipTokenizer.fromFolder(folder.component('tokenizer').dir),
       ClipTokenizer.fromFolder(folder.component('tokenizer_2').dir),
@@ -274,7 +275,7 @@ export class ModelSet {
     const dir = this.paths.imageEncoder;
     if (adapter === null || dir === undefined) return 0;
     return this.elements('image-encoder', () => {
-      const encoder = elementsOf(openComponentFolder(dir, 'image_encoder').weights().open(), (k) => !k.startsWith('text_model.'));
+      const encoder = elementsOf(openImageEncoder(dir).weights().open(), (k) => !k.startsWith('text_model.'));
       const root = `${adapter.imageProjection.scope.path}.`;
       return encoder + elementsOf(adapter.store, (k) => k.startsWith(root));
     });
@@ -310,7 +311,7 @@ export class ModelSet {
     if (adapter === null || encoderDir === undefined) return Promise.reject(new ModelSetError('no style adapter loaded (give an adapter file and an image encoder folder)'));
     const bytes = sessionFootprint({ network: 'image-encoder', weightElements: this.imageSideElements(), precision: this.lowering.precision, provider: this.provider });
     return this.cache.lease('image-side', 'image-encoder', bytes, async (): Promise<ImageSide> => {
-      const component = openComponentFolder(encoderDir, 'image_encoder');
+      const component = openImageEncoder(encoderDir);
       const encoderConfig = parseClipVisionConfig(component.config(), component.configFile);
       const featureDim = adapter.features === 'image_embeds' ? encoderConfig.projection_dim : encoderConfig.hidden_size;
       if (featureDim !== adapter.imageProjection.inputDim) {
@@ -320,7 +321,7 @@ export class ModelSet {
       // The encoder runs in the set's precision; its weights are usually stored fp16 (h94), cast when fp32.
       const tokens = 1 + (encoderConfig.image_size / encoderConfig.patch_size) ** 2;
       const encoder = await this.session('image-encoder',
-        { kind: 'image-encoder', lowering: this.lowering, configFile: component.configFile, weightFile: component.weights().file });
+        { kind: 'image-encoder', lowering: this.lowering, configFile: component.configFile, weights: component.weights().source });
       let projection: Session;
       try {
         projection = await this.session('image-projection', {
@@ -354,7 +355,7 @@ export class ModelSet {
       const weights = this.unetComponent.weights(this.weightOptions);
       if (weights.note !== null && !this.notes.includes(weights.note)) this.notes.push(weights.note);
       const session = await this.session('unet', {
-        kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weightFile: weights.file,
+        kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weights: weights.source,
         adapterFile: styled ? this.adapter!.file : null, style: key.style, teacherShare: styled, rows: 'rows',
         latentHeight: key.latentHeight, latentWidth: key.latentWidth, pooledDim: pooled,
         ...(this.options.adainVarianceFloor !== undefined ? { adainVarianceFloor: this.options.adainVarianceFloor } : {}),
@@ -380,7 +381,7 @@ export class ModelSet {
     return this.cache.lease(vaeCacheKey(latentHeight, latentWidth), 'vae-decoder', bytes, async () => {
       const weights = this.vaeComponent.weights(this.vaeWeightOptions());
       const session = await this.session('vae-decoder', {
-        kind: 'vae-decoder', lowering, configFile: this.vaeComponent.configFile, weightFile: weights.file, latentHeight, latentWidth,
+        kind: 'vae-decoder', lowering, configFile: this.vaeComponent.configFile, weights: weights.source, latentHeight, latentWidth,
       });
       return { session, computeType: lowering.precision === 'fp16' ? 'float16' : 'float32', release: () => session.release() };
     });

@@ -82,6 +82,21 @@ export const DEFAULT_MODELS: readonly ModelSpec[] = [
   },
 ];
 
+/**
+ * Not part of the default set: the tokenizer files a single-file checkpoint needs (checkpoints carry none). The same
+ * repository as sdxl-base, so it is present whenever sdxl-base is; `models pull sdxl-tokenizers` fetches only these.
+ */
+export const SDXL_TOKENIZERS: ModelSpec = {
+  id: 'sdxl-tokenizers',
+  description: 'SDXL tokenizers only (for single-file checkpoints, which carry none)',
+  repo: 'stabilityai/stable-diffusion-xl-base-1.0',
+  revision: 'main',
+  files: [...tokenizer('tokenizer'), ...tokenizer('tokenizer_2')],
+};
+
+/** Every model `models pull ID` knows: the default set and the optional ones. */
+export const PULLABLE_MODELS: readonly ModelSpec[] = [...DEFAULT_MODELS, SDXL_TOKENIZERS];
+
 const REPO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}\/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$/;
 const SEGMENT_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}$/;
 const REVISION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

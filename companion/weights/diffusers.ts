@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import { WeightFileError } from './errors';
 import { readJsonObjectFile } from './files';
+import type { WeightSource } from './single-file';
 import type { JsonObject, JsonValue } from './strict-json';
 import { WeightStore } from './weight-store';
 
@@ -28,6 +29,8 @@ export type WeightVariant = 'fp16';
 export interface WeightChoice {
   /** The chosen weight file, or the shard index of a sharded checkpoint (path inside the component folder). */
   readonly file: string;
+  /** What graph builds reopen (in worker threads): the file, or the checkpoint part a single-file model maps. */
+  readonly source: WeightSource;
   readonly sharded: boolean;
   /** The variant actually used (null = full precision). */
   readonly variant: WeightVariant | null;
@@ -199,7 +202,7 @@ function chooseWeights(dir: string, name: string, library: string | null, option
     candidates(variant).find((c) => fs.existsSync(path.join(dir, c.file)));
   const make = (c: { file: string; sharded: boolean }, variant: WeightVariant | null, note: string | null): WeightChoice => {
     const file = path.join(dir, c.file);
-    return { file, sharded: c.sharded, variant, note, open: () => WeightStore.open(file) };
+    return { file, source: file, sharded: c.sharded, variant, note, open: () => WeightStore.open(file) };
   };
 
   const asked = options.variant ?? null;

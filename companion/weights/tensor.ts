@@ -21,6 +21,17 @@ export interface TensorRef {
   readonly offset: number;
   /** Exact byte length: product(shape) * DTYPE_BYTES[dtype]. */
   readonly length: number;
+  /**
+   * Set on a 2-D tensor whose file stores its transpose (OpenCLIP keeps `text_projection` as [in, out] where the
+   * diffusers linear weight is [out, in]): `shape` is the shape the key names, the bytes hold `shape` reversed, and
+   * the graph reads them through a Transpose, so the file is used as it is.
+   */
+  readonly storedTransposed?: true;
+}
+
+/** The shape of the bytes in the file: `shape`, reversed when the tensor is stored transposed. */
+export function storedShape(ref: TensorRef): readonly number[] {
+  return ref.storedTransposed === true ? [...ref.shape].reverse() : ref.shape;
 }
 
 /**

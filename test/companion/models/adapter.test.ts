@@ -180,7 +180,7 @@ describe("the runtime's UNet graph build: diffusers folder + adapter file → th
     const plan = planAttention(config, { style: { preset: 'csgo' }, styleTokens: openStyleAdapter(csgoFile, config.cross_attention_dim).tokens, teacherShare: true });
     expect(plan.styleLayers).toHaveLength(9);
     const model = buildGraph({
-      kind: 'unet', lowering: PORTABLE_FP32, configFile: unetComponent.configFile, weightFile: unetComponent.weights().file,
+      kind: 'unet', lowering: PORTABLE_FP32, configFile: unetComponent.configFile, weights: unetComponent.weights().file,
       adapterFile: csgoFile, style: { preset: 'csgo' }, teacherShare: true, rows: 'rows', latentHeight: 8, latentWidth: 8, pooledDim: 48,
     });
     const session = await Session.create(model, { intraOpThreads: 1 });
@@ -205,7 +205,7 @@ describe("the runtime's UNet graph build: diffusers folder + adapter file → th
     const unetComponent = openDiffusersFolder(fixture('sdxl-tiny')).component('unet');
     const model = buildGraph({
       kind: 'unet', lowering: { kind: 'portable', precision: 'fp16' }, configFile: unetComponent.configFile,
-      weightFile: unetComponent.weights({ variant: 'fp16' }).file, adapterFile: null, style: { preset: 'none' }, teacherShare: false,
+      weights: unetComponent.weights({ variant: 'fp16' }).file, adapterFile: null, style: { preset: 'none' }, teacherShare: false,
       rows: 1, latentHeight: 8, latentWidth: 8, pooledDim: 48,
     });
     expect(model.files.length).toBeGreaterThan(0);

@@ -6,7 +6,7 @@ import { fixture } from '../../helpers/paths';
 
 const unet: GraphSpec = {
   kind: 'unet', lowering: PORTABLE_FP32, configFile: fixture('sdxl-tiny', 'unet', 'config.json'),
-  weightFile: fixture('sdxl-tiny', 'unet', 'diffusion_pytorch_model.safetensors'),
+  weights: fixture('sdxl-tiny', 'unet', 'diffusion_pytorch_model.safetensors'),
   adapterFile: fixture('ip-adapter-tiny', 'sdxl_models', 'ip-adapter_sdxl.safetensors'),
   style: { preset: 'instantstyle' }, teacherShare: true, rows: 4, latentHeight: 8, latentWidth: 8, pooledDim: 48,
 };
@@ -21,6 +21,6 @@ test('UNet with style layers and teacher sharing: identical ModelProto bytes fro
 test('a missing weight file: the worker\'s error names it', async () => {
   const missing = path.join(fixture('sdxl-tiny'), 'vae', 'nope.safetensors');
   await expect(buildGraphInWorker({
-    kind: 'vae-decoder', lowering: PORTABLE_FP32, configFile: fixture('sdxl-tiny', 'vae', 'config.json'), weightFile: missing, latentHeight: 8, latentWidth: 8,
+    kind: 'vae-decoder', lowering: PORTABLE_FP32, configFile: fixture('sdxl-tiny', 'vae', 'config.json'), weights: missing, latentHeight: 8, latentWidth: 8,
   })).rejects.toThrow(/nope\.safetensors/);
 });

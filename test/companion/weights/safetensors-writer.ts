@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import type { TensorRef } from '../../../companion/weights/tensor';
 
 export interface RawTensor {
@@ -84,4 +85,22 @@ export function scratchFolder(prefix: string): { readonly dir: () => string; wri
       return p;
     },
   };
+}
+
+const BYTES: Record<string, number> = { F16: 2, F32: 4, I64: 8 };
+
+/** A safetensors file with the published tensors' header (a tools/realshape manifest) and no data written: a sparse file of the full size. */
+export function sparseFromManifest(manifest: string, file: string): number {
+  const { tensors } = JSON.parse(zlib.gunzipSync(fs.readFileSync(manifest)).toString('utf8')) as { tensors: [string, number[], string][] };
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [key, shape, dtype] of tensors) {
+    const length = shape.reduce((a, b) => a * b, 1) * BYTES[dtype]!;
+    header[key] = { dtype, shape, data_offsets: [offset, offset + length] };
+    offset += length;
+  }
+  const head = safetensorsBytes(JSON.stringify(header), Buffer.alloc(0));
+  fs.writeFileSync(file, head);
+  fs.truncateSync(file, head.length + offset);
+  return tensors.length;
 }
