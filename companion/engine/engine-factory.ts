@@ -8,7 +8,8 @@ import type { ExecutionProvider } from '../onnx/lowering';
 import type { GenerationEngine } from './engine';
 import { OnnxGenerationEngine } from './onnx-engine';
 import { UnavailableEngine } from './unavailable-engine';
-import { defaultSetPaths, neededDefaultModels } from '../runtime/model-paths';
+import { isEngineError } from '../runtime/errors';
+import { defaultSetPaths, neededDefaultModels, type ModelPaths, resolveVae } from '../runtime/model-paths';
 import type { ModelSource } from '../weights/model-source';
 
 export interface EngineContext {
@@ -28,7 +29,7 @@ export type EngineFactory = (context: EngineContext) => GenerationEngine;
 /** The onnxruntime CPU provider ships in every onnxruntime-node build; GPU providers come with the pipeline. */
 const BASE_PROVIDERS = { provider: 'cpu', providers: ['cpu'] } as const;
 
-export const createEngine: EngineFactory = ({ models, provider, memoryBudget, model }) => {
+export const createEngine: EngineFactory = ({ models, cacheDir, provider, memoryBudget, model }) => {
   const missing = neededDefaultModels(models, model).filter((m) => !m.present);
   if (missing.length > 0) {
     return new UnavailableEngine({
@@ -37,9 +38,20 @@ export const createEngine: EngineFactory = ({ models, provider, memoryBudget, mo
       reason: `models missing: ${missing.map((m) => m.spec.id).join(', ')}; download them with \`stylestudio models pull\` or the panel's Download button`,
     });
   }
-  const paths = defaultSetPaths(models, model);
+  let paths: ModelPaths | null = defaultSetPaths(models, model);
   if (paths === null) {
     return new UnavailableEngine({ ...BASE_PROVIDERS, modelsMissing: true, reason: 'the default model set is incomplete in the cache' });
+  }
+  if (model !== undefined) {
+    // A checkpoint without first_stage_model.* borrows the fp16-fix VAE from the hub cache, as `generate` does.
+    try {
+      const vae = resolveVae(paths, cacheDir);
+      if (vae.note !== null) process.stderr.write(`stylestudio: ${vae.note}\n`);
+      paths = vae.paths;
+    } catch (e) {
+      // anything else (an unreadable checkpoint) is reported by the engine's own open, as for the default set
+      if (isEngineError(e, 'MODEL_FILES_MISSING')) return new UnavailableEngine({ ...BASE_PROVIDERS, modelsMissing: true, reason: e.message });
+    }
   }
   return OnnxGenerationEngine.start({
     paths,

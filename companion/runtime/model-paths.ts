@@ -61,7 +61,8 @@ export function resolveVae(paths: ModelPaths, cacheDir: string | undefined): { p
   if (own !== null && hasWeights(own, {})) return { paths, note: null };
   const fix = cacheDir !== undefined ? modelStatus(cacheDir, FP16_FIX) : null;
   if (fix?.present === true && fix.snapshotDir !== undefined) {
-    return { paths: { ...paths, vae: fix.snapshotDir }, note: `${path.join(paths.model, 'vae')} has no weights: using ${FP16_FIX.repo} from the hub cache` };
+    const lacking = paths.modelConfig === undefined ? `${path.join(paths.model, 'vae')} has no weights` : `the checkpoint ${paths.model} has no VAE`;
+    return { paths: { ...paths, vae: fix.snapshotDir }, note: `${lacking}: using ${FP16_FIX.repo} from the hub cache` };
   }
   const lacking = paths.modelConfig === undefined
     ? `${path.join(paths.model, 'vae')} has no weights (the default set replaces the base VAE with ${FP16_FIX.repo})`

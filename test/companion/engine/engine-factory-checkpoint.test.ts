@@ -44,3 +44,20 @@ test('the adapter still comes from the default set: missing, the engine names it
   expect(engine.status().reason).toContain('csgo-adapter');
   expect(engine.status().reason).not.toContain('sdxl-base');
 });
+
+test('a checkpoint without a VAE borrows the fp16-fix VAE from the hub cache; without that either, the engine says how to get it', async () => {
+  const vaeless = writeOriginalCheckpoint(fixture('sdxl-tiny'), path.join(root, 'tiny-sdxl-novae.safetensors'), { parts: ['unet', 'text_encoder', 'text_encoder_2'] });
+  const model = { model: vaeless, modelConfig: { configDir: fixture('sdxl-tiny') } };
+  const lacking = createEngine({ models: without(['sdxl-base', 'sdxl-vae-fp16-fix']), cacheDir: path.join(root, 'empty-cache'), model });
+  expect(lacking.status()).toMatchObject({ ready: false, modelsMissing: true });
+  expect(lacking.status().reason).toMatch(/has no VAE .*stylestudio models pull sdxl-vae-fp16-fix/);
+  await lacking.close();
+  const engine = createEngine({ models: without(['sdxl-base']), cacheDir: root, model });
+  try {
+    for (let i = 0; i < 2400 && !engine.status().ready && engine.status().reason === 'loading the models'; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(engine.status()).toMatchObject({ ready: true, provider: 'cpu' });
+    expect((await generateTinyJob(engine)).map((i) => [i.image.width, i.image.height])).toEqual([[64, 64]]);
+  } finally {
+    await engine.close();
+  }
+}, 120_000);
