@@ -8,6 +8,7 @@ import { hubEndpoint, modelsCacheDir } from '../weights/hub-layout';
 import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-catalog';
 import { formatGB } from '../weights/model-catalog';
 import { resolveModelSource } from '../weights/model-source';
+import { neededDefaultModels } from '../runtime/model-paths';
 import { ProgressLine } from '../weights/progress-line';
 import { companionVersion } from '../server/companion-version';
 import { resolveServerOptions } from '../server/options';
@@ -60,8 +61,10 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
   const context = { cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}), ...(model !== undefined ? { model } : {}) };
   const engine = engineFactory({ models: modelStatuses(cacheDir), ...context });
   const terminal = new ProgressLine();
+  // with --checkpoint the panel is offered only what this serve needs (not sdxl-base, nor a VAE the checkpoint has)
+  const needed = (): ModelStatus[] => neededDefaultModels(modelStatuses(cacheDir), model);
   const models: ModelService = {
-    list: () => modelStatuses(cacheDir).map(toModelInfo),
+    list: () => needed().map(toModelInfo),
     pull: async (onProgress, signal) => {
       const statuses = await pullModels({
         cacheDir, endpoint: hubEndpoint(), token: process.env.HF_TOKEN, signal,
@@ -69,7 +72,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
           terminal.update(model, file, receivedBytes, totalBytes);
           onProgress({ model, file, receivedBytes, totalBytes });
         },
-      });
+      }, needed().map((m) => m.spec));
       terminal.end();
       return statuses.map(toModelInfo);
     },
@@ -81,7 +84,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
   await server.listen();
 
   const status = engine.status();
-  const statuses = modelStatuses(cacheDir);
+  const statuses = needed();
   const missing = statuses.filter((m) => !m.present);
   const out = [
     `StyleStudio companion ${options.companionVersion} (protocol ${PROTOCOL_VERSION})`,

@@ -10,7 +10,9 @@ import { DEFAULT_MODELS } from '../weights/default-models';
 import { type DiffusersComponent, type DiffusersFolder, openComponentFolder, openDiffusersFolder, type WeightOptions } from '../weights/diffusers';
 import { openImageEncoder } from '../weights/image-encoder-source';
 import { modelStatus, type ModelStatus } from '../weights/model-catalog';
-import { openSingleFileModel, openWeightSource, type SingleFileModelOptions, type WeightSource, weightSourceFile } from '../weights/single-file';
+import {
+  openSingleFileModel, openWeightSource, readSingleFileCheckpoint, type SingleFileModelOptions, type WeightSource, weightSourceFile,
+} from '../weights/single-file';
 import { EngineError } from './errors';
 
 export interface ModelPaths {
@@ -122,7 +124,21 @@ export function defaultSetPaths(models: readonly ModelStatus[], base?: Pick<Mode
   return { model: sdxl, vae, ...style };
 }
 
-/** The default-set models a set needs from the hub cache: all of them, or without SDXL base and its VAE for `base`. */
-export function neededDefaultModels(models: readonly ModelStatus[], base?: unknown): ModelStatus[] {
-  return base === undefined ? [...models] : models.filter((m) => m.spec.id !== 'sdxl-base' && m.spec.id !== 'sdxl-vae-fp16-fix');
+/**
+ * The default-set models a set needs from the hub cache: all of them; for a `base` checkpoint neither SDXL base nor,
+ * when the checkpoint has its own VAE, the fp16-fix VAE (a checkpoint without one borrows it, see resolveVae).
+ */
+export function neededDefaultModels(models: readonly ModelStatus[], base?: Pick<ModelPaths, 'model'>): ModelStatus[] {
+  if (base === undefined) return [...models];
+  const ownVae = checkpointHasVae(base.model);
+  return models.filter((m) => m.spec.id !== 'sdxl-base' && (m.spec.id !== FP16_FIX.id || !ownVae));
+}
+
+/** Whether a single-file checkpoint holds a VAE; an unreadable one counts as yes (opening it reports the problem). */
+function checkpointHasVae(file: string): boolean {
+  try {
+    return readSingleFileCheckpoint(file).parts.has('vae');
+  } catch {
+    return true;
+  }
 }

@@ -109,3 +109,22 @@ test('the panel\'s models.pull downloads the default set with progress; the next
     await hub.stop();
   }
 });
+
+test('serve --checkpoint offers the panel only what it needs: no sdxl-base, and the fp16-fix VAE only for a checkpoint without one', async () => {
+  const { writeOriginalCheckpoint } = await import('../weights/ldm-checkpoint-writer');
+  const { fixture } = await import('../../helpers/paths');
+  const withVae = writeOriginalCheckpoint(fixture('sdxl-tiny'), path.join(tmp, 'full.safetensors'));
+  const noVae = writeOriginalCheckpoint(fixture('sdxl-tiny'), path.join(tmp, 'novae.safetensors'), { parts: ['unet', 'text_encoder', 'text_encoder_2'] });
+  for (const [file, ids] of [[withVae, ['csgo-adapter', 'image-encoder']], [noVae, ['sdxl-vae-fp16-fix', 'csgo-adapter', 'image-encoder']]] as const) {
+    const serve = await startServe(env, ['--checkpoint', file, '--model-config', fixture('sdxl-tiny')]);
+    try {
+      expect(serve.stdout()).not.toContain('sdxl-base (about');
+      const client = await TestClient.paired(serve.url, serve.token);
+      const welcome = client.messages[0]!;
+      expect(welcome.type === 'welcome' && welcome.models.map((m) => m.id)).toEqual(ids);
+      client.close();
+    } finally {
+      expect(await serve.stop()).toBe(0);
+    }
+  }
+}, 60_000);
