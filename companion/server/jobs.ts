@@ -98,6 +98,7 @@ export class JobRunner {
     this.stopping = true;
     for (const job of [...this.queue.waitingJobs()]) {
       this.queue.removeWaiting(job.id);
+      job.abort.abort(); // its image reduction, if not started yet, is skipped
       job.sink.send({ type: 'error', code: 'SHUTTING_DOWN', message: 'the companion is stopping', jobId: job.id });
     }
     this.queue.running?.abort.abort();
