@@ -132,6 +132,9 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
 
 export interface EncodeCliOptions {
   model?: string;
+  checkpoint?: string;
+  modelConfig?: string;
+  modelRoot?: string[];
   prompt?: string;
   negativePrompt?: string;
   provider?: string;
@@ -159,13 +162,16 @@ export function tensorSummary(name: string, dims: readonly number[], data: Float
 }
 
 export async function runEncode(o: EncodeCliOptions): Promise<void> {
-  if (o.model === undefined || o.model === '') throw new UsageError('--model is required');
+  if (o.model === '') throw new UsageError('--model is required');
+  const source = resolveModelSource(o, { cacheDir: modelsCacheDir() });
+  if (source === undefined) throw new UsageError('--model DIR or --checkpoint FILE is required');
   if (o.prompt === undefined) throw new UsageError('--prompt is required');
-  checkInputFile('--model', o.model, 'dir');
+  const single = source.modelConfig !== undefined;
+  checkInputFile(single ? '--checkpoint' : '--model', source.model, single ? 'file' : 'dir');
   const providers: readonly Provider[] = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
   const provider = (o.provider ?? 'cpu') as Provider;
   if (!providers.includes(provider)) throw new UsageError(`--provider must be one of ${providers.join(', ')}, got ${JSON.stringify(o.provider)}`);
-  const models = await ModelSet.open({ model: o.model }, { provider, fp16: o.fp16 === true });
+  const models = await ModelSet.open(source, { provider, fp16: o.fp16 === true });
   try {
     const enc = await models.textEncoders();
     const zeros = o.negativePrompt === undefined && models.forceZerosForEmptyPrompt;
@@ -229,8 +235,11 @@ export function registerPipelineCommands(program: Command): void {
     .option('--plan', 'print the memory each phase needs for these settings and stop')
     .action(async (opts: GenerateCliOptions) => runGenerate(opts));
   program.command('encode')
-    .description('encode a prompt with a model folder\'s text encoders and print shapes and a summary')
+    .description('encode a prompt with a model\'s text encoders and print shapes and a summary')
     .option('--model <dir>', 'SDXL diffusers folder')
+    .option('--checkpoint <file|name>', 'single-file SDXL checkpoint (.safetensors, or its name under --model-root) instead of --model')
+    .option('--model-config <dir|sdxl-base>', 'configs for --checkpoint: a diffusers folder, or the built-in sdxl-base (default)')
+    .option('--model-root <dir>', 'ComfyUI or AUTOMATIC1111 folder to find --checkpoint NAME in (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prompt <text>', 'prompt')
     .option('--negative-prompt <text>', 'negative prompt (absent: zeros when the model forces them)')
     .option('--provider <name>', 'cpu | cuda | dml | coreml (default cpu)')

@@ -152,6 +152,19 @@ describe('encode', () => {
     expect(line(a.stdout, 'prompt_embeds')).toBe(line(b.stdout, 'prompt_embeds'));
   });
 
+  test('--checkpoint: a single-file checkpoint of the same model prints the same embeddings', async () => {
+    const { writeOriginalCheckpoint } = await import('../weights/ldm-checkpoint-writer');
+    const file = writeOriginalCheckpoint(MODEL, path.join(dir, 'encode-ckpt.safetensors'));
+    const folder = cli('encode', '--model', MODEL, '--prompt', 'A red apple', '--negative-prompt', 'blurry');
+    const single = cli('encode', '--checkpoint', file, '--model-config', MODEL, '--prompt', 'A red apple', '--negative-prompt', 'blurry');
+    expect([folder.code, single.code, single.stderr]).toEqual([0, 0, '']);
+    const embeds = (s: string) => s.split('\n').filter((l) => /_embeds \[/.test(l));
+    expect(embeds(single.stdout)).toHaveLength(4);
+    expect(embeds(single.stdout)).toEqual(embeds(folder.stdout));
+    const neither = cli('encode', '--prompt', 'x');
+    expect([neither.code, neither.stderr.trim()]).toEqual([1, 'stylestudio: --model DIR or --checkpoint FILE is required']);
+  });
+
   test('a missing model folder is one line and a non-zero exit', () => {
     const r = cli('encode', '--model', path.join(dir, 'missing'), '--prompt', 'x');
     expect(r.code).not.toBe(0);
