@@ -3,23 +3,12 @@ import { clipPreprocess, reduceForClip } from '../image/clip-preprocess';
 import { negativeStyleFromPreset } from '../image/negative-presets';
 import { type RgbaImage, validateRgbaImage } from '../image/rgba';
 
+type NegativeStyle = RgbaImage | 'colour' | 'texture' | null;
+
 /** null negative: the unconditional side uses zero features (proj(zeros), METHOD.md §0). */
 export interface StylePixels {
   readonly style: Float32Array;
   readonly negative: Float32Array | null;
-}
-
-export function prepareStylePixels(
-  style: RgbaImage, negative: RgbaImage | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
-): StylePixels {
-  validateRgbaImage(style, 'style image');
-  if (negative !== null && typeof negative !== 'string') validateRgbaImage(negative, 'negative style image');
-  const opts = { imageSize, styleResize };
-  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
-  return {
-    style: clipPreprocess(style, opts).data,
-    negative: neg === null ? null : clipPreprocess(neg, opts).data,
-  };
 }
 
 /** The style image and the SCFG negative reduced to what the encoder reads (see reduceStyleImages). */
@@ -29,16 +18,22 @@ export interface ReducedStyleImages {
   readonly negative: RgbaImage | null;
 }
 
+/** Checks both images and applies `map` to the style and to the negative (a drop preset made from the style first). */
+function eachStyleImage<T>(style: RgbaImage, negative: NegativeStyle, map: (image: RgbaImage) => T): { style: T; negative: T | null } {
+  validateRgbaImage(style, 'style image');
+  if (negative !== null && typeof negative !== 'string') validateRgbaImage(negative, 'negative style image');
+  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
+  return { style: map(style), negative: neg === null ? null : map(neg) };
+}
+
+export function prepareStylePixels(style: RgbaImage, negative: NegativeStyle, imageSize: number, styleResize: 'none' | 'square512'): StylePixels {
+  return eachStyleImage(style, negative, (image) => clipPreprocess(image, { imageSize, styleResize }).data);
+}
+
 /**
  * Reduces the reference images to their imageSize² CLIP crops. prepareStylePixels(reduced…, 'none') equals
  * prepareStylePixels(full…, styleResize) bit for bit, so a queued job can hold ~200 KB per image instead of the upload.
  */
-export function reduceStyleImages(
-  style: RgbaImage, negative: RgbaImage | 'colour' | 'texture' | null, imageSize: number, styleResize: 'none' | 'square512',
-): ReducedStyleImages {
-  validateRgbaImage(style, 'style image');
-  if (negative !== null && typeof negative !== 'string') validateRgbaImage(negative, 'negative style image');
-  const opts = { imageSize, styleResize };
-  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
-  return { style: reduceForClip(style, opts), negative: neg === null ? null : reduceForClip(neg, opts) };
+export function reduceStyleImages(style: RgbaImage, negative: NegativeStyle, imageSize: number, styleResize: 'none' | 'square512'): ReducedStyleImages {
+  return eachStyleImage(style, negative, (image) => reduceForClip(image, { imageSize, styleResize }));
 }
