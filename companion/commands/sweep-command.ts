@@ -43,7 +43,8 @@ const MANIFEST_VERSION = 1;
 const manifestSchema = z.strictObject({
   version: z.literal(MANIFEST_VERSION),
   grid: z.string(),
-  cells: z.record(z.string(), z.strictObject({ image: z.string(), seconds: z.number() })),
+  /** Per finished cell: its image, its time, and the networks it had to load (warm cells load none). */
+  cells: z.record(z.string(), z.strictObject({ image: z.string(), seconds: z.number(), loaded: z.array(z.string()).optional() })),
 });
 type Manifest = z.infer<typeof manifestSchema>;
 
@@ -119,11 +120,13 @@ async function generateCells(o: SweepCliOptions, setup: SweepSetup, grid: SweepG
       engine.admit(request);
       const t0 = performance.now();
       const label = `(${generated + 1}/${pending.length}) ${axisLabel(cell)}`;
-      for await (const image of engine.generate(request, { signal, previewSide: 0, onStep: () => bar.update(++steps, label) })) {
+      const loaded: string[] = [];
+      const hooks = { signal, previewSide: 0, onStep: () => bar.update(++steps, label), onStage: (stage: string) => loaded.push(stage) };
+      for await (const image of engine.generate(request, hooks)) {
         await writePngAtomically(image.image, path.join(path.dirname(manifestFile), imageFile(cell)));
       }
       if (signal.aborted) break; // the engine ends a cancelled request without an image
-      manifest.cells[cell.id] = { image: imageFile(cell), seconds: (performance.now() - t0) / 1000 };
+      manifest.cells[cell.id] = { image: imageFile(cell), seconds: (performance.now() - t0) / 1000, loaded };
       writeAtomically(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
       generated++;
     }
