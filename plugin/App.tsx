@@ -20,6 +20,7 @@ function App(props: { session: PanelSession }) {
       reuseSeed: (id) => session.reuseSeed(id),
       dismissNotice: () => session.dismissNotice(),
       downloadModels: () => session.downloadModels(),
+      selectModelSet: (id) => void session.selectModelSet(id),
     }),
     [session],
   );

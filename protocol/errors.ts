@@ -31,6 +31,9 @@ export const ERROR_CODES = {
   PULL_IN_PROGRESS: 'A model download is already running; its progress goes to the connection that started it.',
   DOWNLOAD_FAILED: 'A model download failed (network, size or hash mismatch); nothing corrupt was kept.',
   SHUTTING_DOWN: 'The daemon is stopping; queued jobs end with this code.',
+  UNKNOWN_MODEL_SET: '`modelSet.select` named a model set that `modelSets` does not list.',
+  MODEL_SET_UNUSABLE: 'The model set cannot be used (a file is unreadable or not what it claims); the message says which and why.',
+  MODEL_SET_BUSY: 'The model set cannot change while a job is queued or running, or while models download; retry when idle.',
   INTERNAL: 'An unexpected fault in the daemon; the connection and daemon stay up.',
 } as const;
 

@@ -28,6 +28,9 @@ export const PROTOCOL_MAX = {
   variations: 4,
   steps: 200,
   idLength: 64,
+  /** A model set's id (a checkpoint's path under a model root) and how many sets one `modelSets` lists. */
+  modelSetIdLength: 512,
+  modelSets: 500,
   tokenLength: 256,
 } as const;
 

@@ -37,12 +37,18 @@ export const StatusRequest = z.object({ type: z.literal('status') });
 /** Downloads every missing model of the default set; progress comes as `models.progress`. */
 export const ModelsPull = z.object({ type: z.literal('models.pull'), requestId: Id });
 export const Ping = z.object({ type: z.literal('ping'), nonce: z.number().optional() });
+/** Lists the model sets this companion can run (`modelSets`): the default set and checkpoints under its model roots. */
+export const ModelSetsList = z.object({ type: z.literal('modelSets.list') });
+/** Switches every later job to model set `id` (answered with `modelSets`); refused while a job is queued or running. */
+export const ModelSetSelect = z.object({ type: z.literal('modelSet.select'), requestId: Id, id: z.string().min(1).max(PROTOCOL_MAX.modelSetIdLength) });
 /** Lists the panels paired with this companion (`panels`). */
 export const PanelsList = z.object({ type: z.literal('panels.list') });
 /** Unpairs a panel: its token stops working and its connection closes (4401); answered with `panels`. */
 export const PanelsRevoke = z.object({ type: z.literal('panels.revoke'), id: Id });
 
-export const ClientMessage = z.discriminatedUnion('type', [Hello, Generate, Cancel, StatusRequest, ModelsPull, Ping, PanelsList, PanelsRevoke]);
+export const ClientMessage = z.discriminatedUnion('type', [
+  Hello, Generate, Cancel, StatusRequest, ModelsPull, Ping, PanelsList, PanelsRevoke, ModelSetsList, ModelSetSelect,
+]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type Hello = z.infer<typeof Hello>;
 export type Generate = z.infer<typeof Generate>;
@@ -50,7 +56,9 @@ export type Generate = z.infer<typeof Generate>;
 export type GenerateInput = z.input<typeof Generate>;
 export type Cancel = z.infer<typeof Cancel>;
 export type ModelsPull = z.infer<typeof ModelsPull>;
-export const CLIENT_MESSAGE_TYPES = ['hello', 'generate', 'cancel', 'status', 'models.pull', 'ping', 'panels.list', 'panels.revoke'] as const;
+export const CLIENT_MESSAGE_TYPES = [
+  'hello', 'generate', 'cancel', 'status', 'models.pull', 'ping', 'panels.list', 'panels.revoke', 'modelSets.list', 'modelSet.select',
+] as const;
 
 // ---------------------------------------------------------------- daemon → panel
 
@@ -79,6 +87,16 @@ export const LimitsSchema = z.object({
   previewSide: z.number().int().positive(),
 });
 
+/**
+ * False when jobs cannot run yet; `reason` says why (e.g. models missing). `state`: missing (model files absent),
+ * present (found, nothing loaded: the first job loads its networks, with progress stages), warming (a network is
+ * loading now), warm (the UNet is loaded: a job at its size starts at once).
+ */
+export const EngineState = z.object({
+  ready: z.boolean(), reason: z.string().optional(),
+  state: z.enum(['missing', 'present', 'warming', 'warm']).optional(),
+});
+export type EngineState = z.infer<typeof EngineState>;
 export const Welcome = z.object({
   type: z.literal('welcome'),
   companionVersion: z.string(),
@@ -87,15 +105,7 @@ export const Welcome = z.object({
   providers: z.array(z.string()),
   provider: z.string(),
   models: z.array(ModelInfo),
-  /**
-   * False when jobs cannot run yet; `reason` says why (e.g. models missing). `state`: missing (model files absent),
-   * present (found, nothing loaded: the first job loads its networks, with progress stages), warming (a network is
-   * loading now), warm (the UNet is loaded: a job at its size starts at once).
-   */
-  engine: z.object({
-    ready: z.boolean(), reason: z.string().optional(),
-    state: z.enum(['missing', 'present', 'warming', 'warm']).optional(),
-  }),
+  engine: EngineState,
   limits: LimitsSchema,
   /** Sent when the hello used the install token; the panel keeps it and pairs with it from then on. */
   panelToken: z.string().max(PROTOCOL_MAX.tokenLength).optional(),
@@ -164,6 +174,26 @@ export const PanelInfo = z.object({
   self: z.boolean(),
 });
 export const Panels = z.object({ type: z.literal('panels'), panels: z.array(PanelInfo) });
+export const ModelSetInfo = z.object({
+  /** What `modelSet.select` takes: 'default', or a checkpoint's name under the model roots. */
+  id: z.string().min(1).max(PROTOCOL_MAX.modelSetIdLength),
+  /** For people: "Default set (SDXL base + CSGO)", the checkpoint's file name. */
+  name: z.string().max(300),
+  kind: z.enum(['default', 'checkpoint']),
+  /** False when the set cannot run as it is (files missing or unreadable); `reason` says why. */
+  usable: z.boolean(),
+  reason: z.string().max(1000).optional(),
+});
+export const ModelSets = z.object({
+  type: z.literal('modelSets'),
+  /** Echoes `modelSet.select.requestId` when this answers a selection. */
+  requestId: Id.optional(),
+  current: z.string().min(1).max(PROTOCOL_MAX.modelSetIdLength),
+  sets: z.array(ModelSetInfo).max(PROTOCOL_MAX.modelSets),
+  /** What the current set needs from the default downloads, and its engine (as in `welcome`). */
+  models: z.array(ModelInfo),
+  engine: EngineState,
+});
 
 const ErrorCodeSchema = z.enum(ERROR_CODE_LIST as [ErrorCode, ...ErrorCode[]]);
 export const ErrorMessage = z.object({
@@ -179,7 +209,7 @@ export const ErrorMessage = z.object({
 });
 
 export const ServerMessage = z.discriminatedUnion('type', [
-  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, Panels, ErrorMessage,
+  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, Panels, ModelSets, ErrorMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type Welcome = z.infer<typeof Welcome>;
@@ -193,6 +223,8 @@ export type ModelsDone = z.infer<typeof ModelsDone>;
 export type ErrorMessage = z.infer<typeof ErrorMessage>;
 export type Panels = z.infer<typeof Panels>;
 export type PanelInfo = z.infer<typeof PanelInfo>;
+export type ModelSets = z.infer<typeof ModelSets>;
+export type ModelSetInfo = z.infer<typeof ModelSetInfo>;
 
 export type ParseOutcome<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; message: string; requestId?: string };
 
@@ -231,7 +263,7 @@ export function parseClientMessage(text: string): ParseOutcome<ClientMessage> {
 }
 
 export const SERVER_MESSAGE_TYPES = [
-  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'panels', 'error',
+  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'panels', 'modelSets', 'error',
 ] as const;
 
 export function parseServerMessage(text: string): ParseOutcome<ServerMessage> {

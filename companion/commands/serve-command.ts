@@ -9,6 +9,8 @@ import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-ca
 import { formatGB } from '../weights/model-catalog';
 import { resolveModelSource } from '../weights/model-source';
 import { neededDefaultModels } from '../runtime/model-paths';
+import { modelRoots } from '../weights/model-roots';
+import { ServeModelSets } from './serve-model-sets';
 import { ProgressLine } from '../weights/progress-line';
 import { companionVersion } from '../server/companion-version';
 import { resolveServerOptions } from '../server/options';
@@ -57,14 +59,23 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     allowedOrigins: flags.allowOrigin, limits: { maxQueue, maxJobsPerClient: maxQueue === undefined ? undefined : Math.min(maxQueue, 16) },
   });
   const memoryBudget = flags.memoryBudget === undefined ? undefined : parseBudget(flags.memoryBudget);
-  const model = resolveModelSource(flags, { cacheDir });
-  const context = { cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}), ...(model !== undefined ? { model } : {}) };
-  const engine = engineFactory({ models: modelStatuses(cacheDir), ...context });
+  // --model-config also serves the checkpoints the panel picks, so it is valid without --checkpoint here
+  const initial = flags.checkpoint === undefined ? undefined : resolveModelSource(flags, { cacheDir });
+  const sets = new ServeModelSets(cacheDir, modelRoots(flags.modelRoot), flags.modelConfig, initial);
+  const context = { cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}) };
+  // every engine is built for the current model set (the default set, or a checkpoint chosen with --checkpoint or the panel)
+  const engineForCurrentSet = () => engineFactory({ models: modelStatuses(cacheDir), ...context, ...(sets.source !== undefined ? { model: sets.source } : {}) });
+  const engine = engineForCurrentSet();
   const terminal = new ProgressLine();
-  // with --checkpoint the panel is offered only what this serve needs (not sdxl-base, nor a VAE the checkpoint has)
-  const needed = (): ModelStatus[] => neededDefaultModels(modelStatuses(cacheDir), model);
+  // with a checkpoint the panel is offered only what this serve needs (not sdxl-base, nor a VAE the checkpoint has)
+  const needed = (): ModelStatus[] => neededDefaultModels(modelStatuses(cacheDir), sets.source);
   const models: ModelService = {
     list: () => needed().map(toModelInfo),
+    sets: () => sets.list(),
+    select: (id) => {
+      sets.select(id);
+      return engineForCurrentSet();
+    },
     pull: async (onProgress, signal) => {
       const statuses = await pullModels({
         cacheDir, endpoint: hubEndpoint(), token: process.env.HF_TOKEN, signal,
@@ -78,7 +89,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     },
   };
   const server = new StyleStudioServer(options, engine, models, (s) => {
-    s.setEngine(engineFactory({ models: modelStatuses(cacheDir), ...context }));
+    s.setEngine(engineForCurrentSet());
     process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
   });
   await server.listen();
@@ -93,7 +104,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
     `             paste it once in the panel; kept in ${pairing.file}${pairing.created ? ' (new)' : ''}`,
     '             `stylestudio token --list | --revoke ID | --rotate` manages paired panels',
     `  provider   ${status.provider} (available: ${status.providers.join(', ')})`,
-    ...(model !== undefined ? [`  checkpoint ${model.model} (in place of sdxl-base)`] : []),
+    ...(sets.source !== undefined ? [`  checkpoint ${sets.source.model} (in place of sdxl-base)`] : []),
     `  models     ${cacheDir}`,
     ...statuses.map((m) => `             ${m.present ? 'present' : 'missing'}  ${m.spec.id}${m.present ? '' : ` (about ${formatGB(m.missingBytes)})`}`),
     ...(missing.length > 0 ? ['             get the missing ones with `stylestudio models pull` or the panel\'s Download button'] : []),
@@ -121,7 +132,7 @@ export function registerServeCommand(program: Command, engineFactory: EngineFact
     .option('--provider <name>', `execution provider: ${PROVIDER_CHOICES.join(', ')} (auto = the first GPU provider that runs here, else cpu)`, 'auto')
     .option('--memory-budget <size>', 'memory the engine may keep resident, e.g. 12GiB (default: 60% of RAM on the CPU, 8 GiB on a GPU)')
     .option('--checkpoint <file|name>', 'single-file SDXL checkpoint (.safetensors, or its name under --model-root) in place of sdxl-base')
-    .option('--model-config <dir|sdxl-base>', 'configs for --checkpoint: a diffusers folder, or the built-in sdxl-base (default)')
+    .option('--model-config <dir|sdxl-base>', 'configs for --checkpoint and the checkpoints picked in the panel: a diffusers folder, or the built-in sdxl-base (default)')
     .option('--model-root <dir>', 'ComfyUI or AUTOMATIC1111 folder to find --checkpoint NAME in (repeatable; adds to STYLESTUDIO_MODEL_ROOTS)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(async (flags: ServeFlags) => {
       const server = await serve(flags, engineFactory);

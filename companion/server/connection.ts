@@ -7,7 +7,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import {
   CLOSE_CODES, decodeFrame, encodeImageFrames, FrameKind, majorOf, parseClientMessage, PROTOCOL_VERSION, ProtocolError,
-  Reassembler, type ClientMessage, type ErrorCode, type ErrorMessage, type Generate, type ServerMessage, type Welcome,
+  Reassembler, type ClientMessage, type ErrorCode, type ErrorMessage, type Generate, type ModelSets, type ServerMessage, type Welcome,
 } from '../../protocol';
 import type { EngineStatus, GenerationRequest, RgbaImage } from '../engine/engine';
 import type { PairingBackoff } from './auth';
@@ -27,6 +27,10 @@ export interface DaemonContext {
   /** Synchronous, so no later message of the same connection can overtake the `welcome`. */
   welcome(): Welcome;
   pullModels(connection: Connection, requestId: string): void;
+  /** `modelSets`: the sets this daemon can run and the current one. */
+  modelSets(): ModelSets;
+  /** Switches the model set, answering `modelSets` or an error (MODEL_SET_BUSY, UNKNOWN_MODEL_SET, MODEL_SET_UNUSABLE). */
+  selectModelSet(connection: Connection, requestId: string, id: string): void;
   /** Moves a connection from the unpaired pool to the paired ones; false when those are full. */
   promote(connection: Connection): boolean;
   /** Closes the live connections of a revoked panel. */
@@ -271,6 +275,10 @@ export class Connection implements JobSink {
         return this.send(message.nonce === undefined ? { type: 'pong' } : { type: 'pong', nonce: message.nonce });
       case 'panels.list':
         return this.send(this.panels());
+      case 'modelSets.list':
+        return this.send(this.ctx.modelSets());
+      case 'modelSet.select':
+        return this.ctx.selectModelSet(this, message.requestId, message.id);
       case 'panels.revoke':
         if (!this.ctx.credentials.revoke(message.id)) return this.sendError('UNKNOWN_PANEL', `no paired panel has the id ${message.id}`);
         this.send(this.panels());

@@ -5,7 +5,7 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PROTOCOL_VERSION, type ErrorCode, type ModelInfo, type Welcome } from '../../protocol';
+import { CodedError, PROTOCOL_VERSION, type ErrorCode, type ModelInfo, type ModelSetInfo, type ModelSets, type Welcome } from '../../protocol';
 import { isEngineError } from '../runtime/errors';
 import type { EngineStatus, GenerationEngine, GenerationRequest } from '../engine/engine';
 import { checkUpgrade, PairingBackoff } from './auth';
@@ -28,7 +28,17 @@ export interface ModelService {
   list(): ModelInfo[];
   /** Downloads what is missing; rejects with a message naming the file on failure. */
   pull(onProgress: (progress: PullProgress) => void, signal: AbortSignal): Promise<ModelInfo[]>;
+  /** The model sets this daemon can run (file stats and headers only) and the current one; absent: the default set only. */
+  sets?(): { readonly current: string; readonly sets: readonly ModelSetInfo[] };
+  /**
+   * Makes `id` the current set and returns the engine for it (the server checked it is idle); throws a CodedError
+   * UNKNOWN_MODEL_SET or MODEL_SET_UNUSABLE. `list()` then describes what that set needs.
+   */
+  select?(id: string): GenerationEngine;
 }
+
+/** The one set a daemon without model roots runs. */
+const DEFAULT_SET_ID = 'default';
 
 /** How often a pull's progress may reach a panel (every file's end is always sent). */
 const PULL_PROGRESS_INTERVAL_MS = 250;
@@ -78,6 +88,8 @@ export class StyleStudioServer {
       admit: (request) => admitRequest(this.engine, request),
       welcome: () => this.welcome(),
       pullModels: (connection, requestId) => this.pull(connection, requestId),
+      modelSets: () => this.modelSets(),
+      selectModelSet: (connection, requestId, id) => this.selectModelSet(connection, requestId, id),
       promote: (connection) => this.promote(connection),
       revoked: (panelId) => this.closePanel(panelId),
       reserveUpload: (bytes) => {
@@ -245,6 +257,35 @@ export class StyleStudioServer {
       if (connection.panelId !== undefined && !this.credentials.isPaired(connection.panelId)) connection.refuse(4401, 'panel revoked');
       else connection.heartbeat();
     }
+  }
+
+  private modelSets(requestId?: string): ModelSets {
+    const listed = this.models.sets?.() ?? {
+      current: DEFAULT_SET_ID,
+      sets: [{ id: DEFAULT_SET_ID, name: 'Default set', kind: 'default' as const, usable: this.models.list().every((m) => m.present) }],
+    };
+    const { models, engine } = this.welcome();
+    return { type: 'modelSets', ...(requestId !== undefined ? { requestId } : {}), current: listed.current, sets: [...listed.sets], models, engine };
+  }
+
+  private selectModelSet(connection: Connection, requestId: string, id: string): void {
+    const queue = this.runner.queue;
+    if (queue.running !== null || queue.waitingCount > 0 || this.pulling !== null) {
+      return connection.sendError('MODEL_SET_BUSY', 'the model set can change only while no job is queued or running and no download runs', { requestId });
+    }
+    if (this.models.select === undefined) {
+      if (id === DEFAULT_SET_ID) return connection.send(this.modelSets(requestId));
+      return connection.sendError('UNKNOWN_MODEL_SET', `no model set ${JSON.stringify(id)}: this companion runs the default set only`, { requestId });
+    }
+    let engine: GenerationEngine;
+    try {
+      engine = this.models.select(id);
+    } catch (e) {
+      const code = e instanceof CodedError && (e.code === 'UNKNOWN_MODEL_SET' || e.code === 'MODEL_SET_UNUSABLE') ? e.code : 'MODEL_SET_UNUSABLE';
+      return connection.sendError(code, e instanceof Error ? e.message : String(e), { requestId });
+    }
+    this.setEngine(engine);
+    connection.send(this.modelSets(requestId));
   }
 
   private pull(connection: Connection, requestId: string): void {

@@ -4,11 +4,12 @@
  * `transfers.ts` (paced uploads, reassembled results and previews). `CompanionClient` wires them together and is
  * what the panel session uses.
  */
-import { DEFAULT_PORT, type GenerateInput, type Welcome } from '../../protocol';
+import { DEFAULT_PORT, type GenerateInput, type ModelSets, type Welcome } from '../../protocol';
 import type { BackoffOptions } from './backoff';
 import { CompanionConnection, type ConnectionState, type Timers } from './connection';
 import { JobBook, type DownloadEvents, type Job, type JobEvents, type JobHandle, type SubmitRequest } from './jobs';
 import type { SocketFactory } from './socket';
+import { ModelSetBook } from './model-sets';
 import { IncomingImages, Uploader, UPLOAD_HIGH_WATER_BYTES } from './transfers';
 
 export type { ConnectionState, RefusalCode, Timers } from './connection';
@@ -17,6 +18,7 @@ export type {
   NegativeStyleInput, SubmitRequest,
 } from './jobs';
 export { UPLOAD_CHUNK_BYTES, UPLOAD_HIGH_WATER_BYTES } from './transfers';
+export { ModelSetSelectionError } from './model-sets';
 
 export interface CompanionClientOptions {
   readonly url?: string;
@@ -37,18 +39,37 @@ export class CompanionClient {
   private readonly images = new IncomingImages<Job>();
   private readonly jobs: JobBook;
   private readonly uploader: Uploader;
+  private readonly sets: ModelSetBook;
 
   constructor(options: CompanionClientOptions = {}) {
     this.connection = new CompanionConnection({ ...options, url: options.url ?? DEFAULT_URL }, {
-      welcomed: (welcome: Welcome) => this.images.reset(welcome),
-      message: (msg) => this.jobs.receive(msg),
+      welcomed: (welcome: Welcome) => {
+        this.images.reset(welcome);
+        // every (re)connection learns the model sets and the current one (sent on the new socket: not 'ready' yet)
+        this.connection.send({ type: 'modelSets.list' });
+      },
+      message: (msg) => {
+        if (this.sets.receive(msg)) {
+          if (msg.type === 'modelSets') this.connection.refreshWelcome({ models: msg.models, engine: msg.engine });
+          return true;
+        }
+        return this.jobs.receive(msg);
+      },
       binary: (data) => {
         const done = this.images.push(data);
         if (done) this.jobs.delivered(done.note, done.image);
       },
-      lost: (reason) => this.jobs.failAll('DISCONNECTED', reason === 'dropped'
+      lost: (reason) => {
+        this.sets.reset();
+        this.jobs.failAll('DISCONNECTED', reason === 'dropped'
         ? 'The connection to the companion was lost; the job was stopped.'
-        : 'The connection to the companion was closed.'),
+        : 'The connection to the companion was closed.');
+      },
+    });
+    this.sets = new ModelSetBook((m) => {
+      if (!this.connection.readySocket) return false;
+      this.connection.send(m);
+      return true;
     });
     this.jobs = new JobBook(this.images, (m) => this.connection.send(m), () => this.connection.reconnect());
     this.uploader = new Uploader(this.connection.timers, options.sendHighWaterBytes ?? UPLOAD_HIGH_WATER_BYTES, (s) => this.connection.isCurrent(s));
@@ -111,6 +132,20 @@ export class CompanionClient {
       this.jobs.finish(job, { kind: 'failed', code: 'DISCONNECTED', message: `Sending the job failed: ${(err as Error).message}` });
     }
     return handle;
+  }
+
+  /** The companion's model sets as last listed (null until the first list after connecting). */
+  get modelSets(): ModelSets | null {
+    return this.sets.current;
+  }
+
+  subscribeModelSets(listener: (sets: ModelSets) => void): () => void {
+    return this.sets.subscribe(listener);
+  }
+
+  /** Switches the companion to model set `id`; rejects with ModelSetSelectionError (its code) when refused. */
+  selectModelSet(id: string): Promise<ModelSets> {
+    return this.sets.select(id);
   }
 
   /** Asks the companion to download its missing models (`models.pull`); progress arrives through `events`. */

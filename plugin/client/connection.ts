@@ -153,6 +153,12 @@ export class CompanionConnection {
     if (socket && socket.readyState === SOCKET_OPEN) socket.send(JSON.stringify(message));
   }
 
+  /** The companion's engine and model list changed under a live connection (a model set switch): the state follows. */
+  refreshWelcome(patch: Pick<Welcome, 'models' | 'engine'>): void {
+    const state = this.current;
+    if (state.kind === 'ready') this.setState({ kind: 'ready', welcome: { ...state.welcome, ...patch } });
+  }
+
   private setState(state: ConnectionState): void {
     this.current = state;
     for (const listener of [...this.listeners]) listener(state);

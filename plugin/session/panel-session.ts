@@ -2,10 +2,12 @@ import type { CompanionClient, ConnectionState, DownloadProgress, JobHandle, Job
 import { outputSizeFor } from '../host/geometry';
 import type { Bounds, DocumentState, Host, RgbaImage, ResultImage } from '../host/host';
 import { HostError } from '../host/host';
+import type { ModelSets } from '../../protocol';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
 import { downscale } from './thumbnails';
 
-export type Companion = Pick<CompanionClient, 'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels'>;
+export type Companion = Pick<CompanionClient,
+  'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels' | 'modelSets' | 'subscribeModelSets' | 'selectModelSet'>;
 
 export type JobPhase = 'reading' | 'uploading' | 'queued' | 'running' | 'inserting';
 
@@ -50,6 +52,10 @@ export interface PanelState {
   readonly notice: Notice | null;
   /** Model download in progress (null when none); `started` before the first progress message. */
   readonly download: (DownloadProgress & { readonly started: true }) | { readonly started: false } | null;
+  /** The companion's model sets (default set, checkpoints under its model roots) and the current one; null until listed. */
+  readonly modelSets: ModelSets | null;
+  /** A model set switch waiting for the companion's answer. */
+  readonly switchingSet: boolean;
 }
 
 /** Most results whose full pixels stay in memory for "insert again"; older ones keep only a thumbnail. */
@@ -100,6 +106,7 @@ export class PanelSession {
   private handle: JobHandle | null = null;
   private nextResult = 1;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeSets: (() => void) | null = null;
   private stopWatching: (() => void) | undefined;
 
   constructor(
@@ -117,6 +124,8 @@ export class PanelSession {
       results: [],
       notice: null,
       download: null,
+      modelSets: companion.modelSets,
+      switchingSet: false,
     };
   }
 
@@ -144,6 +153,7 @@ export class PanelSession {
       this.set({ connection });
       if (connection.kind === 'ready' && connection.welcome.panelToken) void this.keepPanelToken(connection.welcome.panelToken);
     });
+    this.unsubscribeSets = this.companion.subscribeModelSets((modelSets) => this.set({ modelSets }));
     this.stopWatching = this.host.watchDocument?.(() => {
       if (!this.current.job) void this.refreshDocument();
     });
@@ -174,6 +184,7 @@ export class PanelSession {
 
   stop(): void {
     this.unsubscribe?.();
+    this.unsubscribeSets?.();
     this.stopWatching?.();
     this.companion.disconnect();
   }
@@ -225,6 +236,18 @@ export class PanelSession {
           notice: outcome.kind === 'completed' ? { kind: 'info', text: 'Models downloaded.' } : { kind: 'error', text: `The model download failed: ${outcome.message}` },
         }),
     });
+  }
+
+  /** Switches the companion to another model set (refused while a job runs: the notice says why). */
+  async selectModelSet(id: string): Promise<void> {
+    if (this.current.switchingSet || this.current.modelSets?.current === id) return;
+    this.set({ switchingSet: true, notice: null });
+    try {
+      await this.companion.selectModelSet(id);
+      this.set({ switchingSet: false });
+    } catch (err) {
+      this.set({ switchingSet: false, notice: { kind: 'error', text: `The model set did not change: ${messageOf(err)}` } });
+    }
   }
 
   dismissNotice(): void {

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import type { ConnectionState } from '../client/companion-client';
 import type { PanelState } from '../session/panel-session';
 import { connectionText } from './connection-text';
-import { Button, ProgressBar, TextField } from './spectrum';
+import { Button, Picker, ProgressBar, TextField } from './spectrum';
 
 function gigabytes(bytes: number): string {
   return `${(bytes / 1e9).toFixed(1)} GB`;
@@ -29,13 +29,34 @@ function ModelsDownload(props: { connection: ConnectionState; download: PanelSta
   );
 }
 
+/** The companion's model sets (its default set, checkpoints under its model roots), shown when there is a choice. */
+function ModelSetPicker(props: { modelSets: PanelState['modelSets']; switching: boolean; busy: boolean; onSelect: (id: string) => void }) {
+  const sets = props.modelSets;
+  if (sets === null || sets.sets.length < 2) return null;
+  return (
+    <Picker
+      label="Model"
+      options={sets.sets.map((s) => ({ key: s.id, label: s.usable ? s.name : `${s.name} (cannot be used: ${s.reason ?? 'unreadable'})`, disabled: !s.usable }))}
+      selected={sets.current}
+      onChange={props.onSelect}
+      disabled={props.switching || props.busy}
+      testId="model-set"
+    />
+  );
+}
+
 export function ConnectionSection(props: {
   connection: ConnectionState;
   hasToken: boolean;
   download: PanelState['download'];
+  modelSets: PanelState['modelSets'];
+  switchingSet: boolean;
+  /** A job is running: the companion refuses to switch sets then. */
+  busy: boolean;
   onPair: (token: string) => void;
   onForget: () => void;
   onDownload: () => void;
+  onSelectModelSet: (id: string) => void;
 }) {
   const [token, setToken] = useState('');
   const [changing, setChanging] = useState(false);
@@ -56,6 +77,9 @@ export function ConnectionSection(props: {
         <sp-heading size="XXS" data-testid="connection-title">{text.title}</sp-heading>
       </div>
       <sp-body size="S" data-testid="connection-detail">{text.detail}</sp-body>
+      {props.connection.kind === 'ready' ? (
+        <ModelSetPicker modelSets={props.modelSets} switching={props.switchingSet} busy={props.busy} onSelect={props.onSelectModelSet} />
+      ) : null}
       <ModelsDownload connection={props.connection} download={props.download} onDownload={props.onDownload} />
       {askToken ? (
         <div className="row">

@@ -19,6 +19,7 @@ export interface PanelActions {
   reuseSeed(resultId: string): void;
   dismissNotice(): void;
   downloadModels(): void;
+  selectModelSet(id: string): void;
 }
 
 export function Panel(props: { state: PanelState; outputSize: { width: number; height: number } | null; actions: PanelActions }) {
@@ -52,6 +53,10 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
         connection={state.connection}
         hasToken={state.hasToken}
         download={state.download}
+        modelSets={state.modelSets}
+        switchingSet={state.switchingSet}
+        busy={state.job !== null}
+        onSelectModelSet={actions.selectModelSet}
         onPair={actions.pair}
         onForget={actions.forgetToken}
         onDownload={actions.downloadModels}

@@ -18,7 +18,7 @@ const READY: ConnectionState = { kind: 'ready', welcome };
 function baseState(patch: Partial<PanelState> = {}): PanelState {
   return {
     connection: READY, hasToken: true, document: { kind: 'ready', doc: SAMPLE_DOC }, settings: DEFAULT_SETTINGS,
-    job: null, results: [], notice: null, download: null, ...patch,
+    job: null, results: [], notice: null, download: null, modelSets: null, switchingSet: false, ...patch,
   };
 }
 
@@ -29,7 +29,7 @@ function recorder(): PanelActions & { calls: Array<[string, unknown[]]> } {
     calls,
     pair: rec('pair'), forgetToken: rec('forgetToken'), refreshDocument: rec('refreshDocument'), update: rec('update'),
     generate: rec('generate'), cancel: rec('cancel'), reinsert: rec('reinsert'), reuseSeed: rec('reuseSeed'), dismissNotice: rec('dismissNotice'),
-    downloadModels: rec('downloadModels'),
+    downloadModels: rec('downloadModels'), selectModelSet: rec('selectModelSet'),
   };
 }
 
@@ -114,6 +114,28 @@ describe('connection and pairing', () => {
     const bar = screen.getByTestId('download-progress');
     expect([bar.getAttribute('value'), bar.getAttribute('max')]).toEqual(['2000', '5000']);
     expect(screen.queryByTestId('download-models')).toBeNull();
+  });
+
+  test('model sets: a picker when the companion offers a choice; unusable ones disabled with why; locked while a job runs', () => {
+    const sets = {
+      type: 'modelSets' as const, current: 'default', models: [], engine: { ready: true },
+      sets: [
+        { id: 'default', name: 'Default set', kind: 'default' as const, usable: true },
+        { id: 'sdxl/juggernaut.safetensors', name: 'juggernaut.safetensors', kind: 'checkpoint' as const, usable: true },
+        { id: 'broken.safetensors', name: 'broken.safetensors', kind: 'checkpoint' as const, usable: false, reason: 'truncated' },
+      ],
+    };
+    const { actions, rerenderWith } = renderPanel(baseState({ modelSets: sets }));
+    const picker = screen.getByTestId('model-set');
+    const items = Array.from(picker.querySelectorAll('sp-menu-item'));
+    expect(items.map((i) => i.textContent)).toEqual(['Default set', 'juggernaut.safetensors', 'broken.safetensors (cannot be used: truncated)']);
+    expect(items.map((i) => i.hasAttribute('disabled'))).toEqual([false, false, true]);
+    setValue(picker, 'selectedIndex', 1, 'change');
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['selectModelSet', ['sdxl/juggernaut.safetensors']]);
+    rerenderWith(baseState({ modelSets: sets, job: { phase: 'running', position: 0, step: 1, total: 4, previewUrl: null, stage: null, received: 0, variations: 1, cancelling: false } }));
+    expect(screen.getByTestId('model-set').hasAttribute('disabled')).toBe(true);
+    rerenderWith(baseState({ modelSets: { ...sets, sets: sets.sets.slice(0, 1) } }));
+    expect(screen.queryByTestId('model-set')).toBeNull(); // nothing to choose
   });
 
   test('Generate is disabled until connected, with a document and a prompt', () => {
