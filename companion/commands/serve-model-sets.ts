@@ -55,7 +55,7 @@ export class ServeModelSets {
   private all(): CheckpointSet[] {
     const present = modelStatuses(this.cacheDir).every((m) => m.present);
     const sets: CheckpointSet[] = [{
-      id: DEFAULT_SET_ID, name: 'Default set (SDXL base, fp16-fix VAE, CSGO, ViT-bigG)', kind: 'default', usable: present,
+      id: DEFAULT_SET_ID, name: 'Default set (SDXL base + CSGO)', kind: 'default', usable: present,
       ...(present ? {} : { reason: 'models missing from the hub cache: Download fetches them' }),
     }];
     for (const scan of this.roots.map(scanModelRoot)) {

@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { repoRoot } from '../helpers/paths';
+import { fixture, repoRoot } from '../helpers/paths';
 import { startTinyServe } from '../helpers/tiny-serve';
 import { buildTestPage, launchChromium, startServeCli, type CompanionProcess } from './harness';
+import { writeOriginalCheckpoint } from '../companion/weights/ldm-checkpoint-writer';
 
 jest.setTimeout(240_000);
 
@@ -116,11 +117,18 @@ async function fastSettings(page: Page): Promise<void> {
 }
 
 test('generate two variations on the tiny model, cancel a second job, layers land in the document; screenshot', async () => {
-  const companion = await startTinyServe({ args: PAGE_ORIGIN });
+  // a ComfyUI folder with one checkpoint: the panel offers it beside the default set (the Model picker)
+  const comfy = fs.mkdtempSync(path.join(os.tmpdir(), 'stylestudio-e2e-comfy-'));
+  fs.mkdirSync(path.join(comfy, 'models', 'checkpoints'), { recursive: true });
+  writeOriginalCheckpoint(fixture('sdxl-tiny'), path.join(comfy, 'models', 'checkpoints', 'tiny-finetune.safetensors'));
+  const companion = await startTinyServe({ args: [...PAGE_ORIGIN, '--model-root', comfy, '--model-config', fixture('sdxl-tiny')] });
   try {
     const { page, problems } = await openPanel(companion);
     await pair(page, companion.token);
     await expectText(title(page), 'Connected');
+    await page.waitForSelector('[data-testid=model-set]');
+    const sets = await page.locator('[data-testid=model-set] option').allTextContents();
+    expect(sets).toEqual([expect.stringMatching(/^Default set/), 'tiny-finetune.safetensors']);
     const before = await layers(page);
     expect(before.map((l) => l.name)).toEqual(['Ink strokes', 'Background']);
 
@@ -170,6 +178,7 @@ test('generate two variations on the tiny model, cancel a second job, layers lan
     expect(problems).toEqual([]);
     await page.close();
   } finally {
+    fs.rmSync(comfy, { recursive: true, force: true });
     await companion.stop();
   }
 });
