@@ -1,4 +1,5 @@
 /** `stylestudio serve` (npm start): the daemon the Photoshop panel connects to. */
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_PORT, PROTOCOL_VERSION, type ModelInfo } from '../../protocol';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../onnx/lowering';
@@ -9,7 +10,7 @@ import { modelStatuses, pullModels, type ModelStatus } from '../weights/model-ca
 import { formatGB } from '../weights/model-catalog';
 import { resolveModelSource } from '../weights/model-source';
 import { neededDefaultModels } from '../runtime/model-paths';
-import { modelRoots } from '../weights/model-roots';
+import { modelRoots, scanModelRoot } from '../weights/model-roots';
 import { ServeModelSets } from './serve-model-sets';
 import { ProgressLine } from '../weights/progress-line';
 import { companionVersion } from '../server/companion-version';
@@ -43,6 +44,26 @@ function toModelInfo(s: ModelStatus): ModelInfo {
   return { id: s.spec.id, description: s.spec.description, repo: s.spec.repo, present: s.present, missingBytes: s.missingBytes };
 }
 
+/**
+ * `--model-root` folders must exist (a typo is an error); a STYLESTUDIO_MODEL_ROOTS entry that does not is skipped with
+ * a warning, so a stale environment variable never keeps the daemon from starting.
+ */
+function serveModelRoots(flags: readonly string[]): string[] {
+  const roots = modelRoots(flags, '');
+  for (const root of roots) scanModelRoot(root); // neither a ComfyUI nor an A1111 folder: MODEL_ROOT_INVALID
+  for (const dir of (process.env.STYLESTUDIO_MODEL_ROOTS ?? '').split(path.delimiter).filter((d) => d !== '')) {
+    try {
+      for (const root of modelRoots([], dir)) {
+        scanModelRoot(root);
+        if (!roots.includes(root)) roots.push(root);
+      }
+    } catch (e) {
+      process.stderr.write(`stylestudio: ignoring STYLESTUDIO_MODEL_ROOTS entry: ${(e as Error).message}\n`);
+    }
+  }
+  return roots;
+}
+
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new Error(`--port must be an integer 0…65535, got ${JSON.stringify(text)}`);
   return Number(text);
@@ -61,7 +82,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
   const memoryBudget = flags.memoryBudget === undefined ? undefined : parseBudget(flags.memoryBudget);
   // --model-config also serves the checkpoints the panel picks, so it is valid without --checkpoint here
   const initial = flags.checkpoint === undefined ? undefined : resolveModelSource(flags, { cacheDir });
-  const sets = new ServeModelSets(cacheDir, modelRoots(flags.modelRoot), flags.modelConfig, initial);
+  const sets = new ServeModelSets(cacheDir, serveModelRoots(flags.modelRoot), flags.modelConfig, initial);
   const context = { cacheDir, provider, ...(memoryBudget !== undefined ? { memoryBudget } : {}) };
   // every engine is built for the current model set (the default set, or a checkpoint chosen with --checkpoint or the panel)
   const engineForCurrentSet = () => engineFactory({ models: modelStatuses(cacheDir), ...context, ...(sets.source !== undefined ? { model: sets.source } : {}) });

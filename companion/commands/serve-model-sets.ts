@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { ProtocolError, type ModelSetInfo } from '../../protocol';
 import { modelStatuses } from '../weights/model-catalog';
-import { scanModelRoot } from '../weights/model-roots';
+import { type RootScan, scanModelRoot } from '../weights/model-roots';
 import { resolveModelSource, type ModelSource } from '../weights/model-source';
 
 export const DEFAULT_SET_ID = 'default';
@@ -58,7 +58,7 @@ export class ServeModelSets {
       id: DEFAULT_SET_ID, name: 'Default set (SDXL base + CSGO)', kind: 'default', usable: present,
       ...(present ? {} : { reason: 'models missing from the hub cache: Download fetches them' }),
     }];
-    for (const scan of this.roots.map(scanModelRoot)) {
+    for (const scan of this.scans()) {
       for (const f of scan.found.filter((m) => m.kind === 'checkpoint')) {
         sets.push({ id: f.name, name: path.basename(f.file), kind: 'checkpoint', usable: true, file: f.file });
       }
@@ -74,8 +74,19 @@ export class ServeModelSets {
     return sets;
   }
 
+  /** The roots as they are now; one removed or changed since startup is left out (checked at startup). */
+  private scans(): RootScan[] {
+    return this.roots.flatMap((root) => {
+      try {
+        return [scanModelRoot(root)];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   private idOfFile(file: string): string {
-    const found = this.roots.map(scanModelRoot).flatMap((s) => s.found).find((f) => f.kind === 'checkpoint' && path.resolve(f.file) === file);
+    const found = this.scans().flatMap((s) => s.found).find((f) => f.kind === 'checkpoint' && path.resolve(f.file) === file);
     return found?.name ?? file;
   }
 }

@@ -27,6 +27,7 @@ export interface ServeProcess {
   readonly url: string;
   readonly token: string;
   stdout(): string;
+  stderr(): string;
   stop(): Promise<number | null>;
 }
 
@@ -45,7 +46,7 @@ export function startServe(env: NodeJS.ProcessEnv, extraArgs: string[] = []): Pr
       const token = /token\s+(\S{43})/.exec(out)?.[1];
       if (!url || !token || !out.includes('stop with Ctrl+C')) return;
       clearTimeout(timer);
-      resolve({ child, url, token, stdout: () => out, stop: async () => (child.kill('SIGTERM'), exited) });
+      resolve({ child, url, token, stdout: () => out, stderr: () => err, stop: async () => (child.kill('SIGTERM'), exited) });
     });
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
   });

@@ -128,3 +128,22 @@ test('serve --checkpoint offers the panel only what it needs: no sdxl-base, and 
     }
   }
 }, 60_000);
+
+test('model roots: a --model-root that is no ComfyUI/A1111 folder stops serve with its code; a stale STYLESTUDIO_MODEL_ROOTS entry only warns', async () => {
+  const plain = path.join(tmp, 'plain');
+  fs.mkdirSync(plain);
+  const bad = await runCli(['serve', '--port', '0', '--model-root', plain], env);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/neither a ComfyUI folder .* nor an AUTOMATIC1111/);
+  const serve = await startServe({ ...env, STYLESTUDIO_MODEL_ROOTS: [path.join(tmp, 'gone'), plain].join(path.delimiter) });
+  try {
+    expect(serve.stderr()).toMatch(/ignoring STYLESTUDIO_MODEL_ROOTS entry: .*gone: no such folder/);
+    expect(serve.stderr()).toMatch(/ignoring STYLESTUDIO_MODEL_ROOTS entry: .*plain: neither a ComfyUI folder/);
+    const client = await TestClient.paired(serve.url, serve.token);
+    client.send({ type: 'modelSets.list' });
+    expect(await client.waitFor((m) => m.type === 'modelSets')).toMatchObject({ current: 'default', sets: [{ id: 'default' }] });
+    client.close();
+  } finally {
+    expect(await serve.stop()).toBe(0);
+  }
+});
