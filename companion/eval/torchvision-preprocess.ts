@@ -6,7 +6,7 @@
  * rounds halves to even) where transformers floors, and ToTensor divides by 255 in float32 where transformers
  * rescales in float64. The resize is the same Pillow call (torchvision hands PIL images to Image.resize).
  */
-import { CLIP_MEAN, CLIP_STD, shortestEdgeResizeSize } from '../image/clip-preprocess';
+import { clipNormalize, cropSquare, shortestEdgeResizeSize } from '../image/clip-preprocess';
 import { pilResize } from '../image/pil-resize';
 import { dropAlpha, type RgbaImage } from '../image/rgba';
 
@@ -21,20 +21,7 @@ export function torchvisionClipPixels(image: RgbaImage, size: number): Float32Ar
   const rgb = dropAlpha(image);
   const [rw, rh] = shortestEdgeResizeSize(rgb.width, rgb.height, size);
   const resized = pilResize({ ...rgb, channels: 3 }, rw, rh, { filter: 'bicubic' });
-  const top = roundHalfEven((rh - size) / 2);
-  const left = roundHalfEven((rw - size) / 2);
-  const f32 = Math.fround;
-  const plane = size * size;
-  const out = new Float32Array(3 * plane);
-  for (let ch = 0; ch < 3; ch++) {
-    const mean = f32(CLIP_MEAN[ch]!);
-    const std = f32(CLIP_STD[ch]!);
-    // ToTensor divides in float32, Normalize subtracts and divides in float32
-    const lut = Float32Array.from({ length: 256 }, (_, byte) => f32(f32(f32(byte / 255) - mean) / std));
-    for (let y = 0; y < size; y++) {
-      const row = ((y + top) * rw + left) * 3 + ch;
-      for (let x = 0; x < size; x++) out[ch * plane + y * size + x] = lut[resized.data[row + x * 3]!]!;
-    }
-  }
-  return out;
+  const crop = cropSquare({ width: rw, height: rh, data: resized.data }, roundHalfEven((rw - size) / 2), roundHalfEven((rh - size) / 2), size);
+  // ToTensor divides in float32, Normalize subtracts and divides in float32
+  return clipNormalize(crop, (byte) => Math.fround(byte / 255));
 }

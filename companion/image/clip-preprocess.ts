@@ -17,7 +17,7 @@
  */
 import { cv2ResizeLinear } from './cv2-resize';
 import { pilResize, type PilPassOrder } from './pil-resize';
-import { dropAlpha, ImageError, type RgbaImage, type RgbImage, validateRgbImage } from './rgba';
+import { addOpaqueAlpha, dropAlpha, ImageError, type RgbaImage, type RgbImage, validateRgbImage } from './rgba';
 
 /** OpenAI CLIP normalisation (transformers' OPENAI_CLIP_MEAN / OPENAI_CLIP_STD). */
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -88,30 +88,39 @@ export function clipCrop(img: RgbImage, options: ClipPreprocessOptions = {}): Rg
   const [rw, rh] = shortestEdgeResizeSize(src.width, src.height, size);
   const resized = pilResize({ ...src, channels: 3 }, rw, rh, { filter: 'bicubic', passOrder: options.pilPassOrder ?? 'pillow13' });
   // After a shortest-edge resize both sides are ≥ size, so the crop never needs padding.
-  const top = (rh - size) >> 1;
-  const left = (rw - size) >> 1;
+  return cropSquare({ width: rw, height: rh, data: resized.data }, (rw - size) >> 1, (rh - size) >> 1, size);
+}
+
+/** The size×size window of an RGB image at (left, top), which must lie inside it. */
+export function cropSquare(img: RgbImage, left: number, top: number, size: number): RgbImage {
   const data = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) data.set(resized.data.subarray(((y + top) * rw + left) * 3, ((y + top) * rw + left + size) * 3), y * size * 3);
+  for (let y = 0; y < size; y++) data.set(img.data.subarray(((y + top) * img.width + left) * 3, ((y + top) * img.width + left + size) * 3), y * size * 3);
   return { width: size, height: size, data };
+}
+
+/**
+ * A crop's bytes as OpenAI-normalised NCHW float32 planes: float32(float32(rescale(byte) − mean) / std) per channel,
+ * through 256-entry tables. `rescale` is where the references differ (transformers: byte · (1/255) in float64, then
+ * float32; torchvision's ToTensor: byte / 255 in float32).
+ */
+export function clipNormalize(crop: RgbImage, rescale: (byte: number) => number): Float32Array {
+  const f32 = Math.fround;
+  const plane = crop.width * crop.height;
+  const data = new Float32Array(3 * plane);
+  for (let ch = 0; ch < 3; ch++) {
+    const mean = f32(CLIP_MEAN[ch]!);
+    const std = f32(CLIP_STD[ch]!);
+    const lut = Float32Array.from({ length: 256 }, (_, byte) => f32(f32(rescale(byte) - mean) / std));
+    const base = ch * plane;
+    for (let i = 0; i < plane; i++) data[base + i] = lut[crop.data[i * 3 + ch]!]!;
+  }
+  return data;
 }
 
 /** CLIPImageProcessor(...)(image).pixel_values for an RGB image. */
 export function clipPreprocessRgb(img: RgbImage, options: ClipPreprocessOptions = {}): ClipPixelValues {
   const crop = clipCrop(img, options);
-  const size = crop.width;
-  const f32 = Math.fround;
-  const plane = size * size;
-  const data = new Float32Array(3 * plane);
-  // Per channel: byte → float32(byte · (1/255)) → float32(float32(v − mean) / std); 256-entry tables.
-  for (let ch = 0; ch < 3; ch++) {
-    const mean = f32(CLIP_MEAN[ch]!);
-    const std = f32(CLIP_STD[ch]!);
-    const lut = new Float32Array(256);
-    for (let b = 0; b < 256; b++) lut[b] = f32(f32(f32(b * CLIP_RESCALE_FACTOR) - mean) / std);
-    const base = ch * plane;
-    for (let i = 0; i < plane; i++) data[base + i] = lut[crop.data[i * 3 + ch]!]!;
-  }
-  return { shape: [1, 3, size, size], data };
+  return { shape: [1, 3, crop.width, crop.width], data: clipNormalize(crop, (byte) => Math.fround(byte * CLIP_RESCALE_FACTOR)) };
 }
 
 /** Same for an RGBA image: alpha is dropped first, like PIL's convert('RGB'). */
@@ -121,14 +130,5 @@ export function clipPreprocess(img: RgbaImage, options: ClipPreprocessOptions = 
 
 /** clipCrop of an RGBA image as an opaque RGBA image: what a queued job keeps of a reference image. */
 export function reduceForClip(img: RgbaImage, options: ClipPreprocessOptions = {}): RgbaImage {
-  const crop = clipCrop(dropAlpha(img), options);
-  const n = crop.width * crop.height;
-  const data = new Uint8Array(n * 4);
-  for (let i = 0; i < n; i++) {
-    data[i * 4] = crop.data[i * 3]!;
-    data[i * 4 + 1] = crop.data[i * 3 + 1]!;
-    data[i * 4 + 2] = crop.data[i * 3 + 2]!;
-    data[i * 4 + 3] = 255;
-  }
-  return { width: crop.width, height: crop.height, data };
+  return addOpaqueAlpha(clipCrop(dropAlpha(img), options));
 }
