@@ -7,13 +7,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpy, writeNpy } from '../../../companion/pipeline/npy';
-import { ModelSourceError, type ModelSourceErrorCode } from '../../../companion/weights/errors';
 import { findModel, modelRoots, scanModelRoot } from '../../../companion/weights/model-roots';
 import { resolveModelSource, resolveStyleFiles } from '../../../companion/weights/model-source';
 import { builtinConfigDir } from '../../../companion/weights/single-file';
 import { fixture, repoRoot } from '../../helpers/paths';
 import { writeOriginalCheckpoint } from './ldm-checkpoint-writer';
 import { buildSafetensors, f32, sparseFromManifest, tempDir } from './safetensors-writer';
+import { codeOf } from '../../helpers/error-code';
 
 const TINY = fixture('sdxl-tiny');
 const SD = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
@@ -65,14 +65,6 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function codeOf(run: () => unknown): ModelSourceErrorCode | string {
-  try {
-    run();
-  } catch (e) {
-    return e instanceof ModelSourceError ? e.code : `${(e as Error).name}: ${(e as Error).message}`;
-  }
-  return 'no error';
-}
 
 describe('scanning model roots', () => {
   test('ComfyUI: checkpoints, ipadapter and clip_vision found through subfolders and symlinks; the rest refused with a code', () => {

@@ -12,7 +12,7 @@ import { DEFAULTS } from '../../../companion/pipeline/request';
 import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
 import { ModelSet, type ModelPaths } from '../../../companion/runtime/model-set';
 import { resolveVae } from '../../../companion/runtime/model-paths';
-import { ModelSourceError, type ModelSourceErrorCode } from '../../../companion/weights/errors';
+import { ModelSourceError } from '../../../companion/weights/errors';
 import { ldmRules, PART_PREFIX, type CheckpointPart } from '../../../companion/weights/ldm-layout';
 import { readSafetensors } from '../../../companion/weights/safetensors';
 import { builtinConfigDir, openCheckpointPart, openSingleFileModel } from '../../../companion/weights/single-file';
@@ -20,6 +20,7 @@ import type { TensorRef } from '../../../companion/weights/tensor';
 import { fixture, repoRoot } from '../../helpers/paths';
 import { openClipKey, unetOriginalKey, vaeOriginalKey, writeOriginalCheckpoint } from './ldm-checkpoint-writer';
 import { buildSafetensors, bytesAt, f32, tempDir } from './safetensors-writer';
+import { codeOf } from '../../helpers/error-code';
 
 const TINY = fixture('sdxl-tiny');
 const SD = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
@@ -42,14 +43,6 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const config = (part: CheckpointPart) => JSON.parse(fs.readFileSync(path.join(TINY, part, 'config.json'), 'utf8')) as Record<string, never>;
 const configFile = (part: CheckpointPart) => path.join(TINY, part, 'config.json');
 
-function codeOf(run: () => unknown): ModelSourceErrorCode | string {
-  try {
-    run();
-  } catch (e) {
-    return e instanceof ModelSourceError ? e.code : `${(e as Error).name}: ${(e as Error).message}`;
-  }
-  return 'no error';
-}
 
 /** The element bytes of `ref` as the key names them (undoing a stored transpose). */
 function logicalBytes(ref: TensorRef): Buffer {
@@ -272,4 +265,14 @@ describe('bad checkpoints fail with a code, naming the file and the fix', () => 
     const withTokenizers = openSingleFileModel(ckpt, { configDir: builtinConfigDir('sdxl-base'), tokenizerDir: TINY });
     expect(withTokenizers.component('tokenizer_2').dir).toBe(path.join(TINY, 'tokenizer_2'));
   });
+});
+
+test('the built-in sdxl-base and ViT-bigG configs are the published ones tools/realshape records (a copy shipped with the companion: no drift)', () => {
+  const builtin = path.join(repoRoot, 'companion', 'weights', 'configs', 'sdxl-base');
+  const published = path.join(repoRoot, 'tools', 'realshape', 'configs', 'stabilityai--stable-diffusion-xl-base-1.0');
+  const files = ['model_index.json', 'scheduler/scheduler_config.json', 'text_encoder/config.json', 'text_encoder_2/config.json', 'unet/config.json', 'vae/config.json'];
+  for (const f of files) expect([f, fs.readFileSync(path.join(builtin, f), 'utf8')]).toEqual([f, fs.readFileSync(path.join(published, f), 'utf8')]);
+  const bigG = 'h94--IP-Adapter/sdxl_models/image_encoder/config.json';
+  expect(fs.readFileSync(path.join(repoRoot, 'companion', 'weights', 'configs', 'clip-vision-vit-bigg', 'config.json'), 'utf8'))
+    .toBe(fs.readFileSync(path.join(repoRoot, 'tools', 'realshape', 'configs', bigG), 'utf8'));
 });
