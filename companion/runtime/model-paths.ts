@@ -134,11 +134,28 @@ export function neededDefaultModels(models: readonly ModelStatus[], base?: Pick<
   return models.filter((m) => m.spec.id !== 'sdxl-base' && (m.spec.id !== FP16_FIX.id || !ownVae));
 }
 
-/** Whether a single-file checkpoint holds a VAE; an unreadable one counts as yes (opening it reports the problem). */
+const vaeVerdicts = new Map<string, { readonly stamp: string; readonly hasVae: boolean }>();
+
+/**
+ * Whether a single-file checkpoint holds a VAE; an unreadable one counts as yes (opening it reports the problem).
+ * Asked for every `welcome`, so the header is read once per file version (size + mtime).
+ */
 function checkpointHasVae(file: string): boolean {
+  let stamp: string;
   try {
-    return readSingleFileCheckpoint(file).parts.has('vae');
+    const st = fs.statSync(file);
+    stamp = `${st.size}:${st.mtimeMs}`;
   } catch {
     return true;
   }
+  const known = vaeVerdicts.get(file);
+  if (known?.stamp === stamp) return known.hasVae;
+  let hasVae = true;
+  try {
+    hasVae = readSingleFileCheckpoint(file).parts.has('vae');
+  } catch {
+    // reported when the set opens
+  }
+  vaeVerdicts.set(file, { stamp, hasVae });
+  return hasVae;
 }
