@@ -1,5 +1,5 @@
 /**
- * Stable error codes of protocol v1. Clients branch on `code`, never on message text; a code is never
+ * Stable error codes of the protocol (version.ts). Clients branch on `code`, never on message text; a code is never
  * renamed or reused within a major version.
  */
 export const ERROR_CODES = {

@@ -1,4 +1,4 @@
-/** Protocol v1 between the Photoshop panel and the companion daemon. Depends on zod only. */
+/** The protocol (version.ts) between the Photoshop panel and the companion daemon. Depends on zod only. */
 export { PROTOCOL_VERSION } from './version';
 export * from './limits';
 export * from './errors';

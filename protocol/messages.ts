@@ -1,6 +1,7 @@
 /**
- * Protocol v1 control messages: JSON text frames `{ "type": ..., ... }`, validated with zod on
- * arrival by both programs. Minor versions may add optional fields; unknown fields are ignored.
+ * The protocol's control messages: JSON text frames `{ "type": ..., ... }`, validated with zod on
+ * arrival by both programs. Minor versions may add optional fields; unknown fields are ignored, except in
+ * `generate.params` (the GenerationSpec), which refuses them.
  */
 import { z } from 'zod';
 import { ERROR_CODE_LIST, type ErrorCode } from './errors';
