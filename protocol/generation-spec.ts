@@ -37,7 +37,17 @@ export const SPEC_DEFAULTS = Object.freeze({
   /** teacherSteps when not given: 2/5 of the steps (StyleStudio's 20 of 50), at least one. */
   teacherFraction: 0.4,
   styleResize: 'none' as const,
+  /** img2img: how much of the init image is re-noised and denoised again (diffusers' img2img `strength`). */
+  denoise: 0.6,
 });
+
+/**
+ * The steps an img2img job runs of a `steps`-step schedule: diffusers' get_timesteps, int(steps · denoise) (the float
+ * product truncated, as Python's int() does), at most `steps`. The job starts at schedule index steps − that.
+ */
+export function denoiseSteps(steps: number, denoise: number): number {
+  return Math.min(Math.floor(steps * denoise), steps);
+}
 
 /** The teacher's default length for `steps` (2/5 of them, at least one step). */
 export function defaultTeacherSteps(steps: number): number {
@@ -70,6 +80,7 @@ export const SPEC_RANGES = Object.freeze({
   adainStrength: [0, 1, false],
   scale: [0, SPEC_LIMITS.scale, false],
   strength: [0, 1, false],
+  denoise: [0, 1, false],
   teacherSteps: [0, SPEC_LIMITS.steps, true],
 } as const satisfies Record<string, readonly [number, number, boolean]>);
 
@@ -121,6 +132,10 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     /** Style-based CFG's negative: an image, or one derived from the style image (`drop`, our extension). */
     negativeStyle: image.optional(),
     drop: z.enum(['colour', 'texture']).optional(),
+    /** img2img: the image to restyle (a layer), resized to the output size; absent: text-to-image from noise. */
+    init: image.optional(),
+    /** img2img only: 1 re-noises the init image completely, small values keep more of it. Absent: SPEC_DEFAULTS.denoise. */
+    denoise: ranged('denoise').optional(),
     steps: ranged('steps').default(SPEC_DEFAULTS.steps),
     guidance: ranged('guidance').default(SPEC_DEFAULTS.guidance),
     /** null: a random seed, drawn by the daemon or the CLI and reported with each result. */
@@ -149,23 +164,31 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
       if ((s.negativeStyle !== undefined || s.drop !== undefined) && s.style === undefined) issue('negativeStyle', 'a negative style (or drop preset) needs a style image');
       if (typeof s.teacherSteps === 'number' && s.teacherSteps > s.steps) issue('teacherSteps', `teacherSteps must be an integer in [0, ${s.steps}], got ${s.teacherSteps}`);
       if (s.seed !== null && s.seed + s.variations - 1 > SPEC_LIMITS.maxSeed) issue('seed', `seed + variations exceeds ${SPEC_LIMITS.maxSeed}`);
+      if (s.denoise !== undefined && s.init === undefined) issue('denoise', 'denoise needs an init image (img2img)');
+      if (s.init !== undefined && denoiseSteps(s.steps, s.denoise ?? SPEC_DEFAULTS.denoise) < 1) {
+        issue('denoise', `denoise ${s.denoise ?? SPEC_DEFAULTS.denoise} of ${s.steps} steps runs no step: raise denoise or steps`);
+      }
       if (s.strength !== undefined && (s.scale !== undefined || s.adainStrength !== undefined)) {
         issue('strength', 'give strength, or scale and adainStrength, not both');
       }
     })
-    .transform(({ strength, ...s }) => ({
+    .transform(({ strength, denoise, ...s }) => ({
       ...s,
+      ...(s.init !== undefined ? { denoise: denoise ?? SPEC_DEFAULTS.denoise } : {}),
       ...(strength !== undefined ? styleControlsForStrength(strength)
         : { scale: s.scale ?? SPEC_DEFAULTS.scale, adainStrength: s.adainStrength ?? SPEC_DEFAULTS.adainStrength }),
       // the teacher shares the style branch's attention: without a style it has nothing to do (a panel may keep it on)
-      teacherSteps: s.style === undefined ? null : s.teacherSteps !== undefined ? s.teacherSteps : defaultTeacherSteps(s.steps),
+      // img2img: counted from the first step that runs, like the student (the default: 2/5 of the steps that run)
+      teacherSteps: s.style === undefined ? null : s.teacherSteps !== undefined ? s.teacherSteps
+        : defaultTeacherSteps(s.init !== undefined ? denoiseSteps(s.steps, denoise ?? SPEC_DEFAULTS.denoise) : s.steps),
     }));
 }
 
 /** A checked spec with images of type I (defaults filled in, teacherSteps resolved). */
-export type GenerationSpec<I> = Omit<z.output<ReturnType<typeof generationSpecSchema>>, 'style' | 'negativeStyle'> & {
+export type GenerationSpec<I> = Omit<z.output<ReturnType<typeof generationSpecSchema>>, 'style' | 'negativeStyle' | 'init'> & {
   readonly style?: I;
   readonly negativeStyle?: I;
+  readonly init?: I;
 };
 
 /** A spec with its seed drawn: what the pipeline runs. */

@@ -23,6 +23,8 @@ import { ProgressBar } from './progress-bar';
 import { StyleStudioPipeline } from '../pipeline/stylestudio-pipeline';
 import { SCHEDULER_NAMES } from '../schedulers';
 import { toFloat32 } from '../pipeline/tensors';
+import { outputSizeFor } from '../image/init-image';
+import { denoiseSteps, SPEC_DEFAULTS, SPEC_LIMITS } from '../../protocol';
 
 /** OUT.png for one variation, OUT-k.png for several (the extension stays last). */
 export function variationPath(file: string, index: number, count: number): string {
@@ -64,7 +66,14 @@ async function readInput<T>(flag: string, read: () => Promise<T> | T): Promise<T
 
 export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   const source = resolveModelSource(options, { cacheDir: modelsCacheDir() });
-  const plan = planGenerate({ ...options, ...(source !== undefined ? { model: source.model } : {}), ...resolveStyleFiles(options) });
+  const cliOptions = { ...options, ...(source !== undefined ? { model: source.model } : {}), ...resolveStyleFiles(options) };
+  let plan = planGenerate(cliOptions);
+  const init = plan.initPath !== undefined ? await readInput('--init', () => readImageFile(plan.initPath!)) : undefined;
+  if (init !== undefined && plan.sizeFromInit) {
+    // no --width/--height: the init image's aspect at the default long side
+    const [width, height] = outputSizeFor(init.width, init.height, Math.max(SPEC_DEFAULTS.width, SPEC_DEFAULTS.height), SPEC_LIMITS.sizeStride);
+    plan = planGenerate({ ...cliOptions, width: String(width), height: String(height) });
+  }
   checkInputFile(source?.modelConfig !== undefined ? '--checkpoint' : '--model', plan.model, source?.modelConfig !== undefined ? 'file' : 'dir');
   if (plan.adapter !== undefined) checkInputFile('--adapter', plan.adapter, 'file');
   if (plan.imageEncoder !== undefined) checkInputFile('--image-encoder', plan.imageEncoder, /\.safetensors$/i.test(plan.imageEncoder) ? 'file' : 'dir');
@@ -97,9 +106,11 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
     ...plan.request,
     ...(style ? { style } : {}),
     ...(negativeStyle ? { negativeStyle } : {}),
+    ...(init ? { init } : {}),
     ...(latents ? { latents } : {}),
   };
-  const total = plan.request.steps * plan.request.variations;
+  const runSteps = init !== undefined ? denoiseSteps(plan.request.steps, plan.request.denoise ?? SPEC_DEFAULTS.denoise) : plan.request.steps;
+  const total = runSteps * plan.request.variations;
   const bar = new ProgressBar(total);
   try {
     const pipeline = new StyleStudioPipeline(models);
@@ -120,7 +131,8 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
       if (plan.saveLatentsPath !== undefined) writeNpy(variationPath(plan.saveLatentsPath, v.index, k), v.latents);
     }
     for (const note of models.notes) process.stderr.write(`note: ${note}\n`);
-    process.stdout.write(`wrote ${written.join(', ')}: ${plan.request.steps} steps, ${result.scheduler}, ` +
+    const steps = runSteps === plan.request.steps ? `${runSteps} steps` : `${runSteps} of ${plan.request.steps} steps (denoise ${plan.request.denoise})`;
+    process.stdout.write(`wrote ${written.join(', ')}: ${steps}, ${result.scheduler}, ` +
       `unet-row-evals=${result.unetRowEvaluations}, ${result.seconds.perStep.toFixed(3)} s/step, ${result.seconds.total.toFixed(1)} s total\n`);
   } catch (e) {
     bar.abandon();
@@ -211,6 +223,8 @@ export function registerPipelineCommands(program: Command): void {
     .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
     .option('--negative-style <img>', 'negative style image for style-based CFG')
     .option('--drop <colour|texture>', 'derive the negative style from the style image [our extension]')
+    .option('--init <img>', 'restyle this image (img2img); without --width/--height the output keeps its aspect, long side 1024')
+    .option('--denoise <d>', 'with --init: how much of it is redrawn, 0..1 (default 0.6; steps run = int(steps × d))')
     .option('--steps <n>', 'denoising steps (default 50)')
     .option('--guidance <g>', 'CFG scale (default 5)')
     .option('--seed <s>', 'seed of the first variation (default random)')
@@ -223,7 +237,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--strength <s>', 'one style strength 0..1 setting --scale and --adain-strength together (0.8 = their defaults; docs/PROTOCOL.md)')
     .option('--style-layers <spec>', 'all | up_blocks | NAME[,NAME…] (default: the adapter\'s StyleStudio layers)')
     .option('--style-resize <mode>', 'none (default, CLIP preprocessing only) | square512 (official CLI squash)')
-    .option('--teacher-steps <t>', 'steps with the teacher (default 2/5 of the steps)')
+    .option('--teacher-steps <t>', 'steps with the teacher (default 2/5 of the steps; with --init, of the steps that run)')
     .option('--no-teacher', 'switch the teacher model off')
     .option('--scheduler <name>', `${SCHEDULER_NAMES.join(' | ')} (default: the folder's scheduler)`)
     .option('--provider <name>', 'cpu | cuda | dml | coreml (default cpu)')

@@ -20,6 +20,8 @@ export interface GenerateCliOptions {
   adapter?: string;
   imageEncoder?: string;
   style?: string;
+  init?: string;
+  denoise?: string;
   negativePrompt?: string;
   negativeStyle?: string;
   drop?: string;
@@ -56,6 +58,10 @@ export interface GeneratePlan {
   readonly imageEncoder?: string;
   readonly stylePath?: string;
   readonly negativeStylePath?: string;
+  /** --init: the image to restyle (img2img). */
+  readonly initPath?: string;
+  /** Neither --width nor --height was given with --init: the command sizes the output from the init image. */
+  readonly sizeFromInit: boolean;
   readonly latentsPath?: string;
   readonly saveLatentsPath?: string;
   readonly provider: Provider;
@@ -127,6 +133,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     }
   }
   if (o.negativeStyle !== undefined && o.drop !== undefined) throw new UsageError('--negative-style and --drop exclude each other');
+  if (o.latents !== undefined && o.init !== undefined) throw new UsageError('--latents and --init exclude each other: img2img draws its noise from the seed');
   if (o.teacher === false && o.teacherSteps !== undefined) throw new UsageError('--teacher-steps and --no-teacher exclude each other');
 
   // The flags as a GenerationSpec (image files by path), checked by the one schema the protocol uses too.
@@ -141,6 +148,8 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     negativePrompt: o.negativePrompt,
     style: o.style,
     negativeStyle: o.negativeStyle,
+    init: o.init,
+    denoise: decimal('--denoise', o.denoise),
     drop,
     steps: integer('--steps', o.steps),
     guidance: decimal('--guidance', o.guidance),
@@ -159,7 +168,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   });
   const parsed = generationSpecSchema(z.string()).safeParse(raw);
   if (!parsed.success) throw new UsageError(specIssue(parsed.error, raw).message);
-  const { style: _style, negativeStyle: _negative, seed, ...settings } = parsed.data;
+  const { style: _style, negativeStyle: _negative, init: _init, seed, ...settings } = parsed.data;
   const request: GeneratePlan['request'] = { ...settings, seed: seed ?? randomSeed() };
   let memoryBudget: number | undefined;
   if (o.memoryBudget !== undefined) {
@@ -171,6 +180,8 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   }
   return {
     model, out, provider, fp16: o.fp16 === true, request, planOnly: o.plan === true,
+    sizeFromInit: o.init !== undefined && o.width === undefined && o.height === undefined,
+    ...(o.init !== undefined ? { initPath: o.init } : {}),
     ...(o.vae !== undefined ? { vae: o.vae } : {}),
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),

@@ -76,7 +76,8 @@ function openManifest(file: string, grid: SweepGrid): Manifest {
 
 /** A cell as the engine's request: its GenerationSpec with the images' pixels (by file) and its one seed. */
 function requestOf(cell: SweepCell, pixels: ReadonlyMap<string, RgbaImage>): GenerationRequest {
-  const { style: _file, negativeStyle: _negative, seed: _seed, ...settings } = cell.spec;
+  // a grid refuses `init` (sweep-grid.ts): cells are text-to-image
+  const { style: _file, negativeStyle: _negative, init: _init, seed: _seed, ...settings } = cell.spec;
   return {
     ...settings, style: pixels.get(cell.style)!, seeds: [cell.seed],
     ...(cell.negativeStyle !== undefined ? { negativeStyle: pixels.get(cell.negativeStyle)! } : {}),

@@ -16,8 +16,9 @@ import {
 } from './engine';
 import { ModelSet, type ModelPaths } from '../runtime/model-set';
 import type { NetworkKind } from '../runtime/memory';
-import { prepareStylePixelsInWorker, reduceStyleImagesInWorker } from '../pipeline/style-prep';
+import { fitInitImageInWorker, prepareStylePixelsInWorker, reduceStyleImagesInWorker } from '../pipeline/style-prep';
 import { type PipelineRequest, StyleStudioPipeline } from '../pipeline/stylestudio-pipeline';
+import { denoiseSteps, SPEC_DEFAULTS } from '../../protocol';
 
 export interface OnnxEngineOptions {
   readonly paths: ModelPaths;
@@ -32,7 +33,7 @@ export interface OnnxEngineOptions {
 }
 
 const NETWORK_NAMES: Readonly<Record<NetworkKind, string>> = {
-  'text-encoders': 'text encoders', 'image-encoder': 'image encoder', unet: 'UNet', 'vae-decoder': 'VAE decoder',
+  'text-encoders': 'text encoders', 'image-encoder': 'image encoder', 'vae-encoder': 'VAE encoder', unet: 'UNet', 'vae-decoder': 'VAE decoder',
 };
 
 /** The daemon's request as the pipeline's: the same spec, every variation's seed, conditioned once. */
@@ -139,13 +140,18 @@ export class OnnxGenerationEngine implements GenerationEngine {
     new StyleStudioPipeline(this.models).preflight(pipelineRequest(request));
   }
 
-  /** The style image and the SCFG negative (user image or drop preset) as their CLIP crops, styleResize then 'none'. */
+  /**
+   * What a queued job keeps of its images: the style image and the SCFG negative (user image or drop preset) as their
+   * CLIP crops, styleResize then 'none'; the init image fitted to the output size (init-image.ts).
+   */
   async reduceImages(request: GenerationRequest): Promise<GenerationRequest> {
+    let reduced = request;
+    if (request.init !== undefined) reduced = { ...reduced, init: await fitInitImageInWorker(request.init, request.width, request.height) };
     const size = this.models?.styleImageSize() ?? null;
-    if (request.style === undefined || size === null) return request;
-    const { drop, negativeStyle, ...rest } = request;
-    const reduced = await reduceStyleImagesInWorker(request.style, negativeStyle ?? drop ?? null, size, request.styleResize);
-    return { ...rest, style: reduced.style, styleResize: 'none', ...(reduced.negative ? { negativeStyle: reduced.negative } : {}) };
+    if (request.style === undefined || size === null) return reduced;
+    const { drop, negativeStyle, ...rest } = reduced;
+    const style = await reduceStyleImagesInWorker(request.style, negativeStyle ?? drop ?? null, size, request.styleResize);
+    return { ...rest, style: style.style, styleResize: 'none', ...(style.negative ? { negativeStyle: style.negative } : {}) };
   }
 
   async *generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage> {
@@ -156,8 +162,10 @@ export class OnnxGenerationEngine implements GenerationEngine {
     this.busy = true;
     try {
       const pipeline = new StyleStudioPipeline(this.models);
-      const total = request.steps * request.seeds.length;
-      const every = this.options.previewEvery ?? Math.max(1, Math.ceil(request.steps / 10));
+      // img2img runs only the last int(steps · denoise) steps of the schedule
+      const steps = request.init !== undefined ? denoiseSteps(request.steps, request.denoise ?? SPEC_DEFAULTS.denoise) : request.steps;
+      const total = steps * request.seeds.length;
+      const every = this.options.previewEvery ?? Math.max(1, Math.ceil(steps / 10));
       let done = 0;
       const events = pipeline.run(pipelineRequest(request), { signal: hooks.signal, prepareStyle: prepareStylePixelsInWorker });
       for (;;) {

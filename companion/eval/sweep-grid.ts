@@ -120,8 +120,11 @@ export function expandGrid(raw: unknown, baseDir: string, source = 'grid'): Swee
     throw new EvalError('BAD_GRID', `${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const g = parsed.data;
-  for (const key of ['prompt', 'style', 'seed', 'negativeStyle', 'variations']) {
-    if (key in g.base) throw new EvalError('BAD_GRID', `${source}: base.${key} cannot be set (${key === 'variations' ? 'seeds are a grid dimension' : `${key} comes from the grid`})`);
+  for (const key of ['prompt', 'style', 'seed', 'negativeStyle', 'variations', 'init']) {
+    if (key in g.base) {
+      const why = key === 'variations' ? 'seeds are a grid dimension' : key === 'init' ? 'a sweep compares styles from noise, not img2img' : `${key} comes from the grid`;
+      throw new EvalError('BAD_GRID', `${source}: base.${key} cannot be set (${why})`);
+    }
   }
   const styles = g.styles.map((s) => path.resolve(baseDir, s));
   const negatives = new Map<string, string>();

@@ -1,8 +1,8 @@
-/** prepareStylePixels and reduceStyleImages in a short-lived worker thread (see style-prep-worker.ts). */
+/** prepareStylePixels, reduceStyleImages and fitInitImage in a short-lived worker thread (see style-prep-worker.ts). */
 import * as path from 'node:path';
 import { ImageError, type RgbaImage } from '../image/rgba';
 import type { ReducedStyleImages, StylePixels } from './style-pixels';
-import type { StylePrepReply, StylePrepTask } from './style-prep-worker';
+import type { InitFitTask, StylePrepReply, StylePrepTask } from './style-prep-worker';
 import { runWorkerTask } from '../runtime/worker-task';
 
 const WORKER_FILE = path.join(__dirname, 'style-prep-worker.js');
@@ -30,5 +30,14 @@ export function reduceStyleImagesInWorker(style: RgbaImage, negative: Negative, 
     if (!r.ok) throw failed(r);
     if (r.mode !== 'reduce') throw new Error('style reduction: wrong reply');
     return { style: r.style, negative: r.negative };
+  });
+}
+
+export function fitInitImageInWorker(init: RgbaImage, width: number, height: number): Promise<RgbaImage> {
+  const task: InitFitTask = { mode: 'init', init, width, height };
+  return runWorkerTask<InitFitTask, StylePrepReply, RgbaImage>(WORKER_FILE, task, 'init image fitting', (r) => {
+    if (!r.ok) throw failed(r);
+    if (r.mode !== 'init') throw new Error('init image fitting: wrong reply');
+    return r.init;
   });
 }

@@ -5,8 +5,12 @@
  *                 except with a style and cross-modal AdaIN, where "" is encoded as StyleStudio does);
  *                 style: CLIP features → projection over [negative ; style], the negative being zero features
  *                 (proj(zeros)), a user negative style image or a drop preset (SCFG, METHOD.md §2).
- *   sampling      per variation, its own seed: z = latents (or torch.randn with the seed) × init_noise_sigma;
- *                 teacher and student start from the identical z. While step ≤ teacherSteps the batch is
+ *   init (img2img) the init image fitted to the output size, VAE-encoded once per job (mean, std).
+ *   sampling      per variation, its own seed: z = latents (or torch.randn with the seed) × init_noise_sigma; with an
+ *                 init image (diffusers' img2img) z = add_noise(scaling_factor · (mean + std · randn), randn, t_start)
+ *                 and the loop starts at step index t_start = steps − int(steps · denoise), both draws from the
+ *                 variation's generator. Teacher and student start from the identical z, at the same step, and
+ *                 the teacher's steps count from there. While step ≤ teacherSteps the batch is
  *                 [uncond-T, uncond-S, cond-T, cond-S] with the teacher mask and the gather index (students
  *                 borrow their teacher's attention maps); afterwards the teacher rows are dropped (4 → 2 rows).
  *                 Each pair gets its own CFG and scheduler step; ancestral noise is drawn once per step from
@@ -15,7 +19,9 @@
  *   decode        the student's final latents through the VAE decoder → RGBA.
  * Everything heavy runs in the sessions' worker threads; this loop only touches latent-sized arrays.
  */
-import { type ImageSide, type ModelSet, type UNetKey, type UNetSession, type VaeDecoder, unetCacheKey, vaeCacheKey } from '../runtime/model-set';
+import {
+  type ImageSide, type ModelSet, type UNetKey, type UNetSession, type VaeDecoder, type VaeEncoder, unetCacheKey, vaeCacheKey, vaeEncoderCacheKey,
+} from '../runtime/model-set';
 import type { Lease } from '../runtime/resident-cache';
 import { EngineError, GenerationAborted } from '../runtime/errors';
 import { admit, type JobMemoryPlan, type NetworkKind, planJobMemory } from '../runtime/memory';
@@ -31,12 +37,14 @@ import type { AttentionPlan, StyleLayerSelection } from '../models/unet/attentio
 import type { SdxlPromptEmbeds } from '../models/clip-text-sdxl';
 import { prepareStylePixels, type StylePixels } from './style-pixels';
 import type { RgbaImage } from '../image/rgba';
-import { vaeOutputToRgba } from '../image/vae-image';
+import { rgbaToVaeInput, vaeOutputToRgba } from '../image/vae-image';
+import { fitInitImage } from '../image/init-image';
+import { f32 } from '../rng/float32';
 import { randn } from '../rng/randn';
 import { TorchCpuGenerator } from '../rng/torch-generator';
 import { schedulerFromConfig, type Scheduler, type SchedulerState } from '../schedulers';
 import type { TensorData } from '../onnx/session';
-import { codedErrorClass } from '../../protocol';
+import { codedErrorClass, denoiseSteps } from '../../protocol';
 
 export interface PipelineRequest extends GenerateRequest {
   /** Explicit seeds, one per variation (overrides seed + k). */
@@ -51,7 +59,7 @@ export interface PipelineRequest extends GenerateRequest {
 export interface StepProgress {
   /** Variation index, 0-based. */
   readonly variation: number;
-  /** Steps finished in this variation (1…steps). */
+  /** Steps finished in this variation (1…steps; img2img counts only the steps that run). */
   readonly step: number;
   readonly steps: number;
   /** The student's current latents [1, C, h, w] (do not keep a reference; copy if needed). */
@@ -107,6 +115,9 @@ export interface JobPlan {
   readonly teacherSteps: number | null;
   readonly lh: number;
   readonly lw: number;
+  /** Schedule index the denoising starts at (0; img2img: steps − int(steps · denoise)) and how many steps run. */
+  readonly startStep: number;
+  readonly runSteps: number;
   /** The most UNet rows a step will run (4 with the teacher). */
   readonly rows: number;
   /** Rows per UNet call: `rows`, or 2 when the teacher's pairs run one after the other to fit the budget. */
@@ -193,15 +204,20 @@ export class StyleStudioPipeline {
     }
     const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
     const rows = teacherSteps !== null || request.keepTeacherRows === true ? 4 : 2;
+    const img2img = request.init !== undefined;
+    if (img2img && request.latents !== undefined) {
+      throw new EngineError('BAD_REQUEST', 'explicit latents and an init image exclude each other: img2img draws its noise from the seed');
+    }
+    const runSteps = img2img ? denoiseSteps(request.steps, request.denoise ?? 1) : request.steps;
     // The teacher's 4 rows are two independent pairs (each student reads only its own teacher's attention), so when
     // 4 rows at once do not fit, the UNet runs each pair separately: half the activation memory, same numbers.
     let rowsPerRun = Math.min(rows, m.maxRowsPerRun);
-    let memory = planJobMemory(m.footprints(lh, lw, selection, rowsPerRun), m.provider, m.lowering.precision, m.memoryBudget);
+    let memory = planJobMemory(m.footprints(lh, lw, selection, rowsPerRun, img2img), m.provider, m.lowering.precision, m.memoryBudget);
     if (memory.peakBytes > memory.budgetBytes && rowsPerRun > 2) {
       rowsPerRun = 2; // the smallest the job can be: admission then judges this plan
-      memory = planJobMemory(m.footprints(lh, lw, selection, 2), m.provider, m.lowering.precision, m.memoryBudget);
+      memory = planJobMemory(m.footprints(lh, lw, selection, 2, img2img), m.provider, m.lowering.precision, m.memoryBudget);
     }
-    return { selection, teacherSteps, lh, lw, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
+    return { selection, teacherSteps, lh, lw, startStep: request.steps - runSteps, runSteps, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
   }
 
   /**
@@ -238,6 +254,17 @@ export class StyleStudioPipeline {
     if (hasStyle) yield { kind: 'phase', phase: 'conditioning', network: 'image-encoder', loading: !m.cache.has('image-side') };
     const cond = await this.conditioning(request, text, hooks);
     this.throwIfAborted(hooks.signal);
+    let init: InitLatents | null = null;
+    if (request.init !== undefined) {
+      yield { kind: 'phase', phase: 'conditioning', network: 'vae-encoder', loading: !m.cache.has(vaeEncoderCacheKey(job.lh, job.lw)) };
+      const lease = await m.vaeEncoder(job.lh, job.lw);
+      try {
+        init = await encodeInit(lease.value, fitInitImage(request.init, request.width, request.height), m.vaeConfig.scaling_factor);
+      } finally {
+        lease.done('evict-first');
+      }
+      this.throwIfAborted(hooks.signal);
+    }
 
     const decode = hooks.decode !== false;
     const unetKey: UNetKey = { latentHeight: job.lh, latentWidth: job.lw, style: job.selection };
@@ -255,11 +282,13 @@ export class StyleStudioPipeline {
       this.throwIfAborted(hooks.signal);
       for (const [index, seed] of seeds.entries()) {
         const generator = new TorchCpuGenerator(seed);
-        const noise = request.latents?.data ?? randn(generator, latentShape);
+        const start = init !== null
+          ? scheduler.addNoise(schedule, job.startStep, init.sample(generator), randn(generator, latentShape))
+          : scaled(request.latents?.data ?? randn(generator, latentShape), schedule.initNoiseSigma);
         const t0 = performance.now();
         const r = yield* this.sample({
           request, hooks, index, generator, scheduler, schedule, cond, unet: unet.value, rowsPerRun: job.rowsPerRun, selection: job.selection, teacherSteps: job.teacherSteps,
-          lh: job.lh, lw: job.lw, start: scaled(noise, schedule.initNoiseSigma),
+          lh: job.lh, lw: job.lw, start, startStep: job.startStep,
         });
         samplingMs += performance.now() - t0;
         rowEvaluations += r.rowEvaluations;
@@ -293,7 +322,7 @@ export class StyleStudioPipeline {
     return {
       unetRowEvaluations: rowEvaluations,
       scheduler: scheduler.name,
-      seconds: { total: (end - started) / 1000, sampling, perStep: sampling / (request.steps * seeds.length) },
+      seconds: { total: (end - started) / 1000, sampling, perStep: sampling / (job.runSteps * seeds.length) },
       negativeText,
       memory: job.memory,
     };
@@ -352,7 +381,7 @@ export class StyleStudioPipeline {
   private async *sample(a: {
     request: PipelineRequest; hooks: PipelineHooks; index: number; generator: TorchCpuGenerator; scheduler: Scheduler;
     schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; unet: UNetSession; rowsPerRun: number; selection: StyleLayerSelection; teacherSteps: number | null;
-    lh: number; lw: number; start: Float32Array;
+    lh: number; lw: number; start: Float32Array; startStep: number;
   }): AsyncGenerator<PipelineEvent, { student: Float32Array; teacher: Float32Array | null; rowEvaluations: number }> {
     const { request: r, hooks, scheduler, schedule, cond } = a;
     const m = this.models;
@@ -367,9 +396,10 @@ export class StyleStudioPipeline {
     const timeIds = sdxlTimeIds(r.width, r.height);
     const fixedFeeds = new Map<number, Record<string, TensorData>>(); // by row count: the layouts are fixed (rows.ts)
     let rowEvaluations = 0;
-    for (let i = 0; i < r.steps; i++) {
+    for (let i = a.startStep; i < r.steps; i++) {
       this.throwIfAborted(hooks.signal);
-      const plan = this.planFor(i, a.teacherSteps, r.keepTeacherRows === true);
+      // the teacher's steps count from the first step that runs (img2img starts late)
+      const plan = this.planFor(i - a.startStep, a.teacherSteps, r.keepTeacherRows === true);
       const unet = a.unet;
       // Rows in the plan's order; teacher rows carry the teacher latent, student rows the student latent.
       const isTeacherRow = (row: number) => plan.teacher !== null && (row === plan.teacher.uncond || row === plan.teacher.cond);
@@ -420,7 +450,7 @@ export class StyleStudioPipeline {
           teacher = null; // dropped: it can no longer influence the student
         }
       }
-      yield { kind: 'step', progress: { variation: a.index, step: i + 1, steps: r.steps, latents: { shape: latentShape, data: student } } };
+      yield { kind: 'step', progress: { variation: a.index, step: i - a.startStep + 1, steps: r.steps - a.startStep, latents: { shape: latentShape, data: student } } };
     }
     return { student, teacher: r.keepTeacherRows === true ? teacher : null, rowEvaluations };
   }
@@ -443,6 +473,29 @@ export class StyleStudioPipeline {
       vae.done();
     }
   }
+}
+
+/** The init image's latent distribution (VAE encoder, once per job) and its sampling per variation. */
+interface InitLatents {
+  /** scaling_factor · (mean + std · torch.randn(generator)): retrieve_latents(latent_dist.sample(generator)). */
+  sample(generator: TorchCpuGenerator): Float32Array;
+}
+
+async function encodeInit(vae: VaeEncoder, image: RgbaImage, scalingFactor: number): Promise<InitLatents> {
+  const input = rgbaToVaeInput(image);
+  const out = await vae.session.run({ image: floatFeed(vae.computeType, input.shape, input.data) });
+  const mean = toFloat32(out['latent_mean'], 'latent_mean').slice();
+  const std = toFloat32(out['latent_std'], 'latent_std').slice();
+  const shape = out['latent_mean']!.dims;
+  const factor = f32(scalingFactor); // torch multiplies a float32 tensor by the Python float as float32
+  return {
+    sample(generator) {
+      const eps = randn(generator, shape);
+      const x = new Float32Array(mean.length);
+      for (let k = 0; k < x.length; k++) x[k] = f32(factor * f32(mean[k]! + f32(std[k]! * eps[k]!)));
+      return x;
+    },
+  };
 }
 
 async function decodeWith(vae: VaeDecoder, latents: Float32Nd, vaeScaleFactor: number): Promise<RgbaImage> {

@@ -13,7 +13,7 @@ import { buildImageProjection } from '../models/image-proj';
 import { planAttention, type StyleLayerSelection } from '../models/unet/attention-plan';
 import { parseUNetConfig } from '../models/unet/config';
 import { buildUNet } from '../models/unet/unet';
-import { buildVaeDecoder, parseVaeConfig } from '../models/vae';
+import { buildVaeDecoder, buildVaeEncoder, parseVaeConfig } from '../models/vae';
 import { readJsonObjectFile } from '../weights/files';
 import { openWeightSource, type WeightSource } from '../weights/single-file';
 import { runWorkerTask } from './worker-task';
@@ -35,7 +35,8 @@ export interface UNetGraphSpec {
 }
 
 export interface VaeDecoderGraphSpec {
-  readonly kind: 'vae-decoder';
+  /** The decoder (latents → image), or the encoder (image → latent distribution) of an img2img job's init image. */
+  readonly kind: 'vae-decoder' | 'vae-encoder';
   readonly lowering: Lowering;
   readonly configFile: string;
   readonly weights: WeightSource;
@@ -88,6 +89,14 @@ export function buildGraph(spec: GraphSpec): SerializedModel {
       const store = openWeightSource(spec.weights);
       const g = new Graph({ lowering: spec.lowering, name: 'vae_decoder' });
       buildVaeDecoder(g, store, c, { batch: 1, height: spec.latentHeight, width: spec.latentWidth });
+      return g.serialize();
+    }
+    case 'vae-encoder': {
+      const c = parseVaeConfig(readJsonObjectFile(spec.configFile, 'config.json'), spec.configFile);
+      const store = openWeightSource(spec.weights);
+      const g = new Graph({ lowering: spec.lowering, name: 'vae_encoder' });
+      const f = 2 ** (c.block_out_channels.length - 1);
+      buildVaeEncoder(g, store, c, { batch: 1, height: spec.latentHeight * f, width: spec.latentWidth * f });
       return g.serialize();
     }
     case 'image-encoder': {

@@ -13,7 +13,7 @@ import { EngineError } from './errors';
 export const GiB = 2 ** 30;
 
 /** Networks the engine loads, in the order a job needs them. */
-export type NetworkKind = 'text-encoders' | 'image-encoder' | 'unet' | 'vae-decoder';
+export type NetworkKind = 'text-encoders' | 'image-encoder' | 'vae-encoder' | 'unet' | 'vae-decoder';
 
 /**
  * Session bytes per weight byte (weights already in the compute precision). CPU: measured 1.15 for the SDXL UNet
@@ -41,7 +41,7 @@ export interface FootprintInput {
   readonly weightElements: number;
   readonly precision: Precision;
   readonly provider: ExecutionProvider;
-  /** UNet: latent height × width and batch rows; VAE decoder: output pixels. */
+  /** UNet: latent height × width and batch rows; VAE decoder and encoder: image pixels. */
   readonly latentPixels?: number;
   readonly rows?: number;
   readonly outputPixels?: number;
@@ -60,6 +60,8 @@ export function sessionFootprint(f: FootprintInput): number {
     case 'unet':
       return weights + (f.latentPixels ?? 0) * (f.rows ?? 2) * UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL_ROW * scale;
     case 'vae-decoder':
+    // the encoder mirrors the decoder: its widest activations are the same channels at the full image size
+    case 'vae-encoder':
       return weights + (f.outputPixels ?? 0) * VAE_ACTIVATION_BYTES_PER_PIXEL * scale;
     case 'text-encoders':
     case 'image-encoder':
@@ -96,15 +98,19 @@ export interface JobFootprints {
   readonly textEncoders: number;
   /** null without a style image. */
   readonly imageEncoder: number | null;
+  /** null without an init image (img2img). */
+  readonly vaeEncoder: number | null;
   readonly unet: number;
   readonly vaeDecoder: number;
 }
 
 export function planJobMemory(f: JobFootprints, provider: ExecutionProvider, precision: Precision, budgetBytes: number): JobMemoryPlan {
   const conditioning: { network: NetworkKind; bytes: number }[] = [{ network: 'text-encoders', bytes: f.textEncoders }];
-  // The text encoders run first and can be released before the image encoder loads: the phase needs the larger.
-  const condBytes = Math.max(f.textEncoders, f.imageEncoder ?? 0);
+  // The text encoders, the image encoder and the VAE encoder run one after the other, each released before the next
+  // loads if need be: the phase needs the largest.
+  const condBytes = Math.max(f.textEncoders, f.imageEncoder ?? 0, f.vaeEncoder ?? 0);
   if (f.imageEncoder !== null) conditioning.push({ network: 'image-encoder', bytes: f.imageEncoder });
+  if (f.vaeEncoder !== null) conditioning.push({ network: 'vae-encoder', bytes: f.vaeEncoder });
   const interleaved = f.unet + f.vaeDecoder + PROCESS_BASE_BYTES <= budgetBytes;
   const phases: PhasePlan[] = [
     { phase: 'conditioning', networks: conditioning, bytes: condBytes },

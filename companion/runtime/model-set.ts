@@ -88,11 +88,14 @@ export interface ImageSide {
   release(): Promise<void>;
 }
 
+/** A VAE decoder or encoder session. */
 export interface VaeDecoder {
   readonly session: Session;
   readonly computeType: ComputeType;
   release(): Promise<void>;
 }
+
+export type VaeEncoder = VaeDecoder;
 
 /** The resident-cache key of a UNet session. */
 export function unetCacheKey(key: UNetKey): string {
@@ -102,6 +105,11 @@ export function unetCacheKey(key: UNetKey): string {
 /** The resident-cache key of a VAE decoder. */
 export function vaeCacheKey(latentHeight: number, latentWidth: number): string {
   return `vae-decoder:${latentHeight}x${latentWidth}`;
+}
+
+/** The resident-cache key of a VAE encoder (img2img). */
+export function vaeEncoderCacheKey(latentHeight: number, latentWidth: number): string {
+  return `vae-encoder:${latentHeight}x${latentWidth}`;
 }
 
 /** Sum of elements over tensors (optionally only keys passing `keep`). */
@@ -236,8 +244,8 @@ export class ModelSet {
     return planAttention(this.unetConfig, { style, styleTokens: styled ? this.adapter!.tokens : 0, teacherShare: styled });
   }
 
-  /** Estimated resident bytes of each network for a job of this latent size (memory.ts). */
-  footprints(latentHeight: number, latentWidth: number, style: StyleLayerSelection, rows: number): JobFootprints {
+  /** Estimated resident bytes of each network for a job of this latent size (memory.ts); `img2img`: with the VAE encoder. */
+  footprints(latentHeight: number, latentWidth: number, style: StyleLayerSelection, rows: number, img2img = false): JobFootprints {
     const base = { precision: this.lowering.precision, provider: this.provider };
     const styled = style.preset !== 'none';
     let unetElements = this.elements('unet', () => elementsOf(this.unetComponent.weights(this.weightOptions).open()));
@@ -250,14 +258,20 @@ export class ModelSet {
     const vaeElements = this.elements(`vae-decoder`, () => elementsOf(this.vaeComponent.weights(this.vaeWeightOptions()).open(),
       (k) => k.startsWith('decoder.') || k.startsWith('post_quant_conv.')));
     const vf = this.vaeScaleFactor;
+    const vaeBase = { ...base, precision: this.vaeLowering().precision, outputPixels: latentHeight * vf * latentWidth * vf };
+    const vaeEncoder = img2img
+      ? sessionFootprint({
+        ...vaeBase, network: 'vae-encoder',
+        weightElements: this.elements('vae-encoder', () => elementsOf(this.vaeComponent.weights(this.vaeWeightOptions()).open(),
+          (k) => k.startsWith('encoder.') || k.startsWith('quant_conv.'))),
+      })
+      : null;
     return {
       textEncoders: sessionFootprint({ ...base, network: 'text-encoders', weightElements: textElements }),
       imageEncoder: styled ? sessionFootprint({ ...base, network: 'image-encoder', weightElements: this.imageSideElements() }) : null,
+      vaeEncoder,
       unet: sessionFootprint({ ...base, network: 'unet', weightElements: unetElements, latentPixels: latentHeight * latentWidth, rows }),
-      vaeDecoder: sessionFootprint({
-        ...base, precision: this.vaeLowering().precision, network: 'vae-decoder', weightElements: vaeElements,
-        outputPixels: latentHeight * vf * latentWidth * vf,
-      }),
+      vaeDecoder: sessionFootprint({ ...vaeBase, network: 'vae-decoder', weightElements: vaeElements }),
     };
   }
 
@@ -382,6 +396,20 @@ export class ModelSet {
       const weights = this.vaeComponent.weights(this.vaeWeightOptions());
       const session = await this.session('vae-decoder', {
         kind: 'vae-decoder', lowering, configFile: this.vaeComponent.configFile, weights: weights.source, latentHeight, latentWidth,
+      });
+      return { session, computeType: lowering.precision === 'fp16' ? 'float16' : 'float32', release: () => session.release() };
+    });
+  }
+
+  /** VAE encoder for an init image of the given latent size (img2img), leased from the resident cache. */
+  vaeEncoder(latentHeight: number, latentWidth: number): Promise<Lease<VaeEncoder>> {
+    this.checkOpen();
+    const lowering = this.vaeLowering();
+    const bytes = this.footprints(latentHeight, latentWidth, { preset: 'none' }, 2, true).vaeEncoder!;
+    return this.cache.lease(vaeEncoderCacheKey(latentHeight, latentWidth), 'vae-encoder', bytes, async () => {
+      const weights = this.vaeComponent.weights(this.vaeWeightOptions());
+      const session = await this.session('vae-encoder', {
+        kind: 'vae-encoder', lowering, configFile: this.vaeComponent.configFile, weights: weights.source, latentHeight, latentWidth,
       });
       return { session, computeType: lowering.precision === 'fp16' ? 'float16' : 'float32', release: () => session.release() };
     });

@@ -52,6 +52,21 @@ export function ddimSchedule(config: DdimConfig, steps: number): DdimSchedule {
   return { kind: 'ddim', config, steps, timesteps, initNoiseSigma: 1, alphasCumprod: train.alphasCumprod, finalAlphaCumprod };
 }
 
+/**
+ * add_noise at the timestep of step index i: sqrt(ᾱ_t) · original + sqrt(1 − ᾱ_t) · noise, float32 like torch's
+ * `alphas_cumprod[t] ** 0.5`.
+ */
+export function ddimAddNoise(s: DdimSchedule, i: number, original: Float32Array, noise: Float32Array): Float32Array {
+  checkStepIndex(i, s.steps, 'DDIMScheduler');
+  checkSameLength(original, noise, 'DDIMScheduler');
+  const ac = s.alphasCumprod[s.timesteps[i]!]!;
+  const a = f32(Math.sqrt(ac));
+  const b = f32(Math.sqrt(f32(1 - ac)));
+  const out = new Float32Array(original.length);
+  for (let k = 0; k < out.length; k++) out[k] = f32(a * original[k]!) + f32(b * noise[k]!);
+  return out;
+}
+
 /** DDIM takes the latents unscaled. */
 export function ddimScaleModelInput(s: DdimSchedule, i: number, sample: Float32Array): Float32Array {
   checkStepIndex(i, s.steps, 'DDIMScheduler');

@@ -104,6 +104,16 @@ function alphaSigmaLambda(sigma: number): { alpha: number; sigma: number; lambda
   return { alpha, sigma: sigmaT, lambda };
 }
 
+/** add_noise at step index i (img2img after set_begin_index(i)): alpha_t · original + sigma_t · noise (float32). */
+export function dpmSolverAddNoise(s: DpmSolverSchedule, i: number, original: Float32Array, noise: Float32Array): Float32Array {
+  checkStepIndex(i, s.steps, 'DPMSolverMultistepScheduler');
+  checkSameLength(original, noise, 'DPMSolverMultistepScheduler');
+  const { alpha, sigma } = alphaSigmaLambda(s.sigmas[i]!);
+  const out = new Float32Array(original.length);
+  for (let k = 0; k < out.length; k++) out[k] = f32(alpha * original[k]!) + f32(sigma * noise[k]!);
+  return out;
+}
+
 /** convert_model_output for dpmsolver++: the x0 prediction. */
 function x0Prediction(config: DpmSolverMultistepConfig, sigma: number, sample: Float32Array, modelOutput: Float32Array): Float32Array {
   const { alpha, sigma: sigmaT } = alphaSigmaLambda(sigma);

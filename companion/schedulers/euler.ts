@@ -73,6 +73,19 @@ export function eulerSchedule(config: EulerConfig, steps: number): EulerSchedule
   return { kind: 'euler', config, steps, timesteps, sigmas: allSigmas, initNoiseSigma };
 }
 
+/**
+ * add_noise for the sigma schedules (Euler, Euler ancestral) at step index i, as img2img calls it after
+ * set_begin_index(i): original + noise · sigmas[i] (float32).
+ */
+export function sigmaAddNoise(sigmas: Float64Array, steps: number, i: number, original: Float32Array, noise: Float32Array, scheduler: string): Float32Array {
+  checkStepIndex(i, steps, scheduler);
+  checkSameLength(original, noise, scheduler);
+  const sigma = sigmas[i]!;
+  const out = new Float32Array(original.length);
+  for (let k = 0; k < out.length; k++) out[k] = original[k]! + f32(noise[k]! * sigma);
+  return out;
+}
+
 /** sample / sqrt(sigma^2 + 1), the UNet input scaling for step i (float32 like torch). */
 export function sigmaScaleModelInput(sigmas: Float64Array, i: number, sample: Float32Array): Float32Array {
   const sigma = sigmas[i]!;

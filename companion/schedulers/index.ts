@@ -5,12 +5,12 @@
  */
 
 import { SchedulerConfigError } from './config';
-import { ddimScaleModelInput, ddimSchedule, ddimStep, parseDdimConfig, type DdimSchedule } from './ddim';
+import { ddimAddNoise, ddimScaleModelInput, ddimSchedule, ddimStep, parseDdimConfig, type DdimSchedule } from './ddim';
 import {
-  DPM_INITIAL_STATE, dpmSolverScaleModelInput, dpmSolverSchedule, dpmSolverStep, parseDpmSolverConfig,
+  DPM_INITIAL_STATE, dpmSolverAddNoise, dpmSolverScaleModelInput, dpmSolverSchedule, dpmSolverStep, parseDpmSolverConfig,
   type DpmSolverSchedule, type DpmSolverState,
 } from './dpmpp-2m';
-import { eulerScaleModelInput, eulerSchedule, eulerStep, parseEulerConfig, type EulerSchedule } from './euler';
+import { eulerScaleModelInput, eulerSchedule, eulerStep, parseEulerConfig, sigmaAddNoise, type EulerSchedule } from './euler';
 import {
   eulerAncestralScaleModelInput, eulerAncestralSchedule, eulerAncestralStep, parseEulerAncestralConfig,
   type EulerAncestralSchedule,
@@ -66,6 +66,11 @@ export interface Scheduler {
   initialState(): SchedulerState;
   /** scale_model_input(sample, timesteps[i]) */
   scaleModelInput(schedule: Schedule, i: number, sample: Float32Array): Float32Array;
+  /**
+   * add_noise(original, noise, timesteps[i]) after set_begin_index(i): img2img's starting latents when the run
+   * begins at step index i (diffusers' get_timesteps), in the space step() works in.
+   */
+  addNoise(schedule: Schedule, i: number, original: Float32Array, noise: Float32Array): Float32Array;
   /** step(model_output, timesteps[i], sample) → prev_sample */
   step(schedule: Schedule, i: number, sample: Float32Array, modelOutput: Float32Array, state: SchedulerState, options?: StepOptions): StepOutput;
 }
@@ -112,6 +117,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
         schedule: (steps) => eulerSchedule(cfg, steps),
         initialState: () => NO_STATE,
         scaleModelInput: (s, i, x) => eulerScaleModelInput(expectKind(s, 'euler'), i, x),
+        addNoise: (s, i, x, n) => { const e = expectKind(s, 'euler'); return sigmaAddNoise(e.sigmas, e.steps, i, x, n, 'EulerDiscreteScheduler'); },
         step: (s, i, x, m) => ({ ...eulerStep(expectKind(s, 'euler'), i, x, m), state: NO_STATE }),
       };
     }
@@ -123,6 +129,10 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
         schedule: (steps) => eulerAncestralSchedule(cfg, steps),
         initialState: () => NO_STATE,
         scaleModelInput: (s, i, x) => eulerAncestralScaleModelInput(expectKind(s, 'euler-ancestral'), i, x),
+        addNoise: (s, i, x, n) => {
+          const e = expectKind(s, 'euler-ancestral');
+          return sigmaAddNoise(e.sigmas, e.steps, i, x, n, 'EulerAncestralDiscreteScheduler');
+        },
         step: (s, i, x, m, _state, options) => {
           const source = options?.noise !== undefined ? { noise: options.noise }
             : options?.generator !== undefined ? { generator: options.generator } : undefined;
@@ -140,6 +150,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
         schedule: (steps) => dpmSolverSchedule(cfg, steps),
         initialState: () => ({ kind: 'dpm', dpm: DPM_INITIAL_STATE }),
         scaleModelInput: (s, i, x) => dpmSolverScaleModelInput(expectKind(s, 'dpmpp-2m'), i, x),
+        addNoise: (s, i, x, n) => dpmSolverAddNoise(expectKind(s, 'dpmpp-2m'), i, x, n),
         step: (s, i, x, m, state) => {
           if (state.kind !== 'dpm') throw new TypeError('dpmpp-2m: step needs the state returned by the previous step');
           const r = dpmSolverStep(expectKind(s, 'dpmpp-2m'), i, x, m, state.dpm);
@@ -155,6 +166,7 @@ export function schedulerFromConfig(json: unknown, name?: SchedulerName | string
         schedule: (steps) => ddimSchedule(cfg, steps),
         initialState: () => NO_STATE,
         scaleModelInput: (s, i, x) => ddimScaleModelInput(expectKind(s, 'ddim'), i, x),
+        addNoise: (s, i, x, n) => ddimAddNoise(expectKind(s, 'ddim'), i, x, n),
         step: (s, i, x, m) => ({ ...ddimStep(expectKind(s, 'ddim'), i, x, m), state: NO_STATE }),
       };
     }

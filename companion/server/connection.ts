@@ -340,6 +340,10 @@ export class Connection implements JobSink {
     const negativeRef = params.negativeStyle?.transferId;
     const style = params.style === undefined ? undefined : take(params.style.transferId);
     const negativeImage = negativeRef === undefined ? undefined : negativeRef === params.style?.transferId ? style : take(negativeRef);
+    // the layer being restyled may also be the style or the negative: one upload serves both
+    const initRef = params.init?.transferId;
+    const initImage = initRef === undefined ? undefined
+      : initRef === params.style?.transferId ? style : initRef === negativeRef ? negativeImage : take(initRef);
 
     if (params.prompt.length > limits.maxPromptLength || (params.negativePrompt?.length ?? 0) > limits.maxPromptLength) {
       return refuse('PROMPT_TOO_LONG', `prompts are limited to ${limits.maxPromptLength} characters`);
@@ -355,6 +359,9 @@ export class Connection implements JobSink {
     if (negativeRef !== undefined && negativeImage === undefined) {
       return refuse('UNKNOWN_IMAGE', `negative style transfer ${negativeRef} is not a complete upload on this connection`);
     }
+    if (initRef !== undefined && initImage === undefined) {
+      return refuse('UNKNOWN_IMAGE', `init image transfer ${initRef} is not a complete upload on this connection`);
+    }
     const engine = this.ctx.engineStatus();
     if (!engine.ready) return refuse(engine.modelsMissing ? 'MODELS_MISSING' : 'ENGINE_NOT_READY', engine.reason ?? 'the engine is not ready');
     const verdict = this.ctx.runner.queue.admit(this.id);
@@ -363,11 +370,12 @@ export class Connection implements JobSink {
     const base = params.seed;
     const seeds = Array.from({ length: params.variations }, (_, k) => (base === null ? randomInt(RANDOM_SEED_BOUND) : base + k));
     // the checked spec with its uploads as pixels and its seeds drawn
-    const { seed: _seed, style: _style, negativeStyle: _negative, ...settings } = params;
+    const { seed: _seed, style: _style, negativeStyle: _negative, init: _init, ...settings } = params;
     const request: GenerationRequest = {
       ...settings, seeds,
       ...(style !== undefined ? { style } : {}),
       ...(negativeImage !== undefined ? { negativeStyle: negativeImage } : {}),
+      ...(initImage !== undefined ? { init: initImage } : {}),
     };
     const refused = this.ctx.admit(request);
     if (refused) return refuse(refused.code, refused.message);

@@ -55,7 +55,7 @@ export class JobRunner {
   /** Queues the job's reference images for reduction to what the encoders read (engine.reduceImages). */
   private reduce(job: Job): void {
     const engine = this.engine();
-    if (engine.reduceImages === undefined || job.request.style === undefined) return;
+    if (engine.reduceImages === undefined || (job.request.style === undefined && job.request.init === undefined)) return;
     const reduceImages = engine.reduceImages.bind(engine);
     job.reduced = this.reductions = this.reductions.then(async () => {
       if (job.abort.signal.aborted) return;
@@ -126,7 +126,7 @@ export class JobRunner {
     if (signal.aborted) return end({ type: 'done', jobId: job.id, outcome: 'cancelled' });
     if (job.reduceError !== undefined) {
       const e = job.reduceError;
-      return fail(e instanceof CodedError && e.code === 'BAD_IMAGE' ? 'BAD_IMAGE' : 'ENGINE_FAILED', `the style image cannot be used: ${e instanceof Error ? e.message : String(e)}`);
+      return fail(e instanceof CodedError && e.code === 'BAD_IMAGE' ? 'BAD_IMAGE' : 'ENGINE_FAILED', `${imagesOf(job.request)} cannot be used: ${e instanceof Error ? e.message : String(e)}`);
     }
     const produced = new Set<number>();
     try {
@@ -174,4 +174,10 @@ export class JobRunner {
       job.sink.send(base);
     }
   }
+}
+
+/** Names a request's images for a reduction failure (the underlying message says which one failed). */
+function imagesOf(r: GenerationRequest): string {
+  if (r.init === undefined) return 'the style image';
+  return r.style === undefined ? 'the init image' : 'the style or the init image';
 }

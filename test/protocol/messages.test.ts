@@ -40,6 +40,27 @@ describe('client messages', () => {
     expect(!orphan.ok && orphan.message).toMatch(/needs a style image/);
   });
 
+  test('img2img: an init image with denoise (default 0.6); the teacher\'s default counts the steps that run', () => {
+    const parse = (extra: object) => parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, steps: 50, ...extra } }));
+    const byDefault = parse({ init: { transferId: 3 } });
+    if (!byDefault.ok || byDefault.message.type !== 'generate') throw new Error('refused');
+    expect(byDefault.message.params.denoise).toBe(0.6);
+    expect(byDefault.message.params.teacherSteps).toBe(12); // 2/5 of the 30 steps int(50 · 0.6) runs
+    const low = parse({ init: { transferId: 3 }, denoise: 0.25 });
+    expect(low.ok && low.message.type === 'generate' && [low.message.params.denoise, low.message.params.teacherSteps]).toEqual([0.25, 5]);
+    // the same upload may be the style and the layer restyled
+    expect(parse({ init: { transferId: 1 } }).ok).toBe(true);
+    const orphan = parse({ denoise: 0.5 });
+    expect(!orphan.ok && orphan.message).toMatch(/denoise needs an init image/);
+    const none = parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, steps: 4, init: { transferId: 3 }, denoise: 0.2 } }));
+    expect(!none.ok && none.message).toMatch(/denoise 0.2 of 4 steps runs no step/);
+    const outOfRange = parse({ init: { transferId: 3 }, denoise: 1.5 });
+    expect(!outOfRange.ok && outOfRange.message).toMatch(/params.denoise: Too big/);
+    // a plain request has no denoise field at all
+    const plain = parseClientMessage(JSON.stringify(generate));
+    expect(plain.ok && plain.message.type === 'generate' && 'denoise' in plain.message.params).toBe(false);
+  });
+
   test('one strength sets scale and AdaIN together on the documented curve; the default strength is the default pair', () => {
     expect([0, 0.3, 0.55, STRENGTH_DEFAULT, 0.9, 1].map((s) => styleControlsForStrength(s))).toEqual([
       { scale: 0, adainStrength: 0 }, { scale: 0.3 / 0.8, adainStrength: 0 }, { scale: 0.55 / 0.8, adainStrength: (0.55 - 0.3) / 0.5 },

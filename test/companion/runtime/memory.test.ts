@@ -29,7 +29,7 @@ test('footprints: fp16 halves weights and activations; the UNet grows with rows 
 });
 
 test('a job plan: phases, peak = largest phase + the process, decode interleaved only when UNet and decoder fit together', () => {
-  const f = { textEncoders: 3 * GiB, imageEncoder: 8 * GiB, unet: 11 * GiB, vaeDecoder: 1 * GiB };
+  const f = { textEncoders: 3 * GiB, imageEncoder: 8 * GiB, unet: 11 * GiB, vaeDecoder: 1 * GiB, vaeEncoder: null };
   const roomy = planJobMemory(f, 'cpu', 'fp32', 14 * GiB);
   expect(roomy.peakBytes).toBe(11 * GiB + PROCESS_BASE_BYTES);
   expect(roomy.decodeInterleaved).toBe(true);

@@ -1,0 +1,63 @@
+/**
+ * img2img's init image at the output size, before VaeImageProcessor.preprocess (vae-image.ts rgbaToVaeInput).
+ *
+ * Unlike the style image (whose transparent pixels keep their stored colour, as the reference's `convert('RGB')`
+ * does), a restyled layer is flattened onto white: a cut-out layer's transparent area has no meaningful colour, and
+ * the VAE would encode whatever Photoshop stored there (usually black). Opaque images are unchanged, so parity with
+ * diffusers holds for them. A size that differs from the output is centre-cropped to the output's aspect, then
+ * resized with Pillow's Lanczos (VaeImageProcessor's resample) — never stretched.
+ */
+import { addOpaqueAlpha, dropAlpha, type RgbaImage, validateRgbaImage } from './rgba';
+import { pilResize } from './pil-resize';
+
+/** Straight alpha composited onto white, rounded like Pillow's alpha_composite of 8-bit values. */
+export function flattenOntoWhite(img: RgbaImage): RgbaImage {
+  validateRgbaImage(img, 'init image');
+  const src = img.data;
+  let opaque = true;
+  for (let p = 3; p < src.length; p += 4) {
+    if (src[p] !== 255) {
+      opaque = false;
+      break;
+    }
+  }
+  if (opaque) return img;
+  const out = new Uint8Array(src.length);
+  for (let p = 0; p < src.length; p += 4) {
+    const a = src[p + 3]!;
+    for (let c = 0; c < 3; c++) out[p + c] = Math.round((src[p + c]! * a + 255 * (255 - a)) / 255);
+    out[p + 3] = 255;
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+/** The centred box of `width`×`height`'s aspect inside the image: [left, top, w, h]. */
+export function aspectCropBox(imgWidth: number, imgHeight: number, width: number, height: number): [number, number, number, number] {
+  if (imgWidth * height > imgHeight * width) {
+    const w = Math.max(1, Math.round((imgHeight * width) / height));
+    return [Math.floor((imgWidth - w) / 2), 0, w, imgHeight];
+  }
+  const h = Math.max(1, Math.round((imgWidth * height) / width));
+  return [0, Math.floor((imgHeight - h) / 2), imgWidth, h];
+}
+
+/** The init image flattened and fitted to exactly width×height (the same object when nothing needs doing). */
+export function fitInitImage(img: RgbaImage, width: number, height: number): RgbaImage {
+  const flat = flattenOntoWhite(img);
+  if (flat.width === width && flat.height === height) return flat;
+  const [left, top, w, h] = aspectCropBox(flat.width, flat.height, width, height);
+  const rgb = dropAlpha(flat);
+  const crop = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) crop.set(rgb.data.subarray(((top + y) * rgb.width + left) * 3, ((top + y) * rgb.width + left + w) * 3), y * w * 3);
+  const resized = pilResize({ width: w, height: h, channels: 3, data: crop }, width, height, 'lanczos');
+  return addOpaqueAlpha({ width, height, data: resized.data });
+}
+
+/**
+ * An output size with the image's aspect: the long side `longSide`, the short side rounded to the nearest multiple of
+ * `stride` (at least one stride). What `generate --init` uses when no size is given.
+ */
+export function outputSizeFor(imgWidth: number, imgHeight: number, longSide: number, stride: number): [number, number] {
+  const short = (long: number, other: number) => Math.max(stride, Math.round((longSide * other) / long / stride) * stride);
+  return imgWidth >= imgHeight ? [longSide, short(imgWidth, imgHeight)] : [short(imgHeight, imgWidth), longSide];
+}
