@@ -70,8 +70,10 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   let plan = planGenerate(cliOptions);
   const init = plan.initPath !== undefined ? await readInput('--init', () => readImageFile(plan.initPath!)) : undefined;
   if (init !== undefined && plan.sizeFromInit) {
-    // no --width/--height: the init image's aspect at the default long side
-    const [width, height] = outputSizeFor(init.width, init.height, Math.max(SPEC_DEFAULTS.width, SPEC_DEFAULTS.height), SPEC_LIMITS.sizeStride);
+    // the init image's aspect: from the side given, else at the default long side
+    const [width, height] = outputSizeFor(init.width, init.height, {
+      ...(options.width !== undefined ? { width: plan.request.width } : {}), ...(options.height !== undefined ? { height: plan.request.height } : {}),
+    }, Math.max(SPEC_DEFAULTS.width, SPEC_DEFAULTS.height), SPEC_LIMITS.sizeStride);
     plan = planGenerate({ ...cliOptions, width: String(width), height: String(height) });
   }
   checkInputFile(source?.modelConfig !== undefined ? '--checkpoint' : '--model', plan.model, source?.modelConfig !== undefined ? 'file' : 'dir');

@@ -60,7 +60,7 @@ export interface GeneratePlan {
   readonly negativeStylePath?: string;
   /** --init: the image to restyle (img2img). */
   readonly initPath?: string;
-  /** Neither --width nor --height was given with --init: the command sizes the output from the init image. */
+  /** --width or --height (or both) missing with --init: the command sizes the output from the init image's aspect. */
   readonly sizeFromInit: boolean;
   readonly latentsPath?: string;
   readonly saveLatentsPath?: string;
@@ -180,7 +180,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   }
   return {
     model, out, provider, fp16: o.fp16 === true, request, planOnly: o.plan === true,
-    sizeFromInit: o.init !== undefined && o.width === undefined && o.height === undefined,
+    sizeFromInit: o.init !== undefined && (o.width === undefined || o.height === undefined),
     ...(o.init !== undefined ? { initPath: o.init } : {}),
     ...(o.vae !== undefined ? { vae: o.vae } : {}),
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),

@@ -54,10 +54,13 @@ export function fitInitImage(img: RgbaImage, width: number, height: number): Rgb
 }
 
 /**
- * An output size with the image's aspect: the long side `longSide`, the short side rounded to the nearest multiple of
- * `stride` (at least one stride). What `generate --init` uses when no size is given.
+ * An output size with the image's aspect, for `generate --init` without a full size: the given side (width or
+ * height) is kept, else the long side is `longSide`; the other side is rounded to the nearest multiple of `stride`
+ * (at least one stride).
  */
-export function outputSizeFor(imgWidth: number, imgHeight: number, longSide: number, stride: number): [number, number] {
-  const short = (long: number, other: number) => Math.max(stride, Math.round((longSide * other) / long / stride) * stride);
-  return imgWidth >= imgHeight ? [longSide, short(imgWidth, imgHeight)] : [short(imgHeight, imgWidth), longSide];
+export function outputSizeFor(imgWidth: number, imgHeight: number, given: { width?: number; height?: number }, longSide: number, stride: number): [number, number] {
+  const onStride = (v: number) => Math.max(stride, Math.round(v / stride) * stride);
+  if (given.width !== undefined) return [given.width, onStride((given.width * imgHeight) / imgWidth)];
+  if (given.height !== undefined) return [onStride((given.height * imgWidth) / imgHeight), given.height];
+  return imgWidth >= imgHeight ? [longSide, onStride((longSide * imgHeight) / imgWidth)] : [onStride((longSide * imgWidth) / imgHeight), longSide];
 }

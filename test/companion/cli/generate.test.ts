@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readNpy, writeNpy } from '../../../companion/pipeline/npy';
+import { readImageFile, writePngFile } from '../../../companion/image/rgba';
 import { Golden } from '../models/golden';
 import { fixture, repoRoot } from '../../helpers/paths';
 
@@ -104,6 +105,48 @@ describe('generate through the CLI: --latents in, --save-latents out, parity wit
     expect(b.code).toBe(0);
     expect(Array.from(readNpy(path.join(dir, 'v-0.npy')).data)).toEqual(Array.from(readNpy(path.join(dir, 'l.npy')).data));
     expect(fs.existsSync(path.join(dir, 'v-1.png'))).toBe(true);
+  });
+});
+
+describe('generate --init (img2img) through the CLI', () => {
+  const gold = new Golden('img2img');
+
+  test('--init --denoise 0.6 of 5 euler steps: the 3 last steps run, within 1e-4 of diffusers\' img2img', () => {
+    const saved = path.join(dir, 'i2i.npy');
+    const r = cli('generate', ...tiny, '--init', fixture('golden', 'init.png'), '--denoise', '0.6', '--steps', '5', '--seed', '21',
+      '--scheduler', 'euler', '--out', path.join(dir, 'i2i.png'), '--save-latents', saved);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/3\/3 100%/);
+    expect(r.stdout).toMatch(/3 of 5 steps \(denoise 0\.6\)/);
+    const e = relL2(readNpy(saved).data, gold.get('euler.out.latent').data);
+    console.log(`CLI img2img euler: rel L2 ${e.toExponential(2)}`);
+    expect(e).toBeLessThan(1e-4);
+  });
+
+  test('without --height the output keeps the init image\'s aspect (128×64 init, --width 64 → 64×32)', async () => {
+    const wide = path.join(dir, 'wide.png');
+    const data = new Uint8Array(128 * 64 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 7) % 256));
+    await writePngFile({ width: 128, height: 64, data }, wide);
+    const out = path.join(dir, 'wide-out.png');
+    const args = ['--model', MODEL, '--prompt', 'A red apple', '--width', '64', '--steps', '2', '--seed', '1', '--init', wide, '--out', out];
+    const r = cli('generate', ...args);
+    expect(r.code).toBe(0);
+    const img = await readImageFile(out);
+    expect([img.width, img.height]).toEqual([64, 32]);
+  });
+
+  test.each([
+    ['--denoise without --init', () => [...tiny, '--denoise', '0.5'], /denoise needs an init image/],
+    ['--init file missing', () => [...tiny, '--init', path.join(dir, 'none.png')], /--init: .*none\.png: cannot read image file \(ENOENT\)/],
+    ['--denoise that runs no step', () => [...tiny, '--init', fixture('golden', 'init.png'), '--steps', '4', '--denoise', '0.2'], /denoise 0\.2 of 4 steps runs no step/],
+    ['--latents with --init', () => [...tiny, '--init', fixture('golden', 'init.png'), '--latents', path.join(dir, 'in.npy')], /--latents and --init exclude each other/],
+  ] as const)('%s: one line, non-zero exit, nothing written', (_name, args, message) => {
+    const r = cli('generate', ...args(), '--out', path.join(dir, 'bad-init.png'));
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('['));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(fs.existsSync(path.join(dir, 'bad-init.png'))).toBe(false);
   });
 });
 

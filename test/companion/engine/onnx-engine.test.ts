@@ -103,6 +103,29 @@ test('reduceImages: a queued job keeps the encoder\'s crops (style and drop pres
   expect(await engine.reduceImages(plain)).toBe(plain);
 });
 
+test('img2img: reduceImages fits the init image to the output size; the engine runs only the steps denoise leaves, as the pipeline does', async () => {
+  const init = await decodeImage(fs.readFileSync(fixture('golden', 'init.png')));
+  // a 2× larger, wider init: reduced to the job's 64×64 (centre crop + Lanczos) before the job runs
+  const big = { width: 160, height: 128, data: new Uint8Array(160 * 128 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 13) % 251)) };
+  const job: GenerationRequest = { ...request, init: big, denoise: 0.5, steps: 4, seeds: [3], variations: 1, teacherSteps: 1 };
+  const reduced = await engine.reduceImages(job);
+  expect([reduced.init!.width, reduced.init!.height]).toEqual([64, 64]);
+  expect(reduced.style!.width).toBe(224);
+  const events: StepEvent[] = [];
+  const images = await collect(reduced, new AbortController().signal, events);
+  expect(events.map((e) => [e.step, e.total])).toEqual([[1, 2], [2, 2]]); // int(4 · 0.5) = 2 steps run
+  const set = await ModelSet.open(paths, { intraOpThreads: 1 });
+  try {
+    const r = await new StyleStudioPipeline(set).generate({ ...pipelineRequest(job), seed: 3 });
+    expect(Buffer.from(images[0]!.image.data).equals(Buffer.from(r.variations[0]!.image!.data))).toBe(true);
+  } finally {
+    await set.close();
+  }
+  // an init at the output size comes back as it is
+  const exact = await engine.reduceImages({ ...job, style: undefined, drop: undefined, init });
+  expect(Buffer.from(exact.init!.data).equals(Buffer.from(init.data))).toBe(true);
+});
+
 test('abort stops at a step boundary with GenerationAborted; the engine serves the next request', async () => {
   const controller = new AbortController();
   const events: StepEvent[] = [];

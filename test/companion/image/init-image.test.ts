@@ -38,10 +38,12 @@ describe('init image (img2img)', () => {
     expect(fitInitImage(exact, 64, 32)).toBe(exact);
   });
 
-  test('generate --init sizes the output from the image: long side given, short side on the stride', () => {
-    expect(outputSizeFor(1600, 900, 1024, 32)).toEqual([1024, 576]);
-    expect(outputSizeFor(900, 1600, 1024, 32)).toEqual([576, 1024]);
-    expect(outputSizeFor(1000, 1000, 1024, 32)).toEqual([1024, 1024]);
-    expect(outputSizeFor(4000, 10, 1024, 32)).toEqual([1024, 32]); // at least one stride
+  test('generate --init sizes the output from the image: the side given, else the long side; the other on the stride', () => {
+    expect(outputSizeFor(1600, 900, {}, 1024, 32)).toEqual([1024, 576]);
+    expect(outputSizeFor(900, 1600, {}, 1024, 32)).toEqual([576, 1024]);
+    expect(outputSizeFor(1000, 1000, {}, 1024, 32)).toEqual([1024, 1024]);
+    expect(outputSizeFor(4000, 10, {}, 1024, 32)).toEqual([1024, 32]); // at least one stride
+    expect(outputSizeFor(128, 64, { width: 64 }, 1024, 32)).toEqual([64, 32]);
+    expect(outputSizeFor(1600, 900, { height: 512 }, 1024, 32)).toEqual([896, 512]); // 910.2 → 896
   });
 });
