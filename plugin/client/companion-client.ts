@@ -103,7 +103,7 @@ export class CompanionClient {
     this.connection.disconnect();
   }
 
-  /** Uploads the style images, then sends `generate`. Events arrive through `events`. */
+  /** Uploads the style images (and the init image), then sends `generate`. Events arrive through `events`. */
   async submit(request: SubmitRequest, events: JobEvents): Promise<JobHandle> {
     const socket = this.connection.readySocket;
     const state = this.connection.state;
@@ -120,12 +120,14 @@ export class CompanionClient {
       // the panel's "avoid" choice as the spec's fields: a negative image (uploaded) or a drop preset
       const neg = request.negativeStyle;
       const negativeStyle = neg.kind === 'image' ? { transferId: await this.uploader.upload(socket, neg.image, chunkBytes) } : undefined;
+      const init = request.init ? { transferId: await this.uploader.upload(socket, request.init, chunkBytes) } : undefined;
       if (job.ended) return handle; // the connection dropped during the upload
       const params: GenerateInput['params'] = {
         ...request.params,
         ...(style ? { style } : {}),
         ...(negativeStyle ? { negativeStyle } : {}),
         ...(neg.kind === 'drop' ? { drop: neg.preset } : {}),
+        ...(init ? { init } : {}),
       };
       this.connection.send({ type: 'generate', requestId: job.requestId, params });
     } catch (err) {

@@ -56,12 +56,14 @@ export type NegativeStyleInput =
   | { readonly kind: 'image'; readonly image: RgbaImage }
   | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
 
-export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle'>;
+export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init'>;
 
 export interface SubmitRequest {
   readonly params: GenerateSettings;
   readonly style: RgbaImage | null;
   readonly negativeStyle: NegativeStyleInput;
+  /** img2img: the layer to restyle, over the region the results go to (params.denoise says how much changes). */
+  readonly init?: RgbaImage;
 }
 
 export interface JobHandle {

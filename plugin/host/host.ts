@@ -49,6 +49,11 @@ export interface ReadLayerRequest {
   readonly selectionOnly: boolean;
   /** Longest side of the returned image; larger layers are downscaled by Photoshop while reading. */
   readonly maxSide: number;
+  /**
+   * Read exactly this document region instead (img2img's init image over the results' region): the layer's pixels
+   * where it has any, transparent elsewhere; `selectionOnly` is ignored.
+   */
+  readonly region?: Bounds;
 }
 
 export interface LayerPixels {

@@ -144,6 +144,7 @@ export class PhotoshopHost implements Host {
     if (isEmpty(layerBounds)) {
       throw new HostError(`Layer “${layer.name}” is empty. Paint or paste into it, or choose another layer.`);
     }
+    if (request.region !== undefined) return this.readRegion(doc, layer, layerBounds, request.region, request.maxSide);
     let region = intersect(layerBounds, canvasOf(doc));
     if (!region) throw new HostError(`Layer “${layer.name}” lies entirely outside the canvas.`);
     if (request.selectionOnly) {
@@ -156,7 +157,38 @@ export class PhotoshopHost implements Host {
     const h = boundsHeight(region);
     const targetSize =
       Math.max(w, h) <= request.maxSide ? undefined : w >= h ? { width: request.maxSide } : { height: request.maxSide };
+    const read = await this.readPixels(doc, layer, region, targetSize);
+    // The returned bounds are trimmed to content; with targetSize they are in the read's pyramid level, and only the
+    // unscaled region is meaningful in document pixels.
+    return { image: read.image, bounds: targetSize ? region : read.bounds };
+  }
 
+  /**
+   * The layer's pixels over exactly `region`, transparent where it has none (img2img's init image), at most `maxSide`
+   * on the longest side: Photoshop downsamples the overlapping part while reading, which lands at its scaled offset.
+   */
+  private async readRegion(doc: PsDocument, layer: PsLayer, layerBounds: Bounds, region: Bounds, maxSide: number): Promise<LayerPixels> {
+    const overlap = intersect(layerBounds, region);
+    if (!overlap) throw new HostError(`Layer “${layer.name}” has no pixels where the results go. Choose another layer to restyle.`);
+    const scale = Math.min(1, maxSide / Math.max(boundsWidth(region), boundsHeight(region)));
+    const width = Math.max(1, Math.round(boundsWidth(region) * scale));
+    const height = Math.max(1, Math.round(boundsHeight(region) * scale));
+    const read = await this.readPixels(doc, layer, overlap, scale < 1 ? { width: Math.max(1, Math.round(boundsWidth(overlap) * scale)) } : undefined);
+    // unscaled, the returned bounds (trimmed to content) say where the pixels are; scaled, the overlap's corner does
+    const at = scale < 1 ? overlap : read.bounds;
+    const left = Math.round((at.left - region.left) * scale);
+    const top = Math.round((at.top - region.top) * scale);
+    const part = read.image;
+    const data = new Uint8Array(width * height * 4);
+    const n = Math.max(0, Math.min(part.width, width - left));
+    for (let y = 0; y < part.height && top + y < height; y++) {
+      data.set(part.data.subarray(y * part.width * 4, (y * part.width + n) * 4), ((top + y) * width + left) * 4);
+    }
+    return { image: { width, height, data }, bounds: region };
+  }
+
+  /** imaging.getPixels of one layer as sRGB 8-bit RGBA, in a short modal scope of its own. */
+  private async readPixels(doc: PsDocument, layer: PsLayer, sourceBounds: Bounds, targetSize: { width: number } | { height: number } | undefined): Promise<LayerPixels> {
     try {
       // A short modal scope for the read only; it closes before anything is sent to the companion.
       return await this.ps.core.executeAsModal(
@@ -164,7 +196,7 @@ export class PhotoshopHost implements Host {
           const got = await this.ps.imaging.getPixels({
             documentID: doc.id,
             layerID: layer.id,
-            sourceBounds: region!,
+            sourceBounds,
             ...(targetSize ? { targetSize } : {}),
             colorSpace: 'RGB',
             colorProfile: SRGB_PROFILE,
@@ -179,15 +211,12 @@ export class PhotoshopHost implements Host {
             if (!(data instanceof Uint8Array)) {
               throw new HostError('Photoshop returned 16/32-bit pixels although 8-bit were requested.');
             }
-            const image = toRgba8(data, imageData.width, imageData.height, imageData.components);
-            // The returned bounds are trimmed to content; with targetSize they are in the read's
-            // pyramid level, and only the unscaled region is meaningful in document pixels.
-            return { image, bounds: targetSize ? region! : roundOut(got.sourceBounds) };
+            return { image: toRgba8(data, imageData.width, imageData.height, imageData.components), bounds: roundOut(got.sourceBounds) };
           } finally {
             await imageData.dispose();
           }
         },
-        { commandName: 'StyleStudio: read style layer' },
+        { commandName: 'StyleStudio: read layer' },
       );
     } catch (err) {
       throw asHostError(err, `read layer “${layer.name}”`);

@@ -283,7 +283,7 @@ export class PanelSession {
       this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Reading the document failed: ${(err as Error).message}` });
       return;
     }
-    const { documentId, sourceLayerId, target, style, negativeStyle, size } = prepared;
+    const { documentId, sourceLayerId, target, style, negativeStyle, size, init } = prepared;
     const received: ResultImage[] = [];
     this.setJob({ phase: 'uploading' });
     const prompt = s.prompt.trim();
@@ -301,9 +301,11 @@ export class PanelSession {
           seed: s.seedMode === 'fixed' ? s.seed : null,
           width: size.width,
           height: size.height,
+          ...(init ? { denoise: s.denoise } : {}),
         },
         style,
         negativeStyle,
+        ...(init ? { init } : {}),
       },
       {
         accepted: (_jobId, position) => this.setJob({ phase: position > 0 ? 'queued' : 'running', position }),
@@ -342,7 +344,16 @@ export class PanelSession {
     }
     const target = doc.selection ?? { left: 0, top: 0, right: doc.width, bottom: doc.height };
     const size = outputSizeFor(target, Math.min(s.longSide, maxImageSide));
-    return { documentId: doc.id, sourceLayerId, target, style: source.image, negativeStyle, size };
+    let init: RgbaImage | undefined;
+    if (s.restyleLayerId !== null) {
+      if (!doc.layers.some((l) => l.id === s.restyleLayerId)) throw new HostError('The layer to restyle no longer exists. Choose another one, or “Nothing”.');
+      // exactly the results' region, read at the output's long side: the companion fits it to the output size
+      const read = await this.host.readLayer({
+        documentId: doc.id, layerId: s.restyleLayerId, selectionOnly: false, region: target, maxSide: Math.min(maxImageSide, Math.max(size.width, size.height)),
+      });
+      init = read.image;
+    }
+    return { documentId: doc.id, sourceLayerId, target, style: source.image, negativeStyle, size, init };
   }
 
   cancel(): void {

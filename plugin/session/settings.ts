@@ -1,5 +1,5 @@
 /** Everything the user sets in the panel; plain data, kept between generations. */
-import { STRENGTH_DEFAULT } from '../../protocol';
+import { SPEC_DEFAULTS, STRENGTH_DEFAULT } from '../../protocol';
 
 export type AvoidChoice =
   | { readonly kind: 'none' }
@@ -25,6 +25,10 @@ export interface Settings {
   readonly seed: number;
   /** Long side of the generated image; the short side follows the selection's or document's aspect. */
   readonly longSide: number;
+  /** img2img: the layer to restyle over the output region; null = a new image from noise. */
+  readonly restyleLayerId: number | null;
+  /** How much of the restyled layer is redrawn, 0..1 (the spec's denoise). */
+  readonly denoise: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -43,6 +47,8 @@ export const DEFAULT_SETTINGS: Settings = {
   seedMode: 'random',
   seed: 0,
   longSide: 1024,
+  restyleLayerId: null,
+  denoise: SPEC_DEFAULTS.denoise,
 };
 
 export const LONG_SIDES = [512, 768, 1024, 1280] as const;

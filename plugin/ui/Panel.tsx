@@ -5,6 +5,7 @@ import { ConnectionSection } from './ConnectionSection';
 import { JobSection } from './JobSection';
 import { OptionsSection, PromptSection } from './OptionsSection';
 import { ResultsSection } from './ResultsSection';
+import { RestyleSection } from './RestyleSection';
 import { SourceSection } from './SourceSection';
 import { Button } from './spectrum';
 
@@ -63,6 +64,7 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
       />
       <sp-divider size="small" />
       <SourceSection document={state.document} settings={state.settings} onChange={actions.update} onRefresh={actions.refreshDocument} />
+      <RestyleSection document={state.document} settings={state.settings} onChange={actions.update} />
       <PromptSection settings={state.settings} onChange={actions.update} />
       <OptionsSection settings={state.settings} outputSize={props.outputSize} fromSelection={fromSelection} onChange={actions.update} />
       {state.notice ? (

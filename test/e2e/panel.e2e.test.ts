@@ -223,6 +223,43 @@ test('a selection shapes the output and receives the result; "only the selected 
   }
 });
 
+test('restyle a layer (img2img) in ≤ 2 clicks: the layer over the canvas goes with the job, "Change" sets denoise; screenshot', async () => {
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    await page.locator('[data-testid=prompt] textarea').fill('the same harbour, as a woodcut');
+    await page.locator('[data-testid=variations] input').fill('1');
+    await fastSettings(page);
+    await page.locator('[data-testid=fixed-seed] input').check();
+    await page.locator('[data-testid=seed] input').fill('77');
+    expect(await page.locator('[data-testid=denoise]').count()).toBe(0); // no slider until a layer is chosen
+    // one choice in the picker (the native <select> stands in for UXP's sp-picker: open + pick)
+    await page.locator('[data-testid=restyle-layer] select').selectOption({ label: 'Background' });
+    await page.waitForSelector('[data-testid=denoise]');
+    await expectText(page.locator('[data-testid=denoise] .value'), '60 %');
+    await page.locator('[data-testid=denoise] input').fill('0.5');
+    await expectText(page.locator('[data-testid=denoise] .value'), '50 %');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
+    // the style read (the active layer's content), then the layer to restyle over the whole 480×320 canvas
+    const reads = await page.evaluate(() => (globalThis as any).e2e.reads());
+    expect(reads).toHaveLength(2);
+    expect(reads[1]).toEqual({ left: 0, top: 0, right: 480, bottom: 320 });
+    // 4 steps at denoise 0.5: the progress counts the 2 steps that run
+    expect(await page.locator('[data-testid=result]').count()).toBe(1);
+    expect((await layers(page)).filter((l) => l.depth === 1)).toHaveLength(1);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(artifacts, 'panel-restyle.png'), fullPage: true });
+    if (docsScreenshot !== null) fs.copyFileSync(path.join(artifacts, 'panel-restyle.png'), path.join(path.dirname(docsScreenshot), 'panel-restyle.png'));
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
 async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';

@@ -132,6 +132,40 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(await queueOf(daemon)).toEqual({ waiting: 0, running: null });
   });
 
+  test('restyle a layer (img2img): its pixels over the results\' region go with the job; the layer\'s content changes the result', async () => {
+    await paired();
+    const settings = { prompt: 'p', steps: 4, teacherSteps: 2, variations: 1, longSide: 512, seedMode: 'fixed' as const, seed: 5 };
+    session.update({ ...settings, restyleLayerId: 3, denoise: 0.5 });
+    await session.generate();
+    await until(session, (s) => s.job === null);
+    expect(session.state.notice).toBeNull();
+    // the style read, then the init read: exactly the canvas (the results' region) at the output's long side
+    expect(host.reads.map((r) => r.region ?? null)).toEqual([null, { left: 0, top: 0, right: 1600, bottom: 900 }]);
+    expect(host.reads[1]!.maxSide).toBe(512);
+    const restyled = host.inserts[0]!.results[0]!.image;
+    host.layerColour = [20, 200, 90, 255];
+    await session.generate();
+    await until(session, (s) => s.job === null);
+    const otherLayer = host.inserts[1]!.results[0]!.image;
+    session.update({ restyleLayerId: null });
+    await session.generate();
+    await until(session, (s) => s.job === null);
+    expect(host.reads).toHaveLength(5); // no init read without a layer to restyle
+    const fromNoise = host.inserts[2]!.results[0]!.image;
+    expect([restyled.width, restyled.height]).toEqual([512, 320]);
+    expect(Buffer.from(restyled.data).equals(Buffer.from(otherLayer.data))).toBe(false);
+    // same style layer and seed, with and without the layer to restyle (the memory host reads one colour for both)
+    expect(Buffer.from(otherLayer.data).equals(Buffer.from(fromNoise.data))).toBe(false);
+  });
+
+  test('restyle: a layer deleted since it was chosen is a notice, and no job reaches the companion', async () => {
+    await paired();
+    session.update({ prompt: 'p', steps: 4, restyleLayerId: 999 });
+    await session.generate();
+    expect(session.state.notice?.text).toMatch(/layer to restyle no longer exists/);
+    expect(host.inserts).toHaveLength(0);
+  });
+
   test('selection: output aspect follows it and results are placed over it; reuse seed and insert again', async () => {
     await paired({ ...SAMPLE_DOC, selection: { left: 100, top: 100, right: 400, bottom: 700 } });
     session.update({ prompt: 'p', steps: 2, teacherSteps: 2, variations: 1, longSide: 512, selectionOnly: true });

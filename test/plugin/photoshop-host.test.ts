@@ -80,7 +80,7 @@ describe('readLayer', () => {
     expect([got.image.width, got.image.height]).toEqual([300, 200]);
     expect(Array.from(got.image.data.subarray(0, 4))).toEqual([10, 120, 200, 128]);
     expect(ps.pixelReads).toEqual([{ layerID: style.id, sourceBounds: got.bounds, inModal: true }]);
-    expect(ps.modalScopes).toEqual(['StyleStudio: read style layer']);
+    expect(ps.modalScopes).toEqual(['StyleStudio: read layer']);
     expect(ps.modalDepth).toBe(0); // nothing stays modal while the companion works
     expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
   });
@@ -104,6 +104,32 @@ describe('readLayer', () => {
     expect(ps.pixelReads[1]!.targetSize).toEqual({ width: 500 });
     expect([big.image.width, big.image.height]).toEqual([500, 400]);
     expect(big.bounds).toEqual({ left: 0, top: 0, right: 1000, bottom: 800 });
+  });
+
+  test('a region read (the layer to restyle): exactly the region, the layer\'s pixels where it has any, transparent elsewhere, scaled to maxSide', async () => {
+    const { ps, doc, host } = setup();
+    const { style } = addStyleLayer(doc); // content (100, 50)–(400, 250)
+    const region = { left: 50, top: 0, right: 450, bottom: 300 };
+    const px = (img: RgbaImage, x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
+    const full = await host.readLayer({ documentId: doc.id, layerId: style.id, selectionOnly: false, maxSide: 1024, region });
+    expect(full.bounds).toEqual(region);
+    expect([full.image.width, full.image.height]).toEqual([400, 300]);
+    expect(px(full.image, 49, 49)).toEqual([0, 0, 0, 0]);
+    expect(px(full.image, 50, 50)).toEqual([10, 120, 200, 128]);
+    expect(px(full.image, 349, 249)).toEqual([10, 120, 200, 128]);
+    expect(px(full.image, 350, 250)).toEqual([0, 0, 0, 0]);
+    expect(ps.pixelReads[0]!.sourceBounds).toEqual({ left: 100, top: 50, right: 400, bottom: 250 }); // only the overlap is read
+    const half = await host.readLayer({ documentId: doc.id, layerId: style.id, selectionOnly: false, maxSide: 200, region });
+    expect([half.image.width, half.image.height]).toEqual([200, 150]);
+    expect(ps.pixelReads[1]!.targetSize).toEqual({ width: 150 });
+    expect(px(half.image, 24, 24)).toEqual([0, 0, 0, 0]);
+    expect(px(half.image, 25, 25)).toEqual([10, 120, 200, 128]);
+    expect(px(half.image, 174, 124)).toEqual([10, 120, 200, 128]);
+    expect(px(half.image, 175, 125)).toEqual([0, 0, 0, 0]);
+    await expect(host.readLayer({ documentId: doc.id, layerId: style.id, selectionOnly: false, maxSide: 1024, region: { left: 500, top: 500, right: 900, bottom: 800 } }))
+      .rejects.toThrow(/has no pixels where the results go/);
+    expect(ps.modalDepth).toBe(0);
+    expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
   });
 
   test('refusals: empty layer, group, no selection, selection elsewhere, unsupported document', async () => {

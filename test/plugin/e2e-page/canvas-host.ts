@@ -162,7 +162,11 @@ export class CanvasHost implements Host {
     const content = this.contentBounds(layer);
     if (!content) throw new HostError(`Layer “${layer.name}” is empty. Paint or paste into it, or choose another layer.`);
     let region: Bounds | null = content;
-    if (request.selectionOnly) {
+    if (request.region !== undefined) {
+      // the layer to restyle over exactly the results' region (the layer's canvas is transparent where it has no pixels)
+      if (!intersect(content, request.region)) throw new HostError(`Layer “${layer.name}” has no pixels where the results go. Choose another layer to restyle.`);
+      region = request.region;
+    } else if (request.selectionOnly) {
       if (!this.selection) throw new HostError('“Selection only” is on, but nothing is selected.');
       region = intersect(content, this.selection);
       if (!region) throw new HostError(`The selection does not overlap layer “${layer.name}”.`);

@@ -48,9 +48,14 @@ export class MemoryHost implements Host {
     this.reads.push(request);
     this.events.push(`read ${request.layerId}`);
     if (this.readError) throw new HostError(this.readError);
-    const data = new Uint8Array(40 * 30 * 4);
+    // a region read (img2img's init) has the region's shape, at most maxSide on the longest side
+    const r = request.region;
+    const scale = r ? Math.min(1, request.maxSide / Math.max(r.right - r.left, r.bottom - r.top)) : 1;
+    const width = r ? Math.round((r.right - r.left) * scale) : 40;
+    const height = r ? Math.round((r.bottom - r.top) * scale) : 30;
+    const data = new Uint8Array(width * height * 4);
     for (let i = 0; i < data.length; i += 4) data.set(this.layerColour, i);
-    return { image: { width: 40, height: 30, data }, bounds: { left: 0, top: 0, right: 40, bottom: 30 } };
+    return { image: { width, height, data }, bounds: r ?? { left: 0, top: 0, right: 40, bottom: 30 } };
   }
 
   async insertResults(request: InsertRequest): Promise<InsertedResults> {

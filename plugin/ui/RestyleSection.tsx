@@ -1,0 +1,42 @@
+import type { DocumentState } from '../host/host';
+import type { Settings } from '../session/settings';
+import { Picker, type PickerOption, Slider } from './spectrum';
+
+const NOTHING = 'nothing';
+
+/**
+ * img2img: which layer to restyle (its pixels over the results' region become the starting image) and how much of it
+ * changes. "Nothing" generates a new image from noise, as before.
+ */
+export function RestyleSection(props: { document: DocumentState; settings: Settings; onChange: (patch: Partial<Settings>) => void }) {
+  const { document: state, settings } = props;
+  if (state.kind !== 'ready') return null;
+  const options: PickerOption[] = [
+    { key: NOTHING, label: 'Nothing (a new image)' },
+    ...state.doc.layers.map((l) => ({ key: String(l.id), label: `${'  '.repeat(l.depth)}${l.name}`, disabled: !l.readable })),
+  ];
+  const chosen = settings.restyleLayerId !== null && state.doc.layers.some((l) => l.id === settings.restyleLayerId);
+  return (
+    <section className="restyle" data-testid="restyle">
+      <Picker
+        label="Restyle layer"
+        options={options}
+        selected={chosen ? String(settings.restyleLayerId) : NOTHING}
+        onChange={(key) => props.onChange({ restyleLayerId: key === NOTHING ? null : Number(key) })}
+        testId="restyle-layer"
+      />
+      {chosen ? (
+        <Slider
+          label="Change"
+          value={settings.denoise}
+          min={0.05}
+          max={1}
+          step={0.05}
+          onChange={(denoise) => props.onChange({ denoise })}
+          format={(v) => `${Math.round(v * 100)} %`}
+          testId="denoise"
+        />
+      ) : null}
+    </section>
+  );
+}
