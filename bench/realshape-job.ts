@@ -2,7 +2,9 @@
  * One StyleStudio job on the real-shape default set, in its own process so its peak RSS is its own:
  *
  *   node dist/bench/realshape-job.js --models HUB --width W --height H [--steps S] [--variations K]
- *        [--provider cpu] [--memory-budget SIZE] [--max-peak-gib G]
+ *        [--provider cpu] [--memory-budget SIZE] [--max-peak-gib G] [--denoise D]
+ *
+ * --denoise D makes it an img2img job (an init image at the output size; int(S × D) steps run, the VAE encoder too).
  *
  * Prints one JSON line (RealshapeJobResult). With --max-peak-gib it exits 1 when the job fails or its peak RSS is
  * above the ceiling (the CI smoke). Run it with MALLOC_MMAP_THRESHOLD_ set, as the CLI does for itself.
@@ -21,6 +23,8 @@ export interface RealshapeJobResult {
   readonly height: number;
   readonly steps: number;
   readonly variations: number;
+  /** img2img's denoise, or null for text-to-image. */
+  readonly denoise: number | null;
   readonly budgetBytes: number;
   /** ModelSet.open (configs, tokenizers, every weight header) and preflight (size, layers, adapter, memory plan). */
   readonly openMs: number;
@@ -56,11 +60,10 @@ function arg(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** A 512×512 style image with structure at several scales (values only need to be deterministic). */
-function styleImage(): { width: number; height: number; data: Uint8Array } {
-  const w = 512;
-  const data = new Uint8Array(w * w * 4);
-  for (let y = 0; y < w; y++) {
+/** A style (512², the default) or init image with structure at several scales (values only need to be deterministic). */
+function patternImage(w = 512, h = w): { width: number; height: number; data: Uint8Array } {
+  const data = new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = (y * w + x) * 4;
       data[i] = (x * 7 + y * 3) & 255;
@@ -69,7 +72,7 @@ function styleImage(): { width: number; height: number; data: Uint8Array } {
       data[i + 3] = 255;
     }
   }
-  return { width: w, height: w, data };
+  return { width: w, height: h, data };
 }
 
 async function main(): Promise<void> {
@@ -83,6 +86,8 @@ async function main(): Promise<void> {
   const provider = (arg(args, '--provider') ?? 'cpu') as ExecutionProvider;
   const budgetText = arg(args, '--memory-budget');
   const maxPeak = arg(args, '--max-peak-gib');
+  const denoiseText = arg(args, '--denoise');
+  const denoise = denoiseText === undefined ? null : Number(denoiseText);
   const paths = defaultSetPaths(modelStatuses(hub));
   if (paths === null) throw new Error(`${hub}: the default set is not complete there (make it with npm run realshape)`);
 
@@ -91,9 +96,10 @@ async function main(): Promise<void> {
   const openMs = performance.now() - t0;
   const pipeline = new StyleStudioPipeline(set);
   const request: PipelineRequest = {
-    prompt: 'a lighthouse on a cliff at dusk', guidance: DEFAULTS.guidance, seed: 1, variations, width, height, style: styleImage(),
+    prompt: 'a lighthouse on a cliff at dusk', guidance: DEFAULTS.guidance, seed: 1, variations, width, height, style: patternImage(),
     crossModalAdain: true, adainStrength: DEFAULTS.adainStrength, scale: DEFAULTS.scale, styleLayers: { kind: 'adapter-default' },
     styleResize: 'none', teacherSteps: 1, steps,
+    ...(denoise !== null ? { init: patternImage(width, height), denoise } : {}),
   };
   const t1 = performance.now();
   const plan = pipeline.preflight(request);
@@ -159,7 +165,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   const idleRss = procStatus('VmRSS');
   const result: RealshapeJobResult = {
-    width, height, steps, variations, budgetBytes: set.memoryBudget, openMs, preflightMs, plannedPeakBytes: plan.memory.peakBytes,
+    width, height, steps, variations, denoise, budgetBytes: set.memoryBudget, openMs, preflightMs, plannedPeakBytes: plan.memory.peakBytes,
     creations: set.creations, conditioningMs, conditioningRuns, step4Ms: step4, step2Ms: step2, decodeMs: decode,
     peakRss, denoiseBaseRss: baseRss, denoisePeakRss: denoisePeak, warmRss, idleRss, residentAfter: set.cache.list().map((e) => e.kind), ok: error === undefined,
     ...(error !== undefined ? { error } : {}),

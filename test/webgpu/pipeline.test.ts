@@ -19,6 +19,12 @@ import { errorStats, requireWebGpu } from './harness';
 const FP32_BOUND = 1e-4;
 /** fp16 (WebGPU lowering, fp16 weight files) vs the CPU in fp32: measured on the tiny set, bound ≈ 1.5× that. */
 const FP16_BOUND = 1.5e-1;
+/**
+ * img2img's final latents are ~4× smaller than text-to-image's on this random model (max 3.9 vs 16.5) while the fp16
+ * UNet's error is not, so the same UNet error is a ~4× larger share of max |cpu|: measured 1.79e-1 (CPU fp16 on the
+ * same scenario: 3.5e-2).
+ */
+const FP16_BOUND_OF: Readonly<Record<string, number>> = { img2img: 2.5e-1 };
 
 const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
 const paths = { model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') };
@@ -29,6 +35,7 @@ let gpu16: StyleStudioPipeline;
 const sets: ModelSet[] = [];
 let style: Awaited<ReturnType<typeof decodeImage>>;
 let negStyle: Awaited<ReturnType<typeof decodeImage>>;
+let init: Awaited<ReturnType<typeof decodeImage>>;
 
 beforeAll(async () => {
   await requireWebGpu();
@@ -42,6 +49,7 @@ beforeAll(async () => {
   gpu16 = await open({ provider: 'webgpu', fp16: true, sessionConfig: DISABLE_CPU_FALLBACK });
   style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
   negStyle = await decodeImage(fs.readFileSync(fixture('golden', 'neg_style.png')));
+  init = await decodeImage(fs.readFileSync(fixture('golden', 'init.png')));
 }, 300_000);
 
 afterAll(async () => {
@@ -59,7 +67,7 @@ const official = new Golden('stylestudio_fp32');
 const plainLatents = { shape: [1, 4, 8, 8], data: plain.get('in.latents').data };
 const ssLatents = { shape: [1, 4, 8, 8], data: official.get('in.latents_1').data };
 
-/** The golden scenarios: diffusers' plain and IP runs, and the official StyleStudio code's six. */
+/** The golden scenarios: diffusers' plain and IP runs, the official StyleStudio code's six, and img2img (seeded). */
 const SCENARIOS: Readonly<Record<string, () => PipelineRequest>> = {
   noip: () => ({ ...base, steps: 4, latents: plainLatents }),
   noip_negprompt: () => ({ ...base, steps: 4, latents: plainLatents, negativePrompt: 'blurry, lowres' }),
@@ -73,10 +81,15 @@ const SCENARIOS: Readonly<Record<string, () => PipelineRequest>> = {
     ...base, steps: 5, latents: ssLatents, style, negativePrompt: '', crossModalAdain: true, teacherSteps: 2, negativeStyle: negStyle,
     styleLayers: { kind: 'prefixes', prefixes: ['up_blocks'] },
   }),
+  img2img: () => ({ ...base, steps: 5, seed: 21, scheduler: 'euler', init, denoise: 0.6 }),
+  img2img_all: () => ({
+    ...base, steps: 5, seed: 31, init, denoise: 0.6, style, negativePrompt: '', crossModalAdain: true, teacherSteps: 2, negativeStyle: negStyle,
+  }),
 };
 
 describe.each(Object.keys(SCENARIOS))('pipeline scenario %s on WebGPU (no CPU fallback)', (name) => {
-  test(`fp32: latents within ${FP32_BOUND} of the CPU provider, image within one level; fp16 within ${FP16_BOUND}`, async () => {
+  const fp16Bound = FP16_BOUND_OF[name] ?? FP16_BOUND;
+  test(`fp32: latents within ${FP32_BOUND} of the CPU provider, image within one level; fp16 within ${fp16Bound}`, async () => {
     const req = SCENARIOS[name]!();
     const ref = await cpu.generate(req);
     const got = await gpu.generate(req);
@@ -91,6 +104,6 @@ describe.each(Object.keys(SCENARIOS))('pipeline scenario %s on WebGPU (no CPU fa
     console.log(`webgpu pipeline ${name}: fp32 max rel ${e.maxRel.toExponential(2)} (rel L2 ${e.relL2.toExponential(2)}), image ±${levels}; fp16 max rel ${e16.maxRel.toExponential(2)} (rel L2 ${e16.relL2.toExponential(2)})`);
     expect(e.maxRel).toBeLessThanOrEqual(FP32_BOUND);
     expect(levels).toBeLessThanOrEqual(1);
-    expect(e16.maxRel).toBeLessThanOrEqual(FP16_BOUND);
+    expect(e16.maxRel).toBeLessThanOrEqual(fp16Bound);
   }, 600_000);
 });
