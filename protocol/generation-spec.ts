@@ -21,6 +21,8 @@ export const SPEC_LIMITS = Object.freeze({
   maxSide: PROTOCOL_MAX.imageSide,
   guidance: 30,
   scale: 2,
+  /** Style references in one job (the style plus extraStyles), and negative style images. */
+  references: 5,
   /** Seeds: variation k uses seed + k, which must stay an exact JavaScript integer. */
   maxSeed: Number.MAX_SAFE_INTEGER - PROTOCOL_MAX.variations,
 });
@@ -81,6 +83,7 @@ export const SPEC_RANGES = Object.freeze({
   scale: [0, SPEC_LIMITS.scale, false],
   strength: [0, 1, false],
   denoise: [0, 1, false],
+  styleWeight: [0, 1, false],
   teacherSteps: [0, SPEC_LIMITS.steps, true],
 } as const satisfies Record<string, readonly [number, number, boolean]>);
 
@@ -129,8 +132,17 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     negativePrompt: z.string().max(SPEC_LIMITS.promptLength).optional(),
     /** Absent: plain SDXL text-to-image. */
     style: image.optional(),
-    /** Style-based CFG's negative: an image, or one derived from the style image (`drop`, our extension). */
+    /**
+     * Several references (2.1): the style's weight and up to four more {image, weight}. Their style tokens are
+     * concatenated as diffusers does for several images of one IP-Adapter, and a weight w counts the image w times
+     * (its tokens' attention logits get + ln w; docs/PROTOCOL.md). Weights are relative; one reference ignores its own.
+     */
+    styleWeight: ranged('styleWeight').optional(),
+    extraStyles: z.array(z.strictObject({ image, weight: ranged('styleWeight').default(1) })).min(1).max(SPEC_LIMITS.references - 1).optional(),
+    /** Style-based CFG's negative: an image, or one derived from each style image (`drop`, our extension). */
     negativeStyle: image.optional(),
+    /** More negative style images (2.1): the unconditional side concatenates them like the references. */
+    extraNegativeStyles: z.array(image).min(1).max(SPEC_LIMITS.references - 1).optional(),
     drop: z.enum(['colour', 'texture']).optional(),
     /** img2img: the image to restyle (a layer), resized to the output size; absent: text-to-image from noise. */
     init: image.optional(),
@@ -161,6 +173,11 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     .superRefine((s, ctx) => {
       const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
       if (s.negativeStyle !== undefined && s.drop !== undefined) issue('drop', 'give either a negative style image or a drop preset, not both');
+      if ((s.extraStyles !== undefined || s.styleWeight !== undefined) && s.style === undefined) issue('extraStyles', 'more style references (or a style weight) need a style image');
+      if (s.extraNegativeStyles !== undefined && s.negativeStyle === undefined) issue('extraNegativeStyles', 'more negative style images need a negative style image');
+      if (s.style !== undefined && (s.styleWeight ?? 1) === 0 && (s.extraStyles ?? []).every((e) => e.weight === 0)) {
+        issue('styleWeight', 'at least one style reference needs a weight above 0');
+      }
       if ((s.negativeStyle !== undefined || s.drop !== undefined) && s.style === undefined) issue('negativeStyle', 'a negative style (or drop preset) needs a style image');
       if (typeof s.teacherSteps === 'number' && s.teacherSteps > s.steps) issue('teacherSteps', `teacherSteps must be an integer in [0, ${s.steps}], got ${s.teacherSteps}`);
       if (s.seed !== null && s.seed + s.variations - 1 > SPEC_LIMITS.maxSeed) issue('seed', `seed + variations exceeds ${SPEC_LIMITS.maxSeed}`);
@@ -185,10 +202,12 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
 }
 
 /** A checked spec with images of type I (defaults filled in, teacherSteps resolved). */
-export type GenerationSpec<I> = Omit<z.output<ReturnType<typeof generationSpecSchema>>, 'style' | 'negativeStyle' | 'init'> & {
+export type GenerationSpec<I> = Omit<z.output<ReturnType<typeof generationSpecSchema>>, 'style' | 'negativeStyle' | 'init' | 'extraStyles' | 'extraNegativeStyles'> & {
   readonly style?: I;
   readonly negativeStyle?: I;
   readonly init?: I;
+  readonly extraStyles?: readonly { readonly image: I; readonly weight: number }[];
+  readonly extraNegativeStyles?: readonly I[];
 };
 
 /** A spec with its seed drawn: what the pipeline runs. */

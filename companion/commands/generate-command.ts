@@ -82,8 +82,8 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   if (plan.vae !== undefined) checkInputFile('--vae', plan.vae, 'dir');
   checkOutputFile('--out', plan.out, '.png');
   if (plan.saveLatentsPath !== undefined) checkOutputFile('--save-latents', plan.saveLatentsPath, '.npy');
-  const style = plan.stylePath !== undefined ? await readInput('--style', () => readImageFile(plan.stylePath!)) : undefined;
-  const negativeStyle = plan.negativeStylePath !== undefined ? await readInput('--negative-style', () => readImageFile(plan.negativeStylePath!)) : undefined;
+  const styles = await Promise.all(plan.stylePaths.map((file) => readInput('--style', () => readImageFile(file))));
+  const negatives = await Promise.all(plan.negativeStylePaths.map((file) => readInput('--negative-style', () => readImageFile(file))));
   const latents = plan.latentsPath !== undefined ? await readInput('--latents', () => readNpy(plan.latentsPath!)) : undefined;
   if (latents !== undefined && plan.request.variations !== 1) throw new UsageError('--latents gives one starting noise: it cannot be combined with --variations > 1');
 
@@ -106,8 +106,10 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
   });
   const request = {
     ...plan.request,
-    ...(style ? { style } : {}),
-    ...(negativeStyle ? { negativeStyle } : {}),
+    ...(styles.length > 0 ? { style: styles[0]! } : {}),
+    ...(styles.length > 1 ? { extraStyles: styles.slice(1).map((image, i) => ({ image, weight: plan.extraStyleWeights[i]! })) } : {}),
+    ...(negatives.length > 0 ? { negativeStyle: negatives[0]! } : {}),
+    ...(negatives.length > 1 ? { extraNegativeStyles: negatives.slice(1) } : {}),
     ...(init ? { init } : {}),
     ...(latents ? { latents } : {}),
   };
@@ -210,6 +212,9 @@ export async function runEncode(o: EncodeCliOptions): Promise<void> {
 }
 
 /** Adds `generate` and `encode` to the program. */
+/** commander: a repeatable option's values in order. */
+const collectRepeats = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
 export function registerPipelineCommands(program: Command): void {
   program.command('generate')
     .description('generate an image: SDXL text-to-image, with a style image the StyleStudio method')
@@ -221,9 +226,10 @@ export function registerPipelineCommands(program: Command): void {
     .option('--out <file.png>', 'output PNG (with --variations K: OUT-0.png … OUT-(K-1).png)')
     .option('--adapter <file>', 'style adapter weights (CSGO csgo_4_32.bin, h94 ip-adapter_sdxl, ip-adapter-plus), or an IP-Adapter\'s name under --model-root')
     .option('--image-encoder <dir|file>', 'CLIP image encoder for the adapter: its folder, a ComfyUI clip_vision .safetensors, or its name under --model-root')
-    .option('--style <img>', 'style image')
+    .option('--style <img>', 'style image; repeat for several references (up to 5), their tokens side by side', collectRepeats)
+    .option('--style-weights <w,w,…>', 'one weight 0..1 per --style, relative (default all 1): weight w counts an image w times')
     .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
-    .option('--negative-style <img>', 'negative style image for style-based CFG')
+    .option('--negative-style <img>', 'negative style image for style-based CFG; repeat for several', collectRepeats)
     .option('--drop <colour|texture>', 'derive the negative style from the style image [our extension]')
     .option('--init <img>', 'restyle this image (img2img); without --width/--height the output keeps its aspect, long side 1024')
     .option('--denoise <d>', 'with --init: how much of it is redrawn, 0..1 (default 0.6; steps run = int(steps × d))')

@@ -19,11 +19,14 @@ export interface GenerateCliOptions {
   out?: string;
   adapter?: string;
   imageEncoder?: string;
-  style?: string;
+  /** Repeatable: several style references (commander collects repeats into an array). */
+  style?: string | string[];
+  styleWeights?: string;
   init?: string;
   denoise?: string;
   negativePrompt?: string;
-  negativeStyle?: string;
+  /** Repeatable, like --style. */
+  negativeStyle?: string | string[];
   drop?: string;
   steps?: string;
   guidance?: string;
@@ -56,8 +59,11 @@ export interface GeneratePlan {
   readonly out: string;
   readonly adapter?: string;
   readonly imageEncoder?: string;
-  readonly stylePath?: string;
-  readonly negativeStylePath?: string;
+  /** The style images in reference order (the first is the spec's `style`), and the negative style images. */
+  readonly stylePaths: readonly string[];
+  readonly negativeStylePaths: readonly string[];
+  /** The weights of stylePaths[1…] (the first one's is the request's styleWeight). */
+  readonly extraStyleWeights: readonly number[];
   /** --init: the image to restyle (img2img). */
   readonly initPath?: string;
   /** --width or --height (or both) missing with --init: the command sizes the output from the init image's aspect. */
@@ -122,6 +128,12 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     return v;
   };
   const model = need('--model', o.model);
+  const styles = o.style === undefined ? [] : ([] as string[]).concat(o.style);
+  const negatives = o.negativeStyle === undefined ? [] : ([] as string[]).concat(o.negativeStyle);
+  const weights = o.styleWeights === undefined ? undefined : o.styleWeights.split(',').map((w) => decimal('--style-weights', w.trim())!);
+  if (weights !== undefined && weights.length !== styles.length) {
+    throw new UsageError(`--style-weights gives ${weights.length} weight${weights.length === 1 ? '' : 's'} for ${styles.length} --style image${styles.length === 1 ? '' : 's'}`);
+  }
   const prompt = need('--prompt', o.prompt);
   const out = need('--out', o.out);
   if (o.style !== undefined && (o.adapter === undefined || o.imageEncoder === undefined)) {
@@ -146,8 +158,11 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   const raw = defined({
     prompt,
     negativePrompt: o.negativePrompt,
-    style: o.style,
-    negativeStyle: o.negativeStyle,
+    style: styles[0],
+    styleWeight: weights?.[0],
+    extraStyles: styles.length > 1 ? styles.slice(1).map((image, i) => ({ image, weight: weights?.[i + 1] ?? 1 })) : undefined,
+    negativeStyle: negatives[0],
+    extraNegativeStyles: negatives.length > 1 ? negatives.slice(1) : undefined,
     init: o.init,
     denoise: decimal('--denoise', o.denoise),
     drop,
@@ -168,7 +183,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   });
   const parsed = generationSpecSchema(z.string()).safeParse(raw);
   if (!parsed.success) throw new UsageError(specIssue(parsed.error, raw).message);
-  const { style: _style, negativeStyle: _negative, init: _init, seed, ...settings } = parsed.data;
+  const { style: _style, negativeStyle: _negative, init: _init, extraStyles, extraNegativeStyles: _extraNegative, seed, ...settings } = parsed.data;
   const request: GeneratePlan['request'] = { ...settings, seed: seed ?? randomSeed() };
   let memoryBudget: number | undefined;
   if (o.memoryBudget !== undefined) {
@@ -186,8 +201,9 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),
     ...(o.imageEncoder !== undefined ? { imageEncoder: o.imageEncoder } : {}),
-    ...(o.style !== undefined ? { stylePath: o.style } : {}),
-    ...(o.negativeStyle !== undefined ? { negativeStylePath: o.negativeStyle } : {}),
+    stylePaths: styles,
+    negativeStylePaths: negatives,
+    extraStyleWeights: (extraStyles ?? []).map((e) => e.weight),
     ...(o.latents !== undefined ? { latentsPath: o.latents } : {}),
     ...(o.saveLatents !== undefined ? { saveLatentsPath: o.saveLatents } : {}),
   };

@@ -141,17 +141,37 @@ export class OnnxGenerationEngine implements GenerationEngine {
   }
 
   /**
-   * What a queued job keeps of its images: the style image and the SCFG negative (user image or drop preset) as their
-   * CLIP crops, styleResize then 'none'; the init image fitted to the output size (init-image.ts).
+   * What a queued job keeps of its images: every style reference and SCFG negative (user images, or a drop preset made
+   * from each reference) as their CLIP crops, styleResize then 'none'; the init image fitted to the output size
+   * (init-image.ts).
    */
   async reduceImages(request: GenerationRequest): Promise<GenerationRequest> {
     let reduced = request;
     if (request.init !== undefined) reduced = { ...reduced, init: await fitInitImageInWorker(request.init, request.width, request.height) };
     const size = this.models?.styleImageSize() ?? null;
     if (request.style === undefined || size === null) return reduced;
-    const { drop, negativeStyle, ...rest } = reduced;
-    const style = await reduceStyleImagesInWorker(request.style, negativeStyle ?? drop ?? null, size, request.styleResize);
-    return { ...rest, style: style.style, styleResize: 'none', ...(style.negative ? { negativeStyle: style.negative } : {}) };
+    const { drop, negativeStyle, extraStyles, extraNegativeStyles, ...rest } = reduced;
+    const references = [request.style, ...(extraStyles ?? []).map((e) => e.image)];
+    const negatives = negativeStyle === undefined ? [] : [negativeStyle, ...(extraNegativeStyles ?? [])];
+    const crops: RgbaImage[] = [];
+    const negativeCrops: RgbaImage[] = [];
+    for (let i = 0; i < Math.max(references.length, negatives.length); i++) {
+      const reference = references[i];
+      if (reference === undefined) {
+        negativeCrops.push((await reduceStyleImagesInWorker(negatives[i]!, null, size, request.styleResize)).style);
+        continue;
+      }
+      const r = await reduceStyleImagesInWorker(reference, negatives[i] ?? drop ?? null, size, request.styleResize);
+      crops.push(r.style);
+      if (r.negative !== null) negativeCrops.push(r.negative);
+    }
+    return {
+      ...rest, style: crops[0]!, styleResize: 'none',
+      ...(extraStyles !== undefined ? { extraStyles: extraStyles.map((e, i) => ({ image: crops[i + 1]!, weight: e.weight })) } : {}),
+      // a drop preset becomes the negatives it makes, one per reference (what the pipeline derives from the full images)
+      ...(negativeCrops.length > 0 ? { negativeStyle: negativeCrops[0]! } : {}),
+      ...(negativeCrops.length > 1 ? { extraNegativeStyles: negativeCrops.slice(1) } : {}),
+    };
   }
 
   async *generate(request: GenerationRequest, hooks: GenerationHooks): AsyncIterable<GeneratedImage> {

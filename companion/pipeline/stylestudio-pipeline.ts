@@ -4,7 +4,10 @@
  *   conditioning  text: encode_prompt semantics (no negative prompt → zeros under force_zeros_for_empty_prompt,
  *                 except with a style and cross-modal AdaIN, where "" is encoded as StyleStudio does);
  *                 style: CLIP features → projection over [negative ; style], the negative being zero features
- *                 (proj(zeros)), a user negative style image or a drop preset (SCFG, METHOD.md §2).
+ *                 (proj(zeros)), a user negative style image or a drop preset (SCFG, METHOD.md §2). Several
+ *                 references take one slot each, their tokens side by side (diffusers' several images for one
+ *                 IP-Adapter); slot i's weight w enters the style attention as + ln w on its tokens' logits, and a
+ *                 slot one side lacks (more references than negatives, or the reverse) is masked on that side.
  *   init (img2img) the init image fitted to the output size, VAE-encoded once per job (mean, std).
  *   sampling      per variation, its own seed: z = latents (or torch.randn with the seed) × init_noise_sigma; with an
  *                 init image (diffusers' img2img) z = add_noise(scaling_factor · (mean + std · randn), randn, t_start)
@@ -112,6 +115,8 @@ export type PipelineSummary = Omit<PipelineResult, 'variations'> & { readonly me
 /** What preflight() settles about a request before any session exists. */
 export interface JobPlan {
   readonly selection: StyleLayerSelection;
+  /** Style reference slots (1 for one reference and at most one negative image). */
+  readonly styleSlots: number;
   readonly teacherSteps: number | null;
   readonly lh: number;
   readonly lw: number;
@@ -129,11 +134,34 @@ export { prepareStylePixels, type StylePixels };
 
 export class PipelineError extends codedErrorClass('PipelineError', 'BAD_PIPELINE_INPUT') {}
 
+/** A logit bias that removes a token from the softmax (exp underflows to 0 in fp16 and fp32 alike). */
+const MASKED_TOKEN_BIAS = -1e4;
+
+/** The style references of a request in slot order: the style first, then extraStyles. */
+export function styleReferences(r: GenerateRequest): { readonly image: RgbaImage; readonly weight: number }[] {
+  if (r.style === undefined) return [];
+  return [{ image: r.style, weight: r.styleWeight ?? 1 }, ...(r.extraStyles ?? [])];
+}
+
+/** The negatives per slot: one drop preset for every reference, the negative images, or none (zero features). */
+function styleNegatives(r: GenerateRequest): readonly RgbaImage[] | 'colour' | 'texture' | null {
+  if (r.drop !== undefined) return r.drop;
+  return r.negativeStyle === undefined ? null : [r.negativeStyle, ...(r.extraNegativeStyles ?? [])];
+}
+
+/** Reference slots a request needs: the larger of its references and negative images. */
+export function styleSlotsOf(r: GenerateRequest): number {
+  const negatives = styleNegatives(r);
+  return Math.max(styleReferences(r).length, Array.isArray(negatives) ? negatives.length : 0, 1);
+}
+
 interface Conditioning {
   /** Per-row encoder hidden states for the unconditional and the conditional side: [77 + T, D] each. */
   readonly uncondEhs: Float32Array;
   readonly condEhs: Float32Array;
   readonly tokens: number;
+  /** Several reference slots: the style tokens' logit bias for the unconditional and the conditional rows [T]. */
+  readonly bias: { readonly uncond: Float32Array; readonly cond: Float32Array } | null;
   readonly crossDim: number;
   readonly negPooled: Float32Array;
   readonly pooled: Float32Array;
@@ -202,6 +230,7 @@ export class StyleStudioPipeline {
     if (hasStyle) {
       checkStyleLayers(m, attention, lh, lw);
     }
+    const styleSlots = hasStyle ? styleSlotsOf(request) : 1;
     const teacherSteps = hasStyle && request.teacherSteps !== null && request.teacherSteps > 0 ? request.teacherSteps : null;
     const rows = teacherSteps !== null || request.keepTeacherRows === true ? 4 : 2;
     const img2img = request.init !== undefined;
@@ -217,7 +246,7 @@ export class StyleStudioPipeline {
       rowsPerRun = 2; // the smallest the job can be: admission then judges this plan
       memory = planJobMemory(m.footprints(lh, lw, selection, 2, img2img), m.provider, m.lowering.precision, m.memoryBudget);
     }
-    return { selection, teacherSteps, lh, lw, startStep: request.steps - runSteps, runSteps, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
+    return { selection, styleSlots, teacherSteps, lh, lw, startStep: request.steps - runSteps, runSteps, rows, rowsPerRun, memory: { ...memory, rowsPerRun } };
   }
 
   /**
@@ -267,7 +296,7 @@ export class StyleStudioPipeline {
     }
 
     const decode = hooks.decode !== false;
-    const unetKey: UNetKey = { latentHeight: job.lh, latentWidth: job.lw, style: job.selection };
+    const unetKey: UNetKey = { latentHeight: job.lh, latentWidth: job.lw, style: job.selection, ...(job.styleSlots > 1 ? { styleSlots: job.styleSlots } : {}) };
     yield { kind: 'phase', phase: 'denoise', network: 'unet', loading: !m.cache.has(unetCacheKey(unetKey)) };
     let unet: Lease<UNetSession> | null = await m.unet(unetKey, job.rowsPerRun);
     let vae: Lease<VaeDecoder> | null = null;
@@ -355,25 +384,53 @@ export class StyleStudioPipeline {
       pooled: toFloat32(text.pooledPromptEmbeds, 'pooled_prompt_embeds'),
       negPooled: toFloat32(text.negativePooledPromptEmbeds, 'negative_pooled_prompt_embeds'),
     };
-    if (r.style === undefined) return { ...base, uncondEhs: nt, condEhs: t, tokens: 0 };
+    if (r.style === undefined) return { ...base, uncondEhs: nt, condEhs: t, tokens: 0, bias: null };
+    const references = styleReferences(r);
+    const negatives = styleNegatives(r);
+    const slots = styleSlotsOf(r);
     const lease = await this.models.imageSide();
     const side = lease.value;
-    let tokens: Float32Array;
+    const per = side.adapter.tokens * crossDim;
+    const uncond: Float32Array[] = [];
+    const cond: Float32Array[] = [];
     try {
-      const negative = r.negativeStyle ?? r.drop ?? null;
       const prepare = hooks.prepareStyle ?? prepareStylePixels;
-      const pixels = await prepare(r.style, negative, side.encoderConfig.image_size, r.styleResize);
-      this.throwIfAborted(hooks.signal);
-      tokens = await styleTokens(side, pixels);
+      for (let i = 0; i < slots; i++) {
+        const reference = references[i];
+        const negative = Array.isArray(negatives) ? negatives[i] ?? null : reference !== undefined ? negatives : null;
+        // a slot without a reference still needs its negative's pixels: prepared as the slot's only image
+        const pixels = reference !== undefined
+          ? await prepare(reference.image, negative, side.encoderConfig.image_size, r.styleResize)
+          : await prepare(negative as RgbaImage, null, side.encoderConfig.image_size, r.styleResize);
+        this.throwIfAborted(hooks.signal);
+        const tokens = reference !== undefined ? await styleTokens(side, pixels.style, pixels.negative) : await styleTokens(side, null, pixels.style);
+        uncond.push(tokens.slice(0, per));
+        cond.push(tokens.slice(per, 2 * per));
+      }
     } finally {
       lease.done('evict-first');
     }
-    const per = side.adapter.tokens * crossDim;
+    let bias: Conditioning['bias'] = null;
+    if (slots > 1) {
+      const T = side.adapter.tokens;
+      const slotBias = (values: readonly number[]) => {
+        const out = new Float32Array(slots * T);
+        values.forEach((v, i) => out.fill(v, i * T, (i + 1) * T));
+        return out;
+      };
+      const weightBias = (w: number) => (w > 0 ? Math.log(w) : MASKED_TOKEN_BIAS);
+      const negativeCount = Array.isArray(negatives) ? negatives.length : slots; // zero features or drop presets fill every slot
+      bias = {
+        uncond: slotBias(Array.from({ length: slots }, (_, i) => (i < negativeCount ? 0 : MASKED_TOKEN_BIAS))),
+        cond: slotBias(Array.from({ length: slots }, (_, i) => (i < references.length ? weightBias(references[i]!.weight) : MASKED_TOKEN_BIAS))),
+      };
+    }
     return {
       ...base,
-      uncondEhs: concatTokens(nt, tokens.subarray(0, per)),
-      condEhs: concatTokens(t, tokens.subarray(per, 2 * per)),
-      tokens: side.adapter.tokens,
+      uncondEhs: concatTokens(nt, stackRows(uncond)),
+      condEhs: concatTokens(t, stackRows(cond)),
+      tokens: side.adapter.tokens * slots,
+      bias,
     };
   }
 
@@ -428,6 +485,10 @@ export class StyleStudioPipeline {
         feeds['ip_scale'] = { dtype: 'float32', dims: [1], data: new Float32Array([r.scale]) };
         feeds['adain_strength'] = { dtype: 'float32', dims: [1], data: new Float32Array([r.crossModalAdain ? r.adainStrength : 0]) };
         feeds['teacher_mask'] = { dtype: 'float32', dims: [plan.rows], data: plan.teacherMask };
+        if (cond.bias !== null) {
+          const bias = cond.bias;
+          feeds['style_bias'] = { dtype: 'float32', dims: [plan.rows, cond.tokens], data: stackRows(rows.map((row) => (isCondRow(row) ? bias.cond : bias.uncond))) };
+        }
       }
       // a styled UNet always has the gather index: the identity (student-only rows) is plain attention
       if (unet.teacherShare) feeds['teacher_index'] = { dtype: 'int64', dims: [plan.rows], data: plan.gatherIndex };
@@ -537,18 +598,22 @@ async function runInChunks(unet: UNetSession, feeds: Record<string, TensorData>,
   return stackRows(parts);
 }
 
-/** Style tokens [2, T, D]: row 0 from the negative (zero features without one), row 1 from the style image. */
-async function styleTokens(side: ImageSide, pixels: StylePixels): Promise<Float32Array> {
+/**
+ * Style tokens [2, T, D] of one slot: row 0 from the negative pixels, row 1 from the style pixels; a missing one has
+ * zero features (proj(zeros)).
+ */
+async function styleTokens(side: ImageSide, style: Float32Array | null, negative: Float32Array | null): Promise<Float32Array> {
   const size = side.encoderConfig.image_size;
   const encode = async (p: Float32Array) => {
     const out = await side.encoder.run({ pixel_values: floatFeed(side.encoderType, [1, 3, size, size], p) });
     const name = side.adapter.features === 'image_embeds' ? 'image_embeds' : 'penultimate_hidden_states';
     return { data: toFloat32(out[name], name), dims: out[name]!.dims };
   };
-  const style = await encode(pixels.style);
-  const negative = pixels.negative === null ? new Float32Array(style.data.length) : (await encode(pixels.negative)).data;
+  const encoded = await encode((style ?? negative)!);
+  const styleFeatures = style !== null ? encoded.data : new Float32Array(encoded.data.length);
+  const negativeFeatures = style === null ? encoded.data : negative === null ? new Float32Array(encoded.data.length) : (await encode(negative)).data;
   const out = await side.projection.run({
-    features: floatFeed(side.encoderType, [2, ...style.dims.slice(1)], stackRows([negative, style.data])),
+    features: floatFeed(side.encoderType, [2, ...encoded.dims.slice(1)], stackRows([negativeFeatures, styleFeatures])),
   });
   return toFloat32(out['style_tokens'], 'style_tokens');
 }

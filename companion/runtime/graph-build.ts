@@ -25,6 +25,8 @@ export interface UNetGraphSpec {
   readonly weights: WeightSource;
   readonly adapterFile: string | null;
   readonly style: StyleLayerSelection;
+  /** Style references side by side in encoder_hidden_states (absent or 1: the plain adapter graph). */
+  readonly styleSlots?: number;
   readonly teacherShare: boolean;
   /** Batch rows: a number, or a symbolic name for a graph that takes any row count. */
   readonly rows: number | string;
@@ -70,7 +72,7 @@ export function buildGraph(spec: GraphSpec): SerializedModel {
       const c = parseUNetConfig(readJsonObjectFile(spec.configFile, 'config.json'), spec.configFile);
       const styled = spec.style.preset !== 'none';
       const adapter = styled ? openStyleAdapter(requireAdapter(spec.adapterFile), c.cross_attention_dim) : null;
-      const plan = planAttention(c, { style: spec.style, styleTokens: adapter?.tokens ?? 0, teacherShare: spec.teacherShare });
+      const plan = planAttention(c, { style: spec.style, styleTokens: adapter?.tokens ?? 0, teacherShare: spec.teacherShare, styleSlots: spec.styleSlots ?? 1 });
       const store = openWeightSource(spec.weights);
       const g = new Graph({ lowering: spec.lowering, name: 'unet' });
       buildUNet(g, store, c, plan, {

@@ -68,6 +68,8 @@ export interface UNetKey {
   readonly latentWidth: number;
   /** Style layers; 'none' = plain SDXL (no adapter inputs at all). */
   readonly style: StyleLayerSelection;
+  /** Style references whose tokens the graph takes side by side (absent = 1). */
+  readonly styleSlots?: number;
 }
 
 export interface UNetSession {
@@ -99,7 +101,7 @@ export type VaeEncoder = VaeDecoder;
 
 /** The resident-cache key of a UNet session. */
 export function unetCacheKey(key: UNetKey): string {
-  return `unet:${JSON.stringify([key.latentHeight, key.latentWidth, key.style])}`;
+  return `unet:${JSON.stringify([key.latentHeight, key.latentWidth, key.style, key.styleSlots ?? 1])}`;
 }
 
 /** The resident-cache key of a VAE decoder. */
@@ -237,11 +239,11 @@ export class ModelSet {
     };
   }
 
-  /** The attention plan a style selection gives (checks the selection against the UNet, cheaply). */
-  planFor(style: StyleLayerSelection): AttentionPlan {
+  /** The attention plan a style selection gives (checks the selection against the UNet, cheaply); `slots`: references. */
+  planFor(style: StyleLayerSelection, slots = 1): AttentionPlan {
     const styled = style.preset !== 'none';
     if (styled && this.adapter === null) throw new ModelSetError('style layers were asked for but no adapter is loaded');
-    return planAttention(this.unetConfig, { style, styleTokens: styled ? this.adapter!.tokens : 0, teacherShare: styled });
+    return planAttention(this.unetConfig, { style, styleTokens: styled ? this.adapter!.tokens : 0, teacherShare: styled, styleSlots: slots });
   }
 
   /** Estimated resident bytes of each network for a job of this latent size (memory.ts); `img2img`: with the VAE encoder. */
@@ -360,7 +362,7 @@ export class ModelSet {
   unet(key: UNetKey, bytesRows = 4): Promise<Lease<UNetSession>> {
     this.checkOpen();
     const styled = key.style.preset !== 'none';
-    const plan = this.planFor(key.style);
+    const plan = this.planFor(key.style, key.styleSlots);
     const bytes = this.footprints(key.latentHeight, key.latentWidth, key.style, bytesRows).unet;
     return this.cache.lease(unetCacheKey(key), 'unet', bytes, async () => {
       const te2 = this.folder.component('text_encoder_2');
@@ -370,7 +372,7 @@ export class ModelSet {
       if (weights.note !== null && !this.notes.includes(weights.note)) this.notes.push(weights.note);
       const session = await this.session('unet', {
         kind: 'unet', lowering: this.lowering, configFile: this.unetComponent.configFile, weights: weights.source,
-        adapterFile: styled ? this.adapter!.file : null, style: key.style, teacherShare: styled, rows: 'rows',
+        adapterFile: styled ? this.adapter!.file : null, style: key.style, styleSlots: key.styleSlots ?? 1, teacherShare: styled, rows: 'rows',
         latentHeight: key.latentHeight, latentWidth: key.latentWidth, pooledDim: pooled,
         ...(this.options.adainVarianceFloor !== undefined ? { adainVarianceFloor: this.options.adainVarianceFloor } : {}),
       });

@@ -337,13 +337,20 @@ export class Connection implements JobSink {
       this.release(transferId); // the job holds the pixels from here on; the queue bounds how many jobs exist
       return image;
     };
+    // One upload may serve several roles (a layer that is the style and the one restyled, a reference twice).
+    const taken = new Map<number, RgbaImage | undefined>();
+    const image = (ref: { transferId: number } | undefined): RgbaImage | undefined => {
+      if (ref === undefined) return undefined;
+      if (!taken.has(ref.transferId)) taken.set(ref.transferId, take(ref.transferId));
+      return taken.get(ref.transferId);
+    };
+    const style = image(params.style);
     const negativeRef = params.negativeStyle?.transferId;
-    const style = params.style === undefined ? undefined : take(params.style.transferId);
-    const negativeImage = negativeRef === undefined ? undefined : negativeRef === params.style?.transferId ? style : take(negativeRef);
-    // the layer being restyled may also be the style or the negative: one upload serves both
+    const negativeImage = image(params.negativeStyle);
     const initRef = params.init?.transferId;
-    const initImage = initRef === undefined ? undefined
-      : initRef === params.style?.transferId ? style : initRef === negativeRef ? negativeImage : take(initRef);
+    const initImage = image(params.init);
+    const extraStyles = (params.extraStyles ?? []).map((e) => ({ ref: e.image.transferId, image: image(e.image), weight: e.weight }));
+    const extraNegatives = (params.extraNegativeStyles ?? []).map((e) => ({ ref: e.transferId, image: image(e) }));
 
     if (params.prompt.length > limits.maxPromptLength || (params.negativePrompt?.length ?? 0) > limits.maxPromptLength) {
       return refuse('PROMPT_TOO_LONG', `prompts are limited to ${limits.maxPromptLength} characters`);
@@ -362,6 +369,9 @@ export class Connection implements JobSink {
     if (initRef !== undefined && initImage === undefined) {
       return refuse('UNKNOWN_IMAGE', `init image transfer ${initRef} is not a complete upload on this connection`);
     }
+    for (const e of [...extraStyles, ...extraNegatives]) {
+      if (e.image === undefined) return refuse('UNKNOWN_IMAGE', `style transfer ${e.ref} is not a complete upload on this connection`);
+    }
     const engine = this.ctx.engineStatus();
     if (!engine.ready) return refuse(engine.modelsMissing ? 'MODELS_MISSING' : 'ENGINE_NOT_READY', engine.reason ?? 'the engine is not ready');
     const verdict = this.ctx.runner.queue.admit(this.id);
@@ -370,12 +380,14 @@ export class Connection implements JobSink {
     const base = params.seed;
     const seeds = Array.from({ length: params.variations }, (_, k) => (base === null ? randomInt(RANDOM_SEED_BOUND) : base + k));
     // the checked spec with its uploads as pixels and its seeds drawn
-    const { seed: _seed, style: _style, negativeStyle: _negative, init: _init, ...settings } = params;
+    const { seed: _seed, style: _style, negativeStyle: _negative, init: _init, extraStyles: _extra, extraNegativeStyles: _extraNegative, ...settings } = params;
     const request: GenerationRequest = {
       ...settings, seeds,
       ...(style !== undefined ? { style } : {}),
       ...(negativeImage !== undefined ? { negativeStyle: negativeImage } : {}),
       ...(initImage !== undefined ? { init: initImage } : {}),
+      ...(extraStyles.length > 0 ? { extraStyles: extraStyles.map((e) => ({ image: e.image!, weight: e.weight })) } : {}),
+      ...(extraNegatives.length > 0 ? { extraNegativeStyles: extraNegatives.map((e) => e.image!) } : {}),
     };
     const refused = this.ctx.admit(request);
     if (refused) return refuse(refused.code, refused.message);

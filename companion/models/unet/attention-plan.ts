@@ -43,12 +43,16 @@ export interface AttentionPlanOptions {
   readonly styleTokens: number;
   /** Emit teacher self-attention sharing (gather index input) in every attn1. */
   readonly teacherShare: boolean;
+  /** References whose tokens are concatenated (default 1); above 1 the graph takes a per-row token bias. */
+  readonly styleSlots?: number;
 }
 
 export interface AttentionPlan {
   readonly layers: readonly AttentionLayer[];
   readonly styleLayers: readonly AttentionLayer[];
   readonly styleTokens: number;
+  /** Reference slots the style tokens hold (styleTokens = slots × the adapter's tokens per image). */
+  readonly styleSlots: number;
   readonly teacherShare: boolean;
   /** Throws for a path that is not an attention layer of this UNet. */
   kindOf(path: string): AttentionKind;
@@ -124,16 +128,19 @@ export function planAttention(c: UNetConfig, o: AttentionPlanOptions): Attention
   }
   const byPath = new Map(layers.map((l) => [l.path, l]));
   const styled = new Set(styleLayers.map((l) => l.path));
+  const slots = o.styleSlots ?? 1;
+  if (!(Number.isInteger(slots) && slots >= 1)) throw new AttentionPlanError(`style slots must be a positive integer, got ${slots}`);
   return {
     layers,
     styleLayers,
-    styleTokens: o.styleTokens,
+    styleTokens: o.styleTokens * slots,
+    styleSlots: slots,
     teacherShare: o.teacherShare,
     kindOf(path: string): AttentionKind {
       const l = byPath.get(path);
       if (!l) throw new AttentionPlanError(`"${path}" is not an attention layer of this UNet`);
       if (l.role === 'self') return { kind: 'self', teacherShare: o.teacherShare };
-      return styled.has(path) ? { kind: 'style', tokens: o.styleTokens } : { kind: 'text' };
+      return styled.has(path) ? { kind: 'style', tokens: o.styleTokens * slots } : { kind: 'text' };
     },
   };
 }

@@ -10,7 +10,7 @@
  */
 import type { Value } from '../../onnx/graph';
 import { GraphBuildError } from '../../onnx/graph';
-import { add, cast, div, gather, mul, reduceMean, slice, sqrt, staticDim, sub } from '../../onnx/ops/basic';
+import { add, cast, div, expand, gather, mul, reduceMean, slice, sqrt, staticDim, sub } from '../../onnx/ops/basic';
 import { attention, linear, linearRef } from '../../onnx/ops/nn';
 import type { TensorRef, WeightScope } from '../../weights/tensor';
 import type { AttentionKind } from './attention-plan';
@@ -23,6 +23,11 @@ export interface StyleControls {
   readonly adainStrength: Value;
   /** float [B, 1, 1]: 1 for teacher rows (text-only in every style layer), 0 otherwise. */
   readonly teacherMask: Value;
+  /**
+   * Several references: float [B, 1, 1, styleTokens], added to the style branch's attention logits per row — ln w for
+   * a reference of weight w (w copies of its tokens), a large negative for an unused slot. Absent with one reference.
+   */
+  readonly tokenBias?: Value;
 }
 
 /** The adapter's key/value projections of one style layer ([channels, cross_dim], torch layout). */
@@ -98,7 +103,9 @@ export function crossAttention(w: WeightScope, x: Value, ehs: Value, kind: Atten
     const style = ctx.style;
     h = g.at(w.path, () => {
       const ip = slice(ehs, [ctx.textTokens], [tokens], [1]);
-      const s = attention(q, linearRef(ip, weights.toK), linearRef(ip, weights.toV), { heads: ctx.heads });
+      // MultiHeadAttention takes its bias as [B|1, H|1, Sq, Sk]: the per-row token bias is expanded over the queries
+      const bias = style.tokenBias === undefined ? undefined : expand(style.tokenBias, [1, 1, staticDim(q, 1), styleTokens]);
+      const s = attention(q, linearRef(ip, weights.toK), linearRef(ip, weights.toV), { heads: ctx.heads, ...(bias ? { bias } : {}) });
       const weighted = add(content, mul(s, cast(style.ipScale, s.dtype)));
       const ada = g.cast(adain(cast(content, 'float32'), cast(s, 'float32'), ctx.adainVarianceFloor), content.dtype);
       const blended = add(weighted, mul(sub(ada, weighted), cast(style.adainStrength, content.dtype)));

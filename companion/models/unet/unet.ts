@@ -7,7 +7,8 @@
  * phase's 4 rows and the 2 rows after it without a second copy of the weights):
  *   sample [B, in, h, w] · timestep [B] (float) · encoder_hidden_states [B, textTokens + styleTokens, cross_dim]
  *   SDXL only: text_embeds [B, pooled] · time_ids [B, 6]
- *   with style layers: ip_scale [1] · adain_strength [1] · teacher_mask [B] (1 = teacher row, text-only)
+ *   with style layers: ip_scale [1] · adain_strength [1] · teacher_mask [B] (1 = teacher row, text-only);
+ *     with several reference slots also style_bias [B, styleTokens] (per-row logit bias of the style tokens)
  *   with teacher sharing: teacher_index [B] int64 (e.g. [0, 0, 2, 2] while sharing, [0, 1, 2, 3] after)
  * Output: noise_pred [B, out, h, w].
  */
@@ -87,6 +88,7 @@ export function buildUNet(g: Graph, w: WeightScope, c: UNetConfig, plan: Attenti
         ipScale: input('ip_scale', 'float32', [1]),
         adainStrength: input('adain_strength', 'float32', [1]),
         teacherMask: unsqueeze(input('teacher_mask', 'float32', [B]), [1, 2]),
+        ...(plan.styleSlots > 1 ? { tokenBias: unsqueeze(input('style_bias', 'float32', [B, plan.styleTokens]), [1, 2]) } : {}),
       },
       styleWeights: requireStyleWeights(o.styleWeights),
     } : {}),
