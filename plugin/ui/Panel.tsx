@@ -5,6 +5,7 @@ import { ConnectionSection } from './ConnectionSection';
 import { JobSection } from './JobSection';
 import { OptionsSection, PromptSection } from './OptionsSection';
 import { ResultsSection } from './ResultsSection';
+import { SelectionOption } from './SelectionOption';
 import { SourceSection } from './SourceSection';
 import { Button } from './spectrum';
 
@@ -64,6 +65,7 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
       <sp-divider size="small" />
       <SourceSection document={state.document} settings={state.settings} onChange={actions.update} onRefresh={actions.refreshDocument} />
       <PromptSection settings={state.settings} onChange={actions.update} />
+      <SelectionOption document={state.document} maskToSelection={state.settings.maskToSelection} onChange={(maskToSelection) => actions.update({ maskToSelection })} />
       <OptionsSection settings={state.settings} outputSize={props.outputSize} fromSelection={fromSelection} onChange={actions.update} />
       {state.notice ? (
         <div className={`notice notice-${state.notice.kind}`} role={state.notice.kind === 'error' ? 'alert' : 'status'} data-testid="notice">

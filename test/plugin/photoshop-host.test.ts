@@ -54,6 +54,7 @@ describe('documentState', () => {
     const group = await doc.createLayerGroup({ name: 'Refs' });
     style.move(group!, 'placeInside' as never);
     ps.modalDepth--;
+    doc.activeLayerIds = [style.id]; // the user selects the style layer again
     doc.selectionBounds = { left: -20, top: 10.5, right: 300, bottom: 900 };
     const state = await host.documentState();
     expect(state).toEqual({
