@@ -82,7 +82,7 @@ interface Kept {
 }
 
 /** Whether results will be masked to the document's selection: there is one, and the option is on. */
-export function masksToSelection(doc: DocumentInfo, settings: Settings): boolean {
+function masksToSelection(doc: DocumentInfo, settings: Settings): boolean {
   return doc.selection !== null && settings.maskToSelection;
 }
 
@@ -422,7 +422,7 @@ export class PanelSession {
     }
     this.setJob({ phase: 'inserting' });
     try {
-      // The only modal scope of a generation: short, after the GPU work is over.
+      // The insert's one modal scope: short, after the GPU work is over.
       await this.insert(prompt, destination, received);
       const ids = new Set(this.kept.slice(0, received.length).map((k) => k.view.id));
       this.publishResults(ids);
