@@ -55,6 +55,29 @@ export function fitInside(w: number, h: number, target: Bounds): Placement {
   };
 }
 
+/** A rectangle of an image, in its pixels. */
+export interface Crop {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * The centred part of a w × h image that, scaled, covers `target` exactly: the whole image when the aspects match,
+ * otherwise the middle, trimmed along the axis that is relatively longer (whole pixels).
+ */
+export function coverCrop(w: number, h: number, target: Bounds): Crop {
+  if (w <= 0 || h <= 0) throw new RangeError(`cannot place an image of ${w}×${h}`);
+  const tw = boundsWidth(target);
+  const th = boundsHeight(target);
+  if (tw <= 0 || th <= 0) throw new RangeError(`cannot place into an empty region ${tw}×${th}`);
+  const scale = Math.max(tw / w, th / h);
+  const width = Math.min(w, Math.max(1, Math.round(tw / scale)));
+  const height = Math.min(h, Math.max(1, Math.round(th / scale)));
+  return { left: Math.floor((w - width) / 2), top: Math.floor((h - height) / 2), width, height };
+}
+
 /**
  * Output size for a generation from the aspect of the region it will fill: the longer side becomes
  * `longSide`, both sides rounded to multiples of `multiple` (the model's latent grid), at least one multiple.

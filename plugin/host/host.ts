@@ -62,6 +62,16 @@ export interface LayerPixels {
   readonly bounds: Bounds;
 }
 
+/**
+ * The selection as it was when captured: its bounding box (clipped to the canvas) and how selected each pixel of that
+ * box is, so results can be masked to it later even if the user has selected something else meanwhile.
+ */
+export interface SelectionMask {
+  readonly bounds: Bounds;
+  /** One byte per pixel of `bounds`, rows top to bottom: 0 unselected … 255 fully selected (feathering, antialiasing). */
+  readonly alpha: Uint8Array;
+}
+
 export interface ResultImage {
   readonly seed: number;
   readonly image: RgbaImage;
@@ -73,8 +83,13 @@ export interface InsertRequest {
   readonly groupName: string;
   /** Prefix of each layer name; the seed is appended. */
   readonly layerPrefix: string;
-  /** Region the results are fitted into (selection or whole canvas), aspect kept, centred. */
+  /** Region the results are fitted into (selection or whole canvas), aspect kept, centred. Ignored with `mask`. */
   readonly target: Bounds;
+  /**
+   * Mask the results to this selection: each result covers `mask.bounds` (scaled to cover, centre-cropped) and gets a
+   * layer mask made from `mask.alpha`. The document's current selection is left as it is.
+   */
+  readonly mask?: SelectionMask | null;
   /** The group is placed directly above this layer when it still exists. */
   readonly aboveLayerId: number | null;
   readonly results: readonly ResultImage[];
@@ -107,6 +122,8 @@ export interface Host {
   watchDocument?(onChange: () => void): () => void;
   /** A short read; never waits on anything but Photoshop. Throws HostError with a user-facing message. */
   readLayer(request: ReadLayerRequest): Promise<LayerPixels>;
+  /** The document's current selection, or null when nothing is selected. A short read. Throws HostError. */
+  readSelection(documentId: number): Promise<SelectionMask | null>;
   /** Adds all results as one history step. Throws HostError with a user-facing message. */
   insertResults(request: InsertRequest): Promise<InsertedResults>;
   readonly tokens: TokenStore;

@@ -63,9 +63,16 @@ export interface PsExecutionContext {
   };
 }
 
+/** An action descriptor for `action.batchPlay` (Photoshop's low-level commands). */
+export interface PsDescriptor {
+  _obj: string;
+  [key: string]: unknown;
+}
+
 export interface PhotoshopApi {
   readonly app: {
-    readonly activeDocument: PsDocument | null;
+    /** Settable: the document in front, which batchPlay commands without a document reference act on. */
+    activeDocument: PsDocument | null;
     readonly documents: PsList<PsDocument>;
   };
   readonly core: {
@@ -74,6 +81,7 @@ export interface PhotoshopApi {
   readonly action: {
     addNotificationListener(events: string[], listener: (event: string, descriptor: object) => void): Promise<void>;
     removeNotificationListener(events: string[], listener: (event: string, descriptor: object) => void): Promise<void>;
+    batchPlay(commands: PsDescriptor[], options: { synchronousExecution?: boolean }): Promise<unknown[]>;
   };
   readonly imaging: {
     getPixels(options: {
@@ -95,6 +103,17 @@ export interface PhotoshopApi {
       imageData: PsImageData;
       replace: boolean;
       targetBounds: { left: number; top: number; width: number; height: number };
+    }): Promise<void>;
+    /** The selection as one grayscale component per pixel (0 unselected … 255, or 0 … 32768 in 16-bit documents). */
+    getSelection(options: { documentID: number; sourceBounds: PsBounds }): Promise<{ imageData: PsImageData; sourceBounds: PsBounds }>;
+    /** Writes grayscale pixels into a layer's existing user (pixel) mask. */
+    putLayerMask(options: {
+      documentID: number;
+      layerID: number;
+      kind: 'user';
+      imageData: PsImageData;
+      replace: boolean;
+      targetBounds: PsBounds;
     }): Promise<void>;
   };
 }

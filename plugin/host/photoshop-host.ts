@@ -1,4 +1,4 @@
-import { boundsHeight, boundsWidth, fitInside, intersect, isEmpty, roundOut } from './geometry';
+import { boundsHeight, boundsWidth, intersect, isEmpty, roundOut } from './geometry';
 import { documentRefusal } from './document-modes';
 import type {
   Bounds,
@@ -10,17 +10,20 @@ import type {
   LayerInfo,
   LayerPixels,
   ReadLayerRequest,
+  SelectionMask,
   TokenStore,
 } from './host';
 import { HostError } from './host';
-import type { PhotoshopApi, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
+import type { PhotoshopApi, PsBounds, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
 import { PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
-import { to16BitRange, toRgba8 } from './pixels';
-import { resizeRgba } from './resample';
+import { placeCovering, placeFitted } from './placement';
+import { to16BitRange, toMask8, toRgba8 } from './pixels';
 import { SecureTokenStore } from './token-store';
 
 /** Every pixel crosses the wire as sRGB 8-bit; Photoshop converts from and to the document's profile. */
 export const SRGB_PROFILE = 'sRGB IEC61966-2.1';
+/** Masks are one grayscale component; the profile the imaging API's examples give them. */
+const MASK_PROFILE = 'Gray Gamma 2.2';
 
 /** Layer kinds whose pixels imaging.getPixels can read (groups and adjustments have none of their own). */
 const READABLE_KINDS = new Set(['pixel', 'smartObject', 'text', 'solidColor', 'gradientFill', 'pattern']);
@@ -223,6 +226,31 @@ export class PhotoshopHost implements Host {
     }
   }
 
+  async readSelection(documentId: number): Promise<SelectionMask | null> {
+    const doc = this.usableDocument(documentId);
+    const sel = doc.selection.bounds;
+    const bounds = sel ? intersect(roundOut(sel), canvasOf(doc)) : null;
+    if (!bounds) return null;
+    try {
+      return await this.ps.core.executeAsModal(
+        async () => {
+          const got = await this.ps.imaging.getSelection({ documentID: doc.id, sourceBounds: bounds });
+          const { imageData } = got;
+          try {
+            if (imageData.components !== 1) throw new HostError(`Photoshop returned a ${imageData.components}-component selection; expected 1.`);
+            const data = toMask8(await imageData.getData({ chunky: true }));
+            return { bounds, alpha: intoBox(data, imageData.width, imageData.height, roundOut(got.sourceBounds), bounds) };
+          } finally {
+            await imageData.dispose();
+          }
+        },
+        { commandName: 'StyleStudio: read selection' },
+      );
+    } catch (err) {
+      throw asHostError(err, 'read the selection');
+    }
+  }
+
   async insertResults(request: InsertRequest): Promise<InsertedResults> {
     if (request.results.length === 0) throw new HostError('There are no results to insert.');
     const doc = this.usableDocument(request.documentId);
@@ -242,11 +270,9 @@ export class PhotoshopHost implements Host {
               const layer = await doc.createPixelLayer({ name: `${request.layerPrefix} · seed ${result.seed}` });
               if (!layer) throw new HostError('Photoshop did not create a result layer.');
               await layer.move(group, PLACE_INSIDE);
-              // Resized here to the box it fills, so Photoshop writes it once, exactly there (no layer.scale).
-              const place = fitInside(result.image.width, result.image.height, request.target);
-              const { width, height } = place;
-              const data = resizeRgba(result.image.data, result.image.width, result.image.height, width, height);
-              const imageData = await this.ps.imaging.createImageDataFromBuffer(sixteenBit ? to16BitRange(data) : data, {
+              const { left, top, image } = request.mask ? placeCovering(result.image, request.mask.bounds) : placeFitted(result.image, request.target);
+              const { width, height } = image;
+              const imageData = await this.ps.imaging.createImageDataFromBuffer(sixteenBit ? to16BitRange(image.data) : image.data, {
                 width,
                 height,
                 components: 4,
@@ -254,16 +280,11 @@ export class PhotoshopHost implements Host {
                 colorProfile: SRGB_PROFILE,
               });
               try {
-                await this.ps.imaging.putPixels({
-                  documentID: doc.id,
-                  layerID: layer.id,
-                  imageData,
-                  replace: true,
-                  targetBounds: { left: place.left, top: place.top, width, height },
-                });
+                await this.ps.imaging.putPixels({ documentID: doc.id, layerID: layer.id, imageData, replace: true, targetBounds: { left, top, width, height } });
               } finally {
                 await imageData.dispose();
               }
+              if (request.mask) await this.addLayerMask(doc, layer, request.mask, sixteenBit);
               layerIds.unshift(layer.id);
             }
             await ctx.hostControl.resumeHistory(suspension, true);
@@ -280,4 +301,51 @@ export class PhotoshopHost implements Host {
       throw asHostError(err, 'insert the results');
     }
   }
+
+  /**
+   * Gives `layer` a layer mask equal to the captured selection: a hide-all mask (batchPlay; the DOM has no call for it)
+   * with the selection's coverage written into its box. Neither step reads or changes the document's selection. The
+   * mask command acts on the document in front, so a job's document the user has left is brought back first.
+   */
+  private async addLayerMask(doc: PsDocument, layer: PsLayer, mask: SelectionMask, sixteenBit: boolean): Promise<void> {
+    if (this.ps.app.activeDocument?.id !== doc.id) this.ps.app.activeDocument = doc;
+    await this.ps.action.batchPlay(
+      [
+        { _obj: 'select', _target: [{ _ref: 'layer', _id: layer.id }], makeVisible: false },
+        { _obj: 'make', new: { _class: 'channel' }, at: { _ref: 'channel', _enum: 'channel', _value: 'mask' }, using: { _enum: 'userMaskEnabled', _value: 'hideAll' } },
+      ],
+      {},
+    );
+    const width = boundsWidth(mask.bounds);
+    const height = boundsHeight(mask.bounds);
+    const imageData = await this.ps.imaging.createImageDataFromBuffer(sixteenBit ? to16BitRange(mask.alpha) : mask.alpha, {
+      width,
+      height,
+      components: 1,
+      colorSpace: 'Grayscale',
+      colorProfile: MASK_PROFILE,
+    });
+    try {
+      await this.ps.imaging.putLayerMask({ documentID: doc.id, layerID: layer.id, kind: 'user', imageData, replace: true, targetBounds: mask.bounds });
+    } finally {
+      await imageData.dispose();
+    }
+  }
+}
+
+/** Pixels read for `from` (possibly trimmed by Photoshop) copied into a zeroed buffer the size of `box`. */
+function intoBox(data: Uint8Array, width: number, height: number, from: PsBounds, box: Bounds): Uint8Array {
+  const bw = boundsWidth(box);
+  const out = new Uint8Array(bw * boundsHeight(box));
+  const region = intersect(from, box);
+  if (!region) return out;
+  for (let y = region.top; y < region.bottom; y++) {
+    const sy = y - from.top;
+    if (sy >= height) break;
+    const sx0 = region.left - from.left;
+    const n = Math.min(region.right - region.left, width - sx0);
+    if (n <= 0) continue;
+    out.set(data.subarray(sy * width + sx0, sy * width + sx0 + n), (y - box.top) * bw + (region.left - box.left));
+  }
+  return out;
 }

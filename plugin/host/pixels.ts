@@ -32,3 +32,12 @@ export function to16BitRange(data: Uint8Array): Uint16Array {
   for (let i = 0; i < data.length; i++) out[i] = Math.round((data[i]! * 32768) / 255);
   return out;
 }
+
+/** A selection or mask read from Photoshop as 8-bit coverage 0..255 (16-bit data comes in the 0..32768 range). */
+export function toMask8(data: Uint8Array | Uint16Array | Float32Array): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof Float32Array) throw new HostError('Photoshop returned a 32-bit selection; use an 8 or 16 bits/channel document.');
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = Math.min(255, Math.round((data[i]! * 255) / 32768));
+  return out;
+}

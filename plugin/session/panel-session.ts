@@ -1,8 +1,8 @@
 import type { CompanionClient, ConnectionState, DownloadProgress, JobHandle, JobOutcome, NegativeStyleInput } from '../client/companion-client';
 import { outputSizeFor } from '../host/geometry';
-import type { Bounds, DocumentState, Host, RgbaImage, ResultImage } from '../host/host';
+import type { Bounds, DocumentInfo, DocumentState, Host, RgbaImage, ResultImage, SelectionMask } from '../host/host';
 import { HostError } from '../host/host';
-import type { ModelSets } from '../../protocol';
+import { SIZE_STRIDE, type ModelSets } from '../../protocol';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
 import { downscale } from './thumbnails';
 
@@ -66,12 +66,32 @@ const THUMBNAIL_SIDE = 160;
 /** Style references need no more than this (CLIP sees 224²); Photoshop downsamples larger layers on read. */
 const STYLE_READ_SIDE = 1024;
 
+/** Where a job's results go, fixed when Generate is pressed. */
+interface Destination {
+  readonly documentId: number;
+  readonly target: Bounds;
+  /** The selection captured at submit when results are masked to it. */
+  readonly mask: SelectionMask | null;
+  readonly aboveLayerId: number | null;
+}
+
 interface Kept {
   view: ResultView;
   image: RgbaImage | null;
-  readonly documentId: number;
-  readonly target: Bounds;
-  readonly aboveLayerId: number | null;
+  readonly destination: Destination;
+}
+
+/** Whether results will be masked to the document's selection: there is one, and the option is on. */
+function masksToSelection(doc: DocumentInfo, settings: Settings): boolean {
+  return doc.selection !== null && settings.maskToSelection;
+}
+
+/**
+ * Output size for the region a job fills and the long-side setting. Masked jobs cover the selection's box, so they
+ * follow its aspect as closely as the engine allows (its stride); others keep the coarser 64 px grid.
+ */
+function sizeFor(region: Bounds, longSide: number, masked: boolean): { width: number; height: number } {
+  return masked ? outputSizeFor(region, longSide, SIZE_STRIDE) : outputSizeFor(region, longSide);
 }
 
 /** Short group and layer names from the prompt (Photoshop layer names are best kept short). */
@@ -259,8 +279,7 @@ export class PanelSession {
     const doc = this.current.document;
     if (doc.kind !== 'ready') return null;
     const region = doc.doc.selection ?? { left: 0, top: 0, right: doc.doc.width, bottom: doc.doc.height };
-    const size = outputSizeFor(region, Math.min(this.current.settings.longSide, maxSide));
-    return size;
+    return sizeFor(region, Math.min(this.current.settings.longSide, maxSide), masksToSelection(doc.doc, this.current.settings));
   }
 
   async generate(): Promise<void> {
@@ -283,7 +302,7 @@ export class PanelSession {
       this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Reading the document failed: ${(err as Error).message}` });
       return;
     }
-    const { documentId, sourceLayerId, target, style, negativeStyle, size, init } = prepared;
+    const { destination, style, negativeStyle, size, init } = prepared;
     const received: ResultImage[] = [];
     this.setJob({ phase: 'uploading' });
     const prompt = s.prompt.trim();
@@ -317,10 +336,10 @@ export class PanelSession {
         },
         result: (r) => {
           received.push({ seed: r.seed, image: r.image });
-          this.addResult(prompt, r.seed, r.image, documentId, target, sourceLayerId);
+          this.addResult(prompt, r.seed, r.image, destination);
           this.setJob({ received: received.length });
         },
-        end: (outcome) => void this.finish(outcome, prompt, documentId, target, sourceLayerId, received),
+        end: (outcome) => void this.finish(outcome, prompt, destination, received),
       },
     );
   }
@@ -342,8 +361,11 @@ export class PanelSession {
       const avoid = await this.host.readLayer({ documentId: doc.id, layerId: s.avoid.layerId, selectionOnly: false, maxSide: readSide });
       negativeStyle = { kind: 'image', image: avoid.image };
     }
-    const target = doc.selection ?? { left: 0, top: 0, right: doc.width, bottom: doc.height };
-    const size = outputSizeFor(target, Math.min(s.longSide, maxImageSide));
+    // Captured now: the user may select something else while the job runs.
+    const mask = masksToSelection(doc, s) ? await this.host.readSelection(doc.id) : null;
+    const target = mask?.bounds ?? doc.selection ?? { left: 0, top: 0, right: doc.width, bottom: doc.height };
+    const size = sizeFor(target, Math.min(s.longSide, maxImageSide), mask !== null);
+    const destination: Destination = { documentId: doc.id, target, mask, aboveLayerId: sourceLayerId };
     let init: RgbaImage | undefined;
     if (s.restyleLayerId !== null) {
       if (!doc.layers.some((l) => l.id === s.restyleLayerId)) throw new HostError('The layer to restyle no longer exists. Choose another one, or “Nothing”.');
@@ -353,7 +375,7 @@ export class PanelSession {
       });
       init = read.image;
     }
-    return { documentId: doc.id, sourceLayerId, target, style: source.image, negativeStyle, size, init };
+    return { destination, style: source.image, negativeStyle, size, init };
   }
 
   cancel(): void {
@@ -362,7 +384,7 @@ export class PanelSession {
     this.handle.cancel();
   }
 
-  private addResult(prompt: string, seed: number, image: RgbaImage, documentId: number, target: Bounds, aboveLayerId: number | null): void {
+  private addResult(prompt: string, seed: number, image: RgbaImage, destination: Destination): void {
     const view: ResultView = {
       id: `result-${this.nextResult++}`,
       prompt,
@@ -373,7 +395,7 @@ export class PanelSession {
       inserted: false,
       canReinsert: true,
     };
-    this.kept.unshift({ view, image, documentId, target, aboveLayerId });
+    this.kept.unshift({ view, image, destination });
     // Bound memory: only the newest results keep their full pixels.
     this.kept.forEach((k, i) => {
       if (i >= KEPT_RESULTS) k.image = null;
@@ -393,9 +415,7 @@ export class PanelSession {
   private async finish(
     outcome: JobOutcome,
     prompt: string,
-    documentId: number,
-    target: Bounds,
-    aboveLayerId: number | null,
+    destination: Destination,
     received: ResultImage[],
   ): Promise<void> {
     this.handle = null;
@@ -413,14 +433,21 @@ export class PanelSession {
     }
     this.setJob({ phase: 'inserting' });
     try {
-      // The only modal scope of a generation: short, after the GPU work is over.
-      await this.host.insertResults({ documentId, groupName: shortName(prompt), layerPrefix: shortName(prompt, 32), target, aboveLayerId, results: received });
+      // The insert's one modal scope: short, after the GPU work is over.
+      await this.insert(prompt, destination, received);
       const ids = new Set(this.kept.slice(0, received.length).map((k) => k.view.id));
       this.publishResults(ids);
       this.endJob(null);
     } catch (err) {
       this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Inserting failed: ${(err as Error).message}` });
     }
+  }
+
+  private insert(prompt: string, d: Destination, results: readonly ResultImage[]): Promise<unknown> {
+    return this.host.insertResults({
+      documentId: d.documentId, groupName: shortName(prompt), layerPrefix: shortName(prompt, 32),
+      target: d.target, mask: d.mask, aboveLayerId: d.aboveLayerId, results,
+    });
   }
 
   private endJob(notice: Notice | null): void {
@@ -436,10 +463,7 @@ export class PanelSession {
       return;
     }
     try {
-      await this.host.insertResults({
-        documentId: k.documentId, groupName: shortName(k.view.prompt), layerPrefix: shortName(k.view.prompt, 32),
-        target: k.target, aboveLayerId: k.aboveLayerId, results: [{ seed: k.view.seed, image: k.image }],
-      });
+      await this.insert(k.view.prompt, k.destination, [{ seed: k.view.seed, image: k.image }]);
       this.publishResults(new Set([k.view.id]));
     } catch (err) {
       this.set({ notice: { kind: 'error', text: err instanceof HostError ? err.message : (err as Error).message } });

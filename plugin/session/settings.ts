@@ -10,6 +10,8 @@ export interface Settings {
   /** null: whichever layer is active when Generate is pressed. */
   readonly sourceLayerId: number | null;
   readonly selectionOnly: boolean;
+  /** With a selection: generate for its box and mask each result to it (off: fit into the box, unmasked). */
+  readonly maskToSelection: boolean;
   readonly avoid: AvoidChoice;
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -34,6 +36,7 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = {
   sourceLayerId: null,
   selectionOnly: false,
+  maskToSelection: true,
   avoid: { kind: 'none' },
   prompt: '',
   negativePrompt: '',

@@ -6,6 +6,7 @@ import { JobSection } from './JobSection';
 import { OptionsSection, PromptSection } from './OptionsSection';
 import { ResultsSection } from './ResultsSection';
 import { RestyleSection } from './RestyleSection';
+import { SelectionOption } from './SelectionOption';
 import { SourceSection } from './SourceSection';
 import { Button } from './spectrum';
 
@@ -66,6 +67,7 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
       <SourceSection document={state.document} settings={state.settings} onChange={actions.update} onRefresh={actions.refreshDocument} />
       <RestyleSection document={state.document} settings={state.settings} onChange={actions.update} />
       <PromptSection settings={state.settings} onChange={actions.update} />
+      <SelectionOption document={state.document} maskToSelection={state.settings.maskToSelection} onChange={(maskToSelection) => actions.update({ maskToSelection })} />
       <OptionsSection settings={state.settings} outputSize={props.outputSize} fromSelection={fromSelection} onChange={actions.update} />
       {state.notice ? (
         <div className={`notice notice-${state.notice.kind}`} role={state.notice.kind === 'error' ? 'alert' : 'status'} data-testid="notice">

@@ -24,6 +24,7 @@ interface LayerSnapshot {
   kind: 'pixel' | 'group';
   depth: number;
   bounds: { left: number; top: number; right: number; bottom: number } | null;
+  masked: boolean;
 }
 
 const artifacts = path.join(repoRoot, 'artifacts', 'e2e');
@@ -31,7 +32,10 @@ const artifacts = path.join(repoRoot, 'artifacts', 'e2e');
  * The README's picture of the panel (docs/PLUGIN.md): refreshed from the run's screenshot only when asked
  * (STYLESTUDIO_UPDATE_SCREENSHOTS=1), so a test run leaves the tracked tree as it was; artifacts/e2e always has it.
  */
-const docsScreenshot = process.env['STYLESTUDIO_UPDATE_SCREENSHOTS'] === '1' ? path.join(repoRoot, 'docs', 'images', 'panel.png') : null;
+const updateDocs = process.env['STYLESTUDIO_UPDATE_SCREENSHOTS'] === '1';
+const docsScreenshot = updateDocs ? path.join(repoRoot, 'docs', 'images', 'panel.png') : null;
+/** docs/PLUGIN.md's picture of a result masked to an elliptical selection; refreshed the same way. */
+const docsSelectionScreenshot = updateDocs ? path.join(repoRoot, 'docs', 'images', 'panel-selection.png') : null;
 let pageFile: string;
 let browser: Browser;
 
@@ -191,7 +195,7 @@ async function waitUntil(page: Page, predicate: () => boolean, timeoutMs: number
   await page.waitForFunction(predicate, undefined, { timeout: timeoutMs, polling: 100 });
 }
 
-test('a selection shapes the output and receives the result; "only the selected area" crops the style', async () => {
+test('a selection shapes the output and receives the result fitted, unmasked with "Mask to selection" off; "only the selected area" crops the style', async () => {
   const companion = await startTinyServe({ args: PAGE_ORIGIN });
   try {
     const { page, problems } = await openPanel(companion);
@@ -200,7 +204,9 @@ test('a selection shapes the output and receives the result; "only the selected 
     await page.evaluate(() => (globalThis as any).e2e.setSelection({ left: 40, top: 40, right: 200, bottom: 280 }));
     await page.locator('[data-testid=prompt] textarea').click(); // focusing the panel re-reads the document
     await page.locator('[data-testid=prompt] textarea').fill('a tall lighthouse');
-    await expectText(page.locator('[data-testid=output-size]'), '704 × 1024, shaped like the selection');
+    await expectText(page.locator('[data-testid=output-size]'), '672 × 1024, shaped like the selection'); // masked: the engine's stride
+    await page.locator('[data-testid=mask-to-selection] input').uncheck();
+    await expectText(page.locator('[data-testid=output-size]'), '704 × 1024, shaped like the selection'); // as before: 64 px grid
     await page.locator('[data-testid=selection-only] input').check();
     // one variation: drive the slider's range input as a user would
     await page.locator('[data-testid=variations] input').fill('1');
@@ -216,6 +222,63 @@ test('a selection shapes the output and receives the result; "only the selected 
     expect(results).toHaveLength(1);
     // 320×512 fitted into the 160×240 selection: ×0.46875 → 150×240, centred horizontally
     expect(results[0]!.bounds).toEqual({ left: 45, top: 40, right: 195, bottom: 280 });
+    expect(results[0]!.masked).toBe(false);
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
+test('an elliptical selection: the result covers its box under a layer mask of the ellipse; the selection stays; screenshot', async () => {
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    const box = { left: 180, top: 30, right: 460, bottom: 290 }; // 280 × 260
+    await page.evaluate((b) => (globalThis as any).e2e.setSelection(b, 'ellipse'), box);
+    await page.locator('[data-testid=prompt] textarea').click(); // focusing the panel re-reads the document
+    await page.locator('[data-testid=prompt] textarea').fill('a full moon over the harbour');
+    await page.locator('[data-testid=variations] input').fill('1');
+    await fastSettings(page);
+    await page.locator('[data-testid=fixed-seed] input').check();
+    await page.locator('[data-testid=seed] input').fill('4321');
+    expect(await page.locator('[data-testid=mask-to-selection] input').isChecked()).toBe(true); // on by default
+    await expectText(page.locator('[data-testid=output-size]'), '512 × 480, shaped like the selection');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
+
+    const result = (await layers(page)).find((l) => l.depth === 1)!;
+    // 512×480 scaled to cover 280×260 (×0.546875, 2 rows cropped from the top): exactly the selection's box
+    expect(result.bounds).toEqual(box);
+    expect(result.masked).toBe(true);
+    // the mask is the ellipse: shown at the centre, hidden in the box's corners, antialiased along the edge
+    const probe = await page.evaluate(({ id, b }) => {
+      const e2e = (globalThis as any).e2e;
+      const at = (x: number, y: number) => e2e.sample(id, x, y);
+      const cy = (b.top + b.bottom) / 2;
+      const edge: number[] = [];
+      for (let x = b.left; x < b.left + 12; x++) edge.push(at(x, Math.floor(cy)).mask);
+      return {
+        centre: at((b.left + b.right) / 2, Math.floor(cy)),
+        corners: [at(b.left, b.top), at(b.right - 1, b.top), at(b.left, b.bottom - 1), at(b.right - 1, b.bottom - 1)].map((s: { mask: number }) => s.mask),
+        outside: at(b.left - 5, Math.floor(cy)),
+        edge,
+      };
+    }, { id: result.id, b: box });
+    expect(probe.centre.mask).toBe(255);
+    expect(probe.centre.rgba[3]).toBe(255); // the generated pixels are there, inside the ellipse
+    expect(probe.corners).toEqual([0, 0, 0, 0]);
+    expect(probe.outside).toEqual({ rgba: [0, 0, 0, 0], mask: 0 });
+    expect(probe.edge.some((m) => m > 0 && m < 255)).toBe(true);
+    expect(probe.edge[probe.edge.length - 1]).toBe(255);
+    // the user's selection is as it was
+    const state = await page.evaluate(() => (globalThis as any).e2e.state().document.doc.selection);
+    expect(state).toEqual(box);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(artifacts, 'panel-selection.png'), fullPage: true });
+    if (docsSelectionScreenshot !== null) fs.copyFileSync(path.join(artifacts, 'panel-selection.png'), docsSelectionScreenshot);
     expect(problems).toEqual([]);
     await page.close();
   } finally {

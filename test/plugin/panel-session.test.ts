@@ -89,7 +89,7 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(host.reads).toEqual([{ documentId: 7, layerId: 3, selectionOnly: false, maxSide: 1024 }]);
     expect(host.inserts).toHaveLength(1);
     expect(host.inserts[0]).toMatchObject({
-      documentId: 7, groupName: 'a lighthouse at dusk', aboveLayerId: 3, target: { left: 0, top: 0, right: 1600, bottom: 900 },
+      documentId: 7, groupName: 'a lighthouse at dusk', aboveLayerId: 3, target: { left: 0, top: 0, right: 1600, bottom: 900 }, mask: null,
     });
     expect(host.inserts[0]!.results.map((r) => [r.seed, r.image.width, r.image.height])).toEqual([[99, 512, 320], [100, 512, 320]]);
     expect(session.state.results.map((r) => [r.seed, r.inserted, r.canReinsert])).toEqual([[100, true, true], [99, true, true]]);
@@ -174,12 +174,48 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(host.reads[0]!.selectionOnly).toBe(true);
     expect(host.inserts[0]!.results.map((r) => [r.image.width, r.image.height])).toEqual([[256, 512]]);
     expect(host.inserts[0]!.target).toEqual({ left: 100, top: 100, right: 400, bottom: 700 });
+    expect(host.inserts[0]!.mask?.bounds).toEqual({ left: 100, top: 100, right: 400, bottom: 700 });
     const result = session.state.results[0]!;
     session.reuseSeed(result.id);
     expect(session.state.settings).toMatchObject({ seedMode: 'fixed', seed: result.seed });
     await session.reinsert(result.id);
     expect(host.inserts).toHaveLength(2);
     expect(host.inserts[1]!.results).toHaveLength(1);
+    expect(host.inserts[1]!.mask).toBe(host.inserts[0]!.mask); // inserted again under the same captured selection
+  });
+
+  test('mask to selection: the selection is captured at Generate, a new one during the job changes nothing; off: fitted, unmasked', async () => {
+    const selection = { left: 100, top: 100, right: 400, bottom: 520 }; // 300 × 420
+    await paired({ ...SAMPLE_DOC, selection });
+    const shape = new Uint8Array(300 * 420).map((_, i) => (i % 300 < 150 ? 255 : 0)); // the left half: not a rectangle's box
+    host.selectionAlpha = shape;
+    session.update({ prompt: 'p', steps: 8, teacherSteps: 2, variations: 1, longSide: 512 });
+    expect(session.state.settings.maskToSelection).toBe(true); // on by default
+    expect(session.outputSize()).toEqual({ width: 352, height: 512 }); // the engine's stride (32): closest to 300:420
+    await session.generate();
+    await until(session, (s) => s.job?.phase === 'running');
+    // the user selects something else while the companion works
+    host.state = { kind: 'ready', doc: { ...SAMPLE_DOC, selection: { left: 0, top: 0, right: 50, bottom: 50 } } };
+    host.selectionAlpha = null;
+    await until(session, (s) => s.job === null);
+    expect(session.state.notice).toBeNull();
+    expect(host.events).toEqual(['read 3', 'read selection', 'insert 1']);
+    const insert = host.inserts[0]!;
+    expect(insert.results.map((r) => [r.image.width, r.image.height])).toEqual([[352, 512]]);
+    expect(insert.target).toEqual(selection);
+    expect(insert.mask?.bounds).toEqual(selection);
+    expect(insert.mask?.alpha).toBe(shape);
+
+    // off: as without the option: fitted into the (current) selection's box on the 64 px grid, no mask, no selection read
+    host.state = { kind: 'ready', doc: { ...SAMPLE_DOC, selection } };
+    await session.refreshDocument();
+    session.update({ maskToSelection: false });
+    expect(session.outputSize()).toEqual({ width: 384, height: 512 });
+    await session.generate();
+    await until(session, (s) => s.job === null);
+    expect(host.events.slice(3)).toEqual(['read 3', 'insert 1']);
+    expect(host.inserts[1]).toMatchObject({ target: selection, mask: null });
+    expect(host.inserts[1]!.results.map((r) => [r.image.width, r.image.height])).toEqual([[384, 512]]);
   });
 
   test(`only the newest ${KEPT_RESULTS} results keep their pixels; the list itself is bounded`, async () => {

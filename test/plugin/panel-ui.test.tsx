@@ -167,6 +167,19 @@ describe('source and settings', () => {
     expect(screen.getByTestId('selection-only').textContent).toMatch(/no selection/);
   });
 
+  test('mask to selection: one click turns it off or on; unavailable without a selection', () => {
+    const { actions, rerenderWith } = renderPanel(baseState({ document: { kind: 'ready', doc: { ...SAMPLE_DOC, selection: { left: 0, top: 0, right: 10, bottom: 10 } } } }));
+    const box = screen.getByTestId('mask-to-selection');
+    expect(box.textContent).toBe('Mask to selection');
+    expect(box.hasAttribute('checked')).toBe(true);
+    expect(box.hasAttribute('disabled')).toBe(false);
+    setValue(box, 'checked', false, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ maskToSelection: false }]]);
+    rerenderWith(baseState());
+    expect(screen.getByTestId('mask-to-selection').hasAttribute('disabled')).toBe(true);
+    expect(screen.getByTestId('mask-to-selection').textContent).toBe('Mask to selection (no selection)');
+  });
+
   test('avoid: choosing "a layer" shows a second layer picker', () => {
     const { actions, rerenderWith } = renderPanel(baseState());
     setValue(screen.getByTestId('avoid'), 'selectedIndex', 1, 'change');

@@ -1,6 +1,7 @@
 import { PhotoshopHost } from '../../plugin/host/photoshop-host';
 import { HostError, type RgbaImage } from '../../plugin/host/host';
 import { FakePhotoshop, FakeSecureStorage, type FakeDocument, type PixelContent } from './fakes/fake-photoshop';
+import { coverCrop } from '../../plugin/host/geometry';
 
 function solid(left: number, top: number, width: number, height: number, rgba: [number, number, number, number]): PixelContent {
   const data = new Uint8Array(width * height * 4);
@@ -54,6 +55,7 @@ describe('documentState', () => {
     const group = await doc.createLayerGroup({ name: 'Refs' });
     style.move(group!, 'placeInside' as never);
     ps.modalDepth--;
+    doc.activeLayerIds = [style.id]; // the user selects the style layer again
     doc.selectionBounds = { left: -20, top: 10.5, right: 300, bottom: 900 };
     const state = await host.documentState();
     expect(state).toEqual({
@@ -189,6 +191,9 @@ describe('insertResults', () => {
     expect(first.scaled).toBeNull();
     expect(ps.log.filter((l) => l.startsWith('scale'))).toEqual([]);
     expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
+    // no selection mask asked for: no layer mask, no batchPlay
+    expect(group.children!.map((l) => l.userMask)).toEqual([null, null]);
+    expect(ps.log.filter((l) => /mask|select/.test(l))).toEqual([]);
   });
 
   test('over a selection; 16-bit documents get 16-bit data in Photoshop\'s 0..32768 range', async () => {
@@ -237,6 +242,118 @@ describe('insertResults', () => {
     const { ps, doc } = setup();
     await expect(doc.createPixelLayer({ name: 'x' })).rejects.toThrow(/inside executeAsModal/);
     expect(ps.violations).toEqual(['createPixelLayer']);
+  });
+});
+
+/** An image whose every pixel holds its row number (R) and column (G), to see which part of it was placed. */
+function rowsAndColumns(width: number, height: number): RgbaImage {
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([y, x % 256, 0, 255], (y * width + x) * 4);
+  return { width, height, data };
+}
+
+/** A lasso-like selection: the triangle below the box's diagonal, with a half-selected antialiased edge. */
+function lasso(left: number, top: number) {
+  return (x: number, y: number): number => {
+    const d = (x - left) - (y - top); // ≤ 0 on or below the diagonal
+    return d < 0 ? 255 : d === 0 ? 128 : 0;
+  };
+}
+
+/** How many bytes two equally long masks differ in (toEqual on megabyte arrays is slow). */
+function differing(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return Math.max(a.length, b.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
+describe('masking results to a selection', () => {
+  test('a lasso-like selection: results cover its box, each gets a layer mask equal to the selection, the selection stays, one step', async () => {
+    const { ps, doc, host } = setup();
+    const { style } = addStyleLayer(doc);
+    doc.select({ left: 200.4, top: 100, right: 520, bottom: 340 }, lasso(200, 100));
+    const before = doc.selectionPixels();
+    const mask = await host.readSelection(doc.id);
+    expect(mask!.bounds).toEqual({ left: 200, top: 100, right: 520, bottom: 340 });
+    expect(mask!.alpha.length).toBe(320 * 240);
+    expect([mask!.alpha[0], mask!.alpha[1], mask!.alpha[320]]).toEqual([128, 0, 255]); // coverage, not just the box
+    expect(ps.modalDepth).toBe(0);
+
+    // 320×256 (the engine's stride) for a 320×240 box: scaled ×1 and 8 rows cropped from top and bottom
+    const inserted = await host.insertResults({
+      documentId: doc.id, groupName: 'g', layerPrefix: 'p', aboveLayerId: style.id,
+      target: mask!.bounds, mask, results: [{ seed: 1, image: rowsAndColumns(320, 256) }, { seed: 2, image: rowsAndColumns(320, 256) }],
+    });
+    expect(ps.violations).toEqual([]);
+    expect(ps.modalScopes).toEqual(['StyleStudio: read selection', 'StyleStudio: insert results']);
+    expect(ps.suspensions).toEqual([{ id: 1, documentID: doc.id, name: 'StyleStudio: g', committed: true }]);
+    for (const id of inserted.layerIds) {
+      const layer = doc.find(id)!;
+      expect(layer.content).toMatchObject({ left: 200, top: 100, width: 320, height: 240 });
+      expect(Array.from(layer.content!.rgba.subarray(0, 4))).toEqual([8, 0, 0, 255]); // row 8 of the result at the box's top
+      expect(Array.from(layer.content!.rgba.subarray(-4))).toEqual([247, 319 % 256, 0, 255]);
+      expect(differing(layer.userMask!.alpha, before)).toBe(0); // the mask is the selection, pixel for pixel, outside the box too
+    }
+    expect(ps.log.filter((l) => /mask/i.test(l))).toEqual([
+      `make mask ${inserted.layerIds[1]} hideAll`, `putLayerMask ${inserted.layerIds[1]} at 200,100 320×240`,
+      `make mask ${inserted.layerIds[0]} hideAll`, `putLayerMask ${inserted.layerIds[0]} at 200,100 320×240`,
+    ]);
+    expect(doc.selectionBounds).toEqual({ left: 200.4, top: 100, right: 520, bottom: 340 });
+    expect(differing(doc.selectionPixels(), before)).toBe(0);
+    expect(ps.activations).toEqual([]); // the document was in front already
+    expect(ps.imageDataDisposed).toBe(ps.imageDataCreated);
+  });
+
+  test('the selection changed while the job ran: results go to the captured one, and the new selection is left alone', async () => {
+    const { ps, doc, host } = setup('RGBColorMode', 'bitDepth16');
+    addStyleLayer(doc);
+    doc.select({ left: 10, top: 20, right: 110, bottom: 220 }, lasso(10, 20));
+    const captured = await host.readSelection(doc.id); // 16-bit coverage comes back as 0..255
+    expect([captured!.alpha[0], captured!.alpha[100]]).toEqual([128, 255]);
+    const atSubmit = doc.selectionPixels();
+    doc.select({ left: 600, top: 500, right: 700, bottom: 600 }); // the user selects elsewhere meanwhile
+    const now = doc.selectionPixels();
+    const inserted = await host.insertResults({
+      documentId: doc.id, groupName: 'g', layerPrefix: 'p', aboveLayerId: null,
+      target: captured!.bounds, mask: captured, results: [{ seed: 1, image: image(64, 128, 200) }],
+    });
+    const layer = doc.find(inserted.layerIds[0]!)!;
+    expect(layer.content).toMatchObject({ left: 10, top: 20, width: 100, height: 200 });
+    expect(differing(layer.userMask!.alpha, atSubmit)).toBe(0);
+    expect(differing(doc.selectionPixels(), now)).toBe(0);
+    expect(ps.violations).toEqual([]);
+  });
+
+  test('a job whose document is no longer in front: that document is brought back for the mask command', async () => {
+    const { ps, doc, host } = setup();
+    addStyleLayer(doc);
+    doc.select({ left: 0, top: 0, right: 64, bottom: 64 });
+    const captured = await host.readSelection(doc.id);
+    const other = ps.addDocument('other.psd', 100, 100); // now in front
+    other.addLayer('Background', 'pixel', solid(0, 0, 100, 100, [0, 0, 0, 255]));
+    const inserted = await host.insertResults({
+      documentId: doc.id, groupName: 'g', layerPrefix: 'p', aboveLayerId: null,
+      target: captured!.bounds, mask: captured, results: [{ seed: 1, image: image(64, 64, 9) }],
+    });
+    expect(ps.activations).toEqual([doc.id]);
+    expect(doc.find(inserted.layerIds[0]!)!.userMask!.alpha[0]).toBe(255);
+    expect(other.top.every((l) => l.userMask === null)).toBe(true);
+  });
+
+  test('no selection: nothing to capture, and nothing is read', async () => {
+    const { ps, doc, host } = setup();
+    expect(await host.readSelection(doc.id)).toBeNull();
+    doc.select({ left: 2000, top: 0, right: 2100, bottom: 100 }); // entirely off the canvas
+    expect(await host.readSelection(doc.id)).toBeNull();
+    expect(ps.log.filter((l) => l.startsWith('getSelection'))).toEqual([]);
+  });
+
+  test('coverCrop: the centred part of the image with the target\'s aspect', () => {
+    expect(coverCrop(320, 256, { left: 0, top: 0, right: 320, bottom: 240 })).toEqual({ left: 0, top: 8, width: 320, height: 240 });
+    expect(coverCrop(512, 512, { left: 5, top: 5, right: 105, bottom: 55 })).toEqual({ left: 0, top: 128, width: 512, height: 256 });
+    expect(coverCrop(256, 512, { left: 0, top: 0, right: 300, bottom: 600 })).toEqual({ left: 0, top: 0, width: 256, height: 512 });
+    expect(coverCrop(300, 100, { left: 0, top: 0, right: 10, bottom: 10 })).toEqual({ left: 100, top: 0, width: 100, height: 100 });
   });
 });
 

@@ -2,9 +2,10 @@
  * A Host over a document made of canvases, for the end-to-end page: layers are full-size canvases,
  * groups hold layers, and the composite is drawn onto a visible canvas. It applies the same rules a
  * Photoshop document would (trimmed reads, selection crop, empty-layer refusal, one history step per
- * insert) so the panel can be driven for real in a browser.
+ * insert, the same placement, layer masks from a captured selection) so the panel can be driven for real
+ * in a browser.
  */
-import { fitInside, intersect, isEmpty } from '../../../plugin/host/geometry';
+import { intersect, isEmpty } from '../../../plugin/host/geometry';
 import type {
   Bounds,
   DocumentState,
@@ -16,15 +17,19 @@ import type {
   LayerPixels,
   ReadLayerRequest,
   RgbaImage,
+  SelectionMask,
   TokenStore,
 } from '../../../plugin/host/host';
 import { HostError } from '../../../plugin/host/host';
+import { placeCovering, placeFitted } from '../../../plugin/host/placement';
 
 export interface CanvasLayer {
   readonly id: number;
   name: string;
   readonly kind: 'pixel' | 'group';
   readonly canvas: HTMLCanvasElement | null;
+  /** A layer mask: a full-size canvas whose alpha is the mask (0 hides, 255 shows), or null. */
+  readonly mask: HTMLCanvasElement | null;
   readonly children: CanvasLayer[];
 }
 
@@ -37,7 +42,10 @@ export interface LayerSnapshot {
   readonly bounds: Bounds | null;
   /** Colour at the centre of the content. */
   readonly centre: readonly number[] | null;
+  readonly masked: boolean;
 }
+
+export type SelectionShape = 'rectangle' | 'ellipse';
 
 function imageToCanvas(image: RgbaImage): HTMLCanvasElement {
   const c = document.createElement('canvas');
@@ -54,6 +62,9 @@ export class CanvasHost implements Host {
   readonly top: CanvasLayer[] = [];
   activeLayerId: number | null = null;
   selection: Bounds | null = null;
+  /** Coverage of every document pixel (width × height) for a non-rectangular selection; null: the box is all selected. */
+  private selectionAlpha: Uint8Array | null = null;
+  private selectionShape: SelectionShape = 'rectangle';
   historySteps: string[] = [];
   /** Regions read as style references, in order. */
   readonly reads: Bounds[] = [];
@@ -76,10 +87,34 @@ export class CanvasHost implements Host {
     canvas.width = this.width;
     canvas.height = this.height;
     if (paint) paint(canvas.getContext('2d')!);
-    const layer: CanvasLayer = { id: this.nextId++, name, kind: 'pixel', canvas, children: [] };
+    const layer: CanvasLayer = { id: this.nextId++, name, kind: 'pixel', canvas, mask: null, children: [] };
     this.top.unshift(layer);
     this.render();
     return layer;
+  }
+
+  /** Selects a rectangle, or the antialiased ellipse inscribed in it (the elliptical marquee); null deselects. */
+  select(bounds: Bounds | null, shape: SelectionShape = 'rectangle'): void {
+    this.selection = bounds;
+    this.selectionShape = shape;
+    this.selectionAlpha = null;
+    if (bounds && shape === 'ellipse') {
+      const ctx = this.blank().getContext('2d')!;
+      ctx.beginPath();
+      ctx.ellipse((bounds.left + bounds.right) / 2, (bounds.top + bounds.bottom) / 2, (bounds.right - bounds.left) / 2, (bounds.bottom - bounds.top) / 2, 0, 0, 2 * Math.PI);
+      ctx.fill();
+      const rgba = ctx.getImageData(0, 0, this.width, this.height).data;
+      this.selectionAlpha = new Uint8Array(this.width * this.height);
+      for (let i = 0; i < this.selectionAlpha.length; i++) this.selectionAlpha[i] = rgba[i * 4 + 3]!;
+    }
+    this.render();
+  }
+
+  private blank(): HTMLCanvasElement {
+    const c = document.createElement('canvas');
+    c.width = this.width;
+    c.height = this.height;
+    return c;
   }
 
   private *walk(layers: CanvasLayer[] = this.top, depth = 0): Generator<{ layer: CanvasLayer; depth: number }> {
@@ -118,7 +153,16 @@ export class CanvasHost implements Host {
     const draw = (layers: CanvasLayer[]) => {
       for (let i = layers.length - 1; i >= 0; i--) {
         const l = layers[i]!;
-        if (l.canvas) ctx.drawImage(l.canvas, 0, 0);
+        if (l.canvas && l.mask) {
+          const masked = this.blank();
+          const m = masked.getContext('2d')!;
+          m.drawImage(l.canvas, 0, 0);
+          m.globalCompositeOperation = 'destination-in';
+          m.drawImage(l.mask, 0, 0);
+          ctx.drawImage(masked, 0, 0);
+        } else if (l.canvas) {
+          ctx.drawImage(l.canvas, 0, 0);
+        }
         draw(l.children);
       }
     };
@@ -128,7 +172,13 @@ export class CanvasHost implements Host {
       ctx.setLineDash([6, 4]);
       ctx.strokeStyle = '#000';
       const s = this.selection;
-      ctx.strokeRect(s.left + 0.5, s.top + 0.5, s.right - s.left - 1, s.bottom - s.top - 1);
+      if (this.selectionShape === 'ellipse') {
+        ctx.beginPath();
+        ctx.ellipse((s.left + s.right) / 2, (s.top + s.bottom) / 2, (s.right - s.left) / 2 - 0.5, (s.bottom - s.top) / 2 - 0.5, 0, 0, 2 * Math.PI);
+        ctx.stroke();
+      } else {
+        ctx.strokeRect(s.left + 0.5, s.top + 0.5, s.right - s.left - 1, s.bottom - s.top - 1);
+      }
       ctx.restore();
     }
   }
@@ -142,8 +192,17 @@ export class CanvasHost implements Host {
         const cy = Math.floor((bounds.top + bounds.bottom) / 2);
         centre = Array.from(layer.canvas.getContext('2d')!.getImageData(cx, cy, 1, 1).data);
       }
-      return { id: layer.id, name: layer.name, kind: layer.kind, depth, bounds, centre };
+      return { id: layer.id, name: layer.name, kind: layer.kind, depth, bounds, centre, masked: layer.mask !== null };
     });
+  }
+
+  /** A layer's own pixel at (x, y) and its mask's value there (null without a mask), as Photoshop would report them. */
+  sample(layerId: number, x: number, y: number): { rgba: number[]; mask: number | null } {
+    const layer = this.find(layerId);
+    if (!layer?.canvas) throw new Error(`no pixel layer ${layerId}`);
+    const rgba = Array.from(layer.canvas.getContext('2d')!.getImageData(x, y, 1, 1).data);
+    const mask = layer.mask ? layer.mask.getContext('2d')!.getImageData(x, y, 1, 1).data[3]! : null;
+    return { rgba, mask };
   }
 
   async documentState(): Promise<DocumentState> {
@@ -186,18 +245,41 @@ export class CanvasHost implements Host {
     return { image: { width: ow, height: oh, data }, bounds: region };
   }
 
+  async readSelection(documentId: number): Promise<SelectionMask | null> {
+    if (documentId !== this.id) throw new HostError('The document this job belongs to has been closed.');
+    const sel = this.selection;
+    if (!sel) return null;
+    const w = sel.right - sel.left;
+    const alpha = new Uint8Array(w * (sel.bottom - sel.top)).fill(255);
+    if (this.selectionAlpha) {
+      for (let y = sel.top; y < sel.bottom; y++) alpha.set(this.selectionAlpha.subarray(y * this.width + sel.left, y * this.width + sel.right), (y - sel.top) * w);
+    }
+    return { bounds: sel, alpha };
+  }
+
+  /** A hide-all layer mask with the selection's coverage written into its box. */
+  private maskFrom(selection: SelectionMask): HTMLCanvasElement {
+    const b = selection.bounds;
+    const w = b.right - b.left;
+    const h = b.bottom - b.top;
+    const rgba = new Uint8Array(w * h * 4);
+    for (let i = 0; i < w * h; i++) rgba[i * 4 + 3] = selection.alpha[i]!;
+    const mask = this.blank();
+    mask.getContext('2d')!.drawImage(imageToCanvas({ width: w, height: h, data: rgba }), b.left, b.top);
+    return mask;
+  }
+
   async insertResults(request: InsertRequest): Promise<InsertedResults> {
     if (request.documentId !== this.id) throw new HostError('The document this job belongs to has been closed.');
     if (isEmpty(request.target)) throw new HostError('Nowhere to place the results.');
-    const group: CanvasLayer = { id: this.nextId++, name: request.groupName, kind: 'group', canvas: null, children: [] };
+    const group: CanvasLayer = { id: this.nextId++, name: request.groupName, kind: 'group', canvas: null, mask: null, children: [] };
     const layerIds: number[] = [];
     for (const result of request.results) {
-      const canvas = document.createElement('canvas');
-      canvas.width = this.width;
-      canvas.height = this.height;
-      const place = fitInside(result.image.width, result.image.height, request.target);
-      canvas.getContext('2d')!.drawImage(imageToCanvas(result.image), place.left, place.top, place.width, place.height);
-      const layer: CanvasLayer = { id: this.nextId++, name: `${request.layerPrefix} · seed ${result.seed}`, kind: 'pixel', canvas, children: [] };
+      const canvas = this.blank();
+      const { left, top, image } = request.mask ? placeCovering(result.image, request.mask.bounds) : placeFitted(result.image, request.target);
+      canvas.getContext('2d')!.drawImage(imageToCanvas(image), left, top);
+      const mask = request.mask ? this.maskFrom(request.mask) : null;
+      const layer: CanvasLayer = { id: this.nextId++, name: `${request.layerPrefix} · seed ${result.seed}`, kind: 'pixel', canvas, mask, children: [] };
       group.children.push(layer);
       layerIds.push(layer.id);
     }

@@ -2,7 +2,7 @@
 // document, in a plain browser. The test drives it through the DOM and reads `window.e2e`.
 import { mountPanel } from '../../../plugin/App';
 import { CompanionClient } from '../../../plugin/client/companion-client';
-import { CanvasHost } from './canvas-host';
+import { CanvasHost, type SelectionShape } from './canvas-host';
 import { defineSpectrumPolyfills } from './spectrum-polyfill';
 
 defineSpectrumPolyfills();
@@ -42,7 +42,8 @@ declare global {
       historySteps: () => string[];
       reads: () => CanvasHost['reads'];
       state: () => unknown;
-      setSelection: (bounds: { left: number; top: number; right: number; bottom: number } | null) => void;
+      setSelection: (bounds: { left: number; top: number; right: number; bottom: number } | null, shape?: SelectionShape) => void;
+      sample: CanvasHost['sample'];
     };
   }
 }
@@ -52,8 +53,6 @@ window.e2e = {
   historySteps: () => [...host.historySteps],
   reads: () => [...host.reads],
   state: () => panel.session.state,
-  setSelection: (bounds) => {
-    host.selection = bounds;
-    host.render();
-  },
+  setSelection: (bounds, shape) => host.select(bounds, shape),
+  sample: (layerId, x, y) => host.sample(layerId, x, y),
 };

@@ -1,7 +1,8 @@
 /**
  * A typed, in-memory stand-in for the `photoshop` module (the PhotoshopApi subset PhotoshopHost uses).
  * It records modal scopes, history suspensions and layer operations, and throws on any document change
- * made outside `core.executeAsModal`, as Photoshop does.
+ * made outside `core.executeAsModal`, as Photoshop does. Documents have a selection with a shape (coverage
+ * per pixel, not only bounds) and layers can have a user mask, made by batchPlay and written by putLayerMask.
  */
 import type {
   AnchorPosition,
@@ -12,9 +13,17 @@ import type {
   PsExecutionContext,
   PsImageData,
   PsLayer,
+  PsDescriptor,
   PsList,
   SecureStorageApi,
 } from '../../../plugin/host/photoshop-api';
+
+/** A layer's user mask over the whole document: one byte per document pixel, 0 hides … 255 shows. */
+export interface UserMask {
+  width: number;
+  height: number;
+  alpha: Uint8Array;
+}
 
 export interface PixelContent {
   /** Where the pixels sit in the document. */
@@ -33,6 +42,7 @@ export class FakeLayer implements PsLayer {
   /** Layers whose content has no transparency come back from getPixels with 3 components. */
   opaque = false;
   scaled: { w: number; h: number; anchor: string | undefined } | null = null;
+  userMask: UserMask | null = null;
   private _name: string;
 
   constructor(
@@ -88,9 +98,15 @@ export class FakeLayer implements PsLayer {
   }
 }
 
+/** How selected a document pixel is, 0 … 255 (feathered and antialiased edges lie between). */
+export type SelectionShape = (x: number, y: number) => number;
+
 export class FakeDocument implements PsDocument {
   readonly top: FakeLayer[] = [];
+  /** The selection's bounding box as Photoshop reports it (may be fractional or reach past the canvas). */
   selectionBounds: PsBounds | null = null;
+  /** The selection's coverage inside its bounds; null: a plain rectangle, fully selected inside the bounds. */
+  selectionShape: SelectionShape | null = null;
   activeLayerIds: number[] = [];
 
   constructor(
@@ -113,6 +129,26 @@ export class FakeDocument implements PsDocument {
     return { bounds: this.selectionBounds };
   }
 
+  /** Selects with a shape: its bounds as Photoshop would report them, and its coverage per pixel (test setup). */
+  select(bounds: PsBounds, shape: SelectionShape | null = null): void {
+    this.selectionBounds = bounds;
+    this.selectionShape = shape;
+  }
+
+  /** Coverage of pixel (x, y) by the selection, 0 … 255. */
+  selectionAt(x: number, y: number): number {
+    const b = this.selectionBounds;
+    if (!b || x < Math.floor(b.left) || y < Math.floor(b.top) || x >= Math.ceil(b.right) || y >= Math.ceil(b.bottom)) return 0;
+    return this.selectionShape ? this.selectionShape(x, y) : 255;
+  }
+
+  /** The whole selection as one byte per document pixel (to compare selections before and after). */
+  selectionPixels(): Uint8Array {
+    const out = new Uint8Array(this.width * this.height);
+    for (let y = 0; y < this.height; y++) for (let x = 0; x < this.width; x++) out[y * this.width + x] = this.selectionAt(x, y);
+    return out;
+  }
+
   /** Adds a layer at the top of the document (test setup, not an API call). */
   addLayer(name: string, kind = 'pixel', content: PixelContent | null = null): FakeLayer {
     const layer = new FakeLayer(this.ps, this.ps.nextId++, name, kind);
@@ -133,6 +169,7 @@ export class FakeDocument implements PsDocument {
   async createPixelLayer(options: { name: string }): Promise<PsLayer | null> {
     this.ps.requireModal('createPixelLayer');
     const layer = this.addLayer(options.name, 'pixel');
+    this.activeLayerIds = [layer.id]; // a new layer becomes the selected one, as in Photoshop
     this.ps.log.push(`createPixelLayer ${layer.id} "${options.name}"`);
     return layer;
   }
@@ -140,6 +177,7 @@ export class FakeDocument implements PsDocument {
   async createLayerGroup(options: { name: string }): Promise<PsLayer | null> {
     this.ps.requireModal('createLayerGroup');
     const layer = this.addLayer(options.name, 'group');
+    this.activeLayerIds = [layer.id];
     this.ps.log.push(`createLayerGroup ${layer.id} "${options.name}"`);
     return layer;
   }
@@ -246,10 +284,65 @@ export class FakePhotoshop implements PhotoshopApi {
     removeNotificationListener: async (_events, listener) => {
       this.notificationListeners.delete(listener);
     },
+    batchPlay: async (commands) => {
+      const results: unknown[] = [];
+      for (const c of commands) results.push(this.play(c));
+      return results;
+    },
   };
 
+  /**
+   * The batchPlay commands the host uses, as Photoshop runs them: `select` a layer by id (in the active document
+   * unless a document reference names another), and `make` a user mask on the active document's selected layer
+   * (hideAll, revealAll, or revealSelection from the current selection). Anything else is refused.
+   */
+  private play(c: PsDescriptor): unknown {
+    const refs = (Array.isArray(c['_target']) ? c['_target'] : [c['_target']]) as Array<Record<string, unknown> | undefined>;
+    if (c._obj === 'select' && refs[0]?.['_ref'] === 'layer' && typeof refs[0]['_id'] === 'number') {
+      const docRef = refs.find((r) => r?.['_ref'] === 'document');
+      const doc = docRef ? this.docs.find((d) => d.id === docRef['_id']) : this.active;
+      const layer = doc?.find(refs[0]['_id'] as number);
+      if (!doc || !layer) throw new Error(`select: no layer ${String(refs[0]['_id'])}`);
+      doc.activeLayerIds = [layer.id];
+      this.log.push(`select ${layer.id}`);
+      return {};
+    }
+    const at = c['at'] as Record<string, unknown> | undefined;
+    const using = c['using'] as Record<string, unknown> | undefined;
+    if (c._obj === 'make' && at?.['_ref'] === 'channel' && at['_value'] === 'mask' && using?.['_enum'] === 'userMaskEnabled') {
+      this.requireModal('make mask');
+      const doc = this.active;
+      const layer = doc && doc.activeLayerIds.length === 1 ? doc.find(doc.activeLayerIds[0]!) : null;
+      if (!doc || !layer) throw new Error('make mask: no single selected layer');
+      if (layer.userMask) throw new Error(`make mask: layer ${layer.id} already has a mask`);
+      const mode = using['_value'];
+      const alpha = new Uint8Array(doc.width * doc.height);
+      if (mode === 'revealAll') alpha.fill(255);
+      else if (mode === 'revealSelection') alpha.set(doc.selectionPixels());
+      else if (mode !== 'hideAll') throw new Error(`make mask: fake does not implement ${String(mode)}`);
+      layer.userMask = { width: doc.width, height: doc.height, alpha };
+      this.log.push(`make mask ${layer.id} ${String(mode)}`);
+      return {};
+    }
+    throw new Error(`fake batchPlay does not implement ${JSON.stringify(c)}`);
+  }
+
+  /** Documents brought to the front by the plugin (setting app.activeDocument). */
+  readonly activations: number[] = [];
+
   get app(): PhotoshopApi['app'] {
-    return { activeDocument: this.active, documents: this.docs };
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const ps = this;
+    return {
+      get activeDocument(): PsDocument | null {
+        return ps.active;
+      },
+      set activeDocument(doc: PsDocument | null) {
+        ps.active = doc as FakeDocument | null;
+        if (doc) ps.activations.push(doc.id);
+      },
+      documents: this.docs,
+    };
   }
 
   readonly core: PhotoshopApi['core'] = {
@@ -346,6 +439,39 @@ export class FakePhotoshop implements PhotoshopApi {
       const data = (await options.imageData.getData({})) as Uint8Array;
       layer.content = { left: options.targetBounds.left, top: options.targetBounds.top, width: options.imageData.width, height: options.imageData.height, rgba: data };
       this.log.push(`putPixels ${layer.id} at ${options.targetBounds.left},${options.targetBounds.top} ${options.imageData.width}×${options.imageData.height}`);
+    },
+    getSelection: async (options) => {
+      const doc = this.docs.find((d) => d.id === options.documentID);
+      if (!doc) throw new Error(`no document ${options.documentID}`);
+      const b = options.sourceBounds;
+      const w = b.right - b.left;
+      const h = b.bottom - b.top;
+      const sixteen = doc.bitsPerChannel === 'bitDepth16';
+      const out = sixteen ? new Uint16Array(w * h) : new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const v = doc.selectionAt(b.left + x, b.top + y);
+          out[y * w + x] = sixteen ? Math.round((v * 32768) / 255) : v;
+        }
+      }
+      this.log.push(`getSelection ${b.left},${b.top} ${w}×${h}`);
+      return { imageData: new FakeImageData(this, w, h, 1, out), sourceBounds: { ...b } };
+    },
+    putLayerMask: async (options) => {
+      this.requireModal('putLayerMask');
+      const doc = this.docs.find((d) => d.id === options.documentID)!;
+      const layer = doc.find(options.layerID)!;
+      if (!layer.userMask) throw new Error(`putLayerMask: layer ${layer.id} has no user mask`);
+      if (options.imageData.components !== 1) throw new Error('putLayerMask needs grayscale data');
+      const raw = await options.imageData.getData({});
+      const data = raw instanceof Uint16Array ? Uint8Array.from(raw, (v) => Math.round((v * 255) / 32768)) : (raw as Uint8Array);
+      const t = options.targetBounds;
+      const w = t.right - t.left;
+      if (w !== options.imageData.width || t.bottom - t.top !== options.imageData.height) throw new Error('putLayerMask: targetBounds do not match the data');
+      for (let y = t.top; y < t.bottom; y++) {
+        for (let x = t.left; x < t.right; x++) layer.userMask.alpha[y * doc.width + x] = data[(y - t.top) * w + (x - t.left)]!;
+      }
+      this.log.push(`putLayerMask ${layer.id} at ${t.left},${t.top} ${w}×${options.imageData.height}`);
     },
   };
 }

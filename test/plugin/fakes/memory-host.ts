@@ -1,4 +1,4 @@
-import type { DocumentInfo, DocumentState, Host, ImageUrls, InsertRequest, InsertedResults, LayerPixels, ReadLayerRequest, TokenStore } from '../../../plugin/host/host';
+import type { DocumentInfo, DocumentState, Host, ImageUrls, InsertRequest, InsertedResults, LayerPixels, ReadLayerRequest, SelectionMask, TokenStore } from '../../../plugin/host/host';
 import { HostError } from '../../../plugin/host/host';
 
 /** A Host over plain data for session tests: records reads and inserts, and can be told to fail. */
@@ -56,6 +56,16 @@ export class MemoryHost implements Host {
     const data = new Uint8Array(width * height * 4);
     for (let i = 0; i < data.length; i += 4) data.set(this.layerColour, i);
     return { image: { width, height, data }, bounds: r ?? { left: 0, top: 0, right: 40, bottom: 30 } };
+  }
+
+  /** The selection's shape; when null a selection in `state` is rectangular (fully selected inside its bounds). */
+  selectionAlpha: Uint8Array | null = null;
+
+  async readSelection(documentId: number): Promise<SelectionMask | null> {
+    this.events.push('read selection');
+    const sel = this.state.kind === 'ready' && this.state.doc.id === documentId ? this.state.doc.selection : null;
+    if (!sel) return null;
+    return { bounds: sel, alpha: this.selectionAlpha ?? new Uint8Array((sel.right - sel.left) * (sel.bottom - sel.top)).fill(255) };
   }
 
   async insertResults(request: InsertRequest): Promise<InsertedResults> {
