@@ -1,6 +1,6 @@
 /** `stylestudio presets save | list | show | delete`: the style presets `generate --style-preset` and the panel apply. */
 import type { Command } from 'commander';
-import { type PresetEntry, type StylePreset } from '../../protocol';
+import { referencesProblem, type PresetEntry, type StylePreset } from '../../protocol';
 import { presetsDir, PresetStore } from '../presets/store';
 import { configDir } from '../server/token';
 import { type PresetCliOptions, presetFromOptions } from './preset-options';
@@ -12,11 +12,13 @@ function store(): PresetStore {
 /** One line: what the preset fixes. */
 export function describePreset(p: StylePreset): string {
   const s = p.settings;
-  const strength = s.strength !== undefined ? `strength ${s.strength}` : `scale ${s.scale ?? 1}, AdaIN ${s.adainStrength ?? 1}`;
+  const strength = s.strength !== undefined ? `strength ${s.strength}`
+    : s.scale !== undefined || s.adainStrength !== undefined ? `scale ${s.scale ?? 1}, AdaIN blend ${s.adainStrength ?? 1}` : 'default strength';
+  const problem = referencesProblem(p.references);
   const elements = p.elements.kind === 'drop' ? `drop ${p.elements.preset}` : p.elements.kind === 'image' ? 'negative style image' : 'no negative style';
   const seed = p.seed.kind === 'fixed' ? `seed ${p.seed.seed}` : 'random seed';
   const made = [p.madeWith.modelSet, p.madeWith.adapter].filter((x) => x !== undefined).join(', ');
-  return [strength, s.crossModalAdain ? 'AdaIN on' : 'AdaIN off', elements, seed, `${s.steps} steps`, `guidance ${s.guidance}`,
+  return [...(problem !== null ? [`not applicable: ${problem}`] : []), strength, s.crossModalAdain ? 'AdaIN on' : 'AdaIN off', elements, seed, `${s.steps} steps`, `guidance ${s.guidance}`,
     `${s.width}×${s.height}`, ...(made !== '' ? [`made with ${made}`] : [])].join(', ');
 }
 
