@@ -18,7 +18,8 @@ const READY: ConnectionState = { kind: 'ready', welcome };
 function baseState(patch: Partial<PanelState> = {}): PanelState {
   return {
     connection: READY, hasToken: true, document: { kind: 'ready', doc: SAMPLE_DOC }, settings: DEFAULT_SETTINGS,
-    job: null, results: [], notice: null, download: null, modelSets: null, switchingSet: false, ...patch,
+    job: null, results: [], notice: null, download: null, modelSets: null, switchingSet: false,
+    presets: null, presetSource: null, presetBusy: false, ...patch,
   };
 }
 
@@ -29,7 +30,8 @@ function recorder(): PanelActions & { calls: Array<[string, unknown[]]> } {
     calls,
     pair: rec('pair'), forgetToken: rec('forgetToken'), refreshDocument: rec('refreshDocument'), update: rec('update'),
     generate: rec('generate'), cancel: rec('cancel'), reinsert: rec('reinsert'), reuseSeed: rec('reuseSeed'), dismissNotice: rec('dismissNotice'),
-    downloadModels: rec('downloadModels'), selectModelSet: rec('selectModelSet'),
+    downloadModels: rec('downloadModels'), selectModelSet: rec('selectModelSet'), applyPreset: rec('applyPreset'),
+    savePreset: (...args: unknown[]) => (calls.push(['savePreset', args]), Promise.resolve(true)),
   };
 }
 
