@@ -132,3 +132,9 @@ test('bad requests get their code, change nothing and leak no upload', async () 
   await client.roundTrip();
   expect(client.messages.filter((m) => m.type === 'error' && m.code === 'UPLOAD_LIMIT')).toEqual([]);
 });
+
+test('2.1 is a minor step: a 2.0 panel still pairs (it never sends the preset messages)', async () => {
+  const old = await TestClient.connect(daemon.url);
+  expect(await old.hello(daemon.token, '2.0')).toMatchObject({ type: 'welcome', protocolVersion: '2.1' });
+  old.close();
+});
