@@ -7,9 +7,10 @@ import { registerPipelineCommands } from './commands/generate-command';
 import { registerServeCommand } from './commands/serve-command';
 import { registerTokenCommand } from './commands/token-command';
 import { registerModelsCommand } from './commands/models-command';
+import { registerPresetsCommand } from './commands/presets-command';
 import { exitWithParent, needsAllocatorRestart, rerunWithAllocator } from './runtime/allocator';
 
-/** `stylestudio serve | token | generate | models | doctor | encode | eval | sweep`: each subcommand lives beside the code it drives. */
+/** `stylestudio serve | token | generate | models | presets | doctor | encode | eval | sweep`: each subcommand lives beside the code it drives. */
 const program = new Command()
   .name('stylestudio')
   .description('StyleStudio companion: local style-transfer engine for the Photoshop panel');
@@ -26,6 +27,7 @@ registerDoctorCommand(program, async () => {
   }));
 });
 registerPipelineCommands(program);
+registerPresetsCommand(program);
 registerEvalCommand(program);
 registerSweepCommand(program);
 

@@ -21,6 +21,8 @@ function App(props: { session: PanelSession }) {
       dismissNotice: () => session.dismissNotice(),
       downloadModels: () => session.downloadModels(),
       selectModelSet: (id) => void session.selectModelSet(id),
+      applyPreset: (name) => void session.applyPreset(name),
+      savePreset: (name, overwrite) => session.savePreset(name, overwrite),
     }),
     [session],
   );

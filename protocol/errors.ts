@@ -34,6 +34,9 @@ export const ERROR_CODES = {
   UNKNOWN_MODEL_SET: '`modelSet.select` named a model set that `modelSets` does not list.',
   MODEL_SET_UNUSABLE: 'The model set cannot be used (a file is unreadable or not what it claims); the message says which and why.',
   MODEL_SET_BUSY: 'The model set cannot change while a job is queued or running, or while models download; retry when idle.',
+  UNKNOWN_PRESET: '`preset.load` or `preset.delete` named a preset that does not exist.',
+  PRESET_EXISTS: '`preset.save` named an existing preset without `overwrite: true`; nothing was changed.',
+  BAD_PRESET: 'A preset is invalid or cannot be applied (a bad name, a damaged preset.json, more reference images than the engine takes); the message says which.',
   INTERNAL: 'An unexpected fault in the daemon; the connection and daemon stay up.',
 } as const;
 

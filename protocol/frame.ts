@@ -5,7 +5,7 @@
  *   offset size field
  *        0    4 magic        0x58505353 (bytes "SSPX")
  *        4    1 version      FRAME_VERSION (1)
- *        5    1 kind         FrameKind: 1 upload (panel → daemon), 2 result, 3 preview (daemon → panel)
+ *        5    1 kind         FrameKind: 1 upload (panel → daemon), 2 result, 3 preview, 4 a preset's image (daemon → panel)
  *        6    2 headerBytes  32; a reader rejects anything else in version 1
  *        8    4 transferId   chosen by the sender, unique among its unfinished transfers
  *       12    4 chunkIndex   0-based; chunks of a transfer are sent in order
@@ -22,7 +22,7 @@ export const FRAME_MAGIC = 0x58505353;
 export const FRAME_VERSION = 1;
 export const FRAME_HEADER_BYTES = 32;
 
-export const FrameKind = { upload: 1, result: 2, preview: 3 } as const;
+export const FrameKind = { upload: 1, result: 2, preview: 3, reference: 4 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 const FRAME_KINDS: ReadonlySet<number> = new Set(Object.values(FrameKind));
 

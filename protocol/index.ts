@@ -7,3 +7,4 @@ export * from './frame';
 export * from './messages';
 export * from './json-guard';
 export * from './generation-spec';
+export * from './preset';

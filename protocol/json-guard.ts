@@ -3,7 +3,7 @@
  * (JSON.parse and the schemas recurse, so 100 000 `[` would overflow the stack) is refused unparsed.
  */
 
-/** Deepest nesting of objects/arrays in a valid protocol message is 4; this leaves room for minor versions. */
+/** Deepest nesting of objects/arrays in a valid protocol message is 7 (`presets` with a preset's style layers); this leaves room for minor versions. */
 export const MAX_JSON_DEPTH = 16;
 
 /** True when the text opens more than `limit` nested arrays/objects at some point (strings are skipped). */

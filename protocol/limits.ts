@@ -31,6 +31,8 @@ export const PROTOCOL_MAX = {
   /** A model set's id (a checkpoint's path under a model root) and how many sets one `modelSets` lists. */
   modelSetIdLength: 512,
   modelSets: 500,
+  /** Presets one `presets` lists. */
+  presets: 500,
   tokenLength: 256,
 } as const;
 

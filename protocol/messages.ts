@@ -8,6 +8,7 @@ import { ERROR_CODE_LIST, type ErrorCode } from './errors';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-guard';
 import { PROTOCOL_MAX } from './limits';
 import { type GenerationSpec, generationSpecSchema, SPEC_LIMITS } from './generation-spec';
+import { PresetName, presetContentSchema, StylePreset } from './preset';
 
 const Id = z.string().min(1).max(PROTOCOL_MAX.idLength);
 const U32 = z.number().int().min(0).max(0xffffffff);
@@ -47,8 +48,23 @@ export const PanelsList = z.object({ type: z.literal('panels.list') });
 /** Unpairs a panel: its token stops working and its connection closes (4401); answered with `panels`. */
 export const PanelsRevoke = z.object({ type: z.literal('panels.revoke'), id: Id });
 
+/** Lists the companion's style presets (`presets`). */
+export const PresetsList = z.object({ type: z.literal('presets.list') });
+/** What `preset.save` carries: the preset with its images as uploads sent before it (consumed, as by `generate`). */
+export const PresetContent = presetContentSchema(ImageRef);
+export type PresetContent = z.infer<typeof PresetContent>;
+/** Saves a preset (answered with `presets`); an existing name is refused with PRESET_EXISTS unless `overwrite`. */
+export const PresetSave = z.object({
+  type: z.literal('preset.save'), requestId: Id, name: PresetName, overwrite: z.boolean().optional(), preset: PresetContent,
+});
+/** Loads a preset: answered with `preset` and its images as FrameKind.reference frames. */
+export const PresetLoad = z.object({ type: z.literal('preset.load'), requestId: Id, name: PresetName });
+/** Deletes a preset (answered with `presets`). */
+export const PresetDelete = z.object({ type: z.literal('preset.delete'), requestId: Id, name: PresetName });
+
 export const ClientMessage = z.discriminatedUnion('type', [
   Hello, Generate, Cancel, StatusRequest, ModelsPull, Ping, PanelsList, PanelsRevoke, ModelSetsList, ModelSetSelect,
+  PresetsList, PresetSave, PresetLoad, PresetDelete,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type Hello = z.infer<typeof Hello>;
@@ -57,8 +73,10 @@ export type Generate = z.infer<typeof Generate>;
 export type GenerateInput = z.input<typeof Generate>;
 export type Cancel = z.infer<typeof Cancel>;
 export type ModelsPull = z.infer<typeof ModelsPull>;
+export type PresetSave = z.infer<typeof PresetSave>;
 export const CLIENT_MESSAGE_TYPES = [
   'hello', 'generate', 'cancel', 'status', 'models.pull', 'ping', 'panels.list', 'panels.revoke', 'modelSets.list', 'modelSet.select',
+  'presets.list', 'preset.save', 'preset.load', 'preset.delete',
 ] as const;
 
 // ---------------------------------------------------------------- daemon → panel
@@ -196,6 +214,28 @@ export const ModelSets = z.object({
   engine: EngineState,
 });
 
+/** One preset folder: its content, or why it cannot be read (listed so the user sees why it is not offered). */
+export const PresetEntry = z.object({
+  name: z.string().max(300),
+  preset: StylePreset.optional(),
+  problem: z.string().max(1000).optional(),
+});
+export type PresetEntry = z.infer<typeof PresetEntry>;
+export const Presets = z.object({
+  type: z.literal('presets'),
+  /** Echoes `preset.save` / `preset.delete`'s requestId when this answers one. */
+  requestId: Id.optional(),
+  presets: z.array(PresetEntry).max(PROTOCOL_MAX.presets),
+});
+/** A loaded preset; its reference images (and negative style image, if any) follow as FrameKind.reference frames. */
+export const PresetLoaded = z.object({
+  type: z.literal('preset'),
+  requestId: Id,
+  preset: StylePreset,
+  references: z.array(PreviewRef).min(1).max(16),
+  negativeStyle: PreviewRef.optional(),
+});
+
 const ErrorCodeSchema = z.enum(ERROR_CODE_LIST as [ErrorCode, ...ErrorCode[]]);
 export const ErrorMessage = z.object({
   type: z.literal('error'),
@@ -210,7 +250,7 @@ export const ErrorMessage = z.object({
 });
 
 export const ServerMessage = z.discriminatedUnion('type', [
-  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, Panels, ModelSets, ErrorMessage,
+  Welcome, Accepted, Progress, Result, Done, Status, ModelsProgress, ModelsDone, Pong, Panels, ModelSets, Presets, PresetLoaded, ErrorMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type Welcome = z.infer<typeof Welcome>;
@@ -226,6 +266,8 @@ export type Panels = z.infer<typeof Panels>;
 export type PanelInfo = z.infer<typeof PanelInfo>;
 export type ModelSets = z.infer<typeof ModelSets>;
 export type ModelSetInfo = z.infer<typeof ModelSetInfo>;
+export type Presets = z.infer<typeof Presets>;
+export type PresetLoaded = z.infer<typeof PresetLoaded>;
 
 export type ParseOutcome<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; message: string; requestId?: string };
 
@@ -264,7 +306,7 @@ export function parseClientMessage(text: string): ParseOutcome<ClientMessage> {
 }
 
 export const SERVER_MESSAGE_TYPES = [
-  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'panels', 'modelSets', 'error',
+  'welcome', 'accepted', 'progress', 'result', 'done', 'status', 'models.progress', 'models.done', 'pong', 'panels', 'modelSets', 'presets', 'preset', 'error',
 ] as const;
 
 export function parseServerMessage(text: string): ParseOutcome<ServerMessage> {

@@ -25,6 +25,17 @@ import { SCHEDULER_NAMES } from '../schedulers';
 import { toFloat32 } from '../pipeline/tensors';
 import { outputSizeFor } from '../image/init-image';
 import { denoiseSteps, SPEC_DEFAULTS, SPEC_LIMITS } from '../../protocol';
+import { PresetExistsError } from '../presets/errors';
+import { presetsDir, PresetStore } from '../presets/store';
+import { configDir } from '../server/token';
+import { adapterMismatch, composedPrompt, type PresetCliOptions, presetFromOptions, withPreset } from './preset-options';
+
+/** generate's preset flags: apply one, save the run's settings as one. */
+export interface GeneratePresetFlags {
+  stylePreset?: string;
+  savePreset?: string;
+  overwritePreset?: boolean;
+}
 
 /** OUT.png for one variation, OUT-k.png for several (the extension stays last). */
 export function variationPath(file: string, index: number, count: number): string {
@@ -64,10 +75,23 @@ async function readInput<T>(flag: string, read: () => Promise<T> | T): Promise<T
   }
 }
 
-export async function runGenerate(options: GenerateCliOptions): Promise<void> {
+export async function runGenerate(flags: GenerateCliOptions & GeneratePresetFlags): Promise<void> {
+  const { stylePreset, savePreset, overwritePreset, ...given } = flags;
+  const store = new PresetStore(presetsDir(configDir()));
+  const loaded = stylePreset !== undefined ? store.resolve(stylePreset) : undefined;
+  const options: PresetCliOptions = loaded !== undefined ? withPreset(given, loaded) : given;
   const source = resolveModelSource(options, { cacheDir: modelsCacheDir() });
-  const cliOptions = { ...options, ...(source !== undefined ? { model: source.model } : {}), ...resolveStyleFiles(options) };
+  const styleFiles = resolveStyleFiles(options);
+  const prompt = composedPrompt(options);
+  const cliOptions = { ...options, ...(prompt !== undefined ? { prompt } : {}), ...(source !== undefined ? { model: source.model } : {}), ...styleFiles };
   let plan = planGenerate(cliOptions);
+  const mismatch = loaded !== undefined ? adapterMismatch(loaded.preset, plan.adapter) : null;
+  if (mismatch !== null) process.stderr.write(`note: ${mismatch}\n`);
+  if (savePreset !== undefined && overwritePreset !== true && store.has(savePreset)) {
+    throw new PresetExistsError(`preset ${JSON.stringify(savePreset)} exists; add --overwrite-preset to replace it`);
+  }
+  // read (and checked) before anything loads; written only once the images are
+  const toSave = savePreset !== undefined ? await presetFromOptions(savePreset, { ...options, ...styleFiles }) : undefined;
   const init = plan.initPath !== undefined ? await readInput('--init', () => readImageFile(plan.initPath!)) : undefined;
   if (init !== undefined && plan.sizeFromInit) {
     // the init image's aspect: from the side given, else at the default long side
@@ -135,6 +159,10 @@ export async function runGenerate(options: GenerateCliOptions): Promise<void> {
       if (plan.saveLatentsPath !== undefined) writeNpy(variationPath(plan.saveLatentsPath, v.index, k), v.latents);
     }
     for (const note of models.notes) process.stderr.write(`note: ${note}\n`);
+    if (toSave !== undefined) {
+      await store.save(toSave, { overwrite: overwritePreset === true });
+      written.push(`preset ${toSave.name}`);
+    }
     const steps = runSteps === plan.request.steps ? `${runSteps} steps` : `${runSteps} of ${plan.request.steps} steps (denoise ${plan.request.denoise})`;
     process.stdout.write(`wrote ${written.join(', ')}: ${steps}, ${result.scheduler}, ` +
       `unet-row-evals=${result.unetRowEvaluations}, ${result.seconds.perStep.toFixed(3)} s/step, ${result.seconds.total.toFixed(1)} s total\n`);
@@ -239,6 +267,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--variations <k>', 'images, seeds s, s+1, … (default 1)')
     .option('--width <w>', 'width in pixels (default 1024)')
     .option('--height <h>', 'height in pixels (default 1024)')
+    .option('--adain', 'cross-modal AdaIN (the default; overrides a preset made with --no-adain)')
     .option('--no-adain', 'IP-Adapter weighted sum instead of cross-modal AdaIN')
     .option('--adain-strength <a>', 'blend of AdaIN into the weighted sum, 0..1 (default 1 = the paper)')
     .option('--scale <x>', 'adapter scale of the weighted sum (default 1)')
@@ -255,7 +284,10 @@ export function registerPipelineCommands(program: Command): void {
     .option('--vae <dir>', 'VAE folder replacing the model\'s vae/ (default: its own, else the fp16-fix VAE from the hub cache)')
     .option('--memory-budget <size>', 'memory the engine may keep resident, e.g. 12GiB (default: 60% of RAM on the CPU, 8 GiB on a GPU)')
     .option('--plan', 'print the memory each phase needs for these settings and stop')
-    .action(async (opts: GenerateCliOptions) => runGenerate(opts));
+    .option('--style-preset <name|dir>', 'take the reference image, style elements and settings from a saved preset (stylestudio presets list); flags given here override its values')
+    .option('--save-preset <name>', 'after the run, save its reference, elements and settings as a preset (seed policy: fixed with --seed, else random)')
+    .option('--overwrite-preset', 'let --save-preset replace an existing preset')
+    .action(async (opts: GenerateCliOptions & GeneratePresetFlags) => runGenerate(opts));
   program.command('encode')
     .description('encode a prompt with a model\'s text encoders and print shapes and a summary')
     .option('--model <dir>', 'SDXL diffusers folder')

@@ -85,7 +85,7 @@ export interface GeneratePlan {
 /** A usage error: one line, names the option, exits non-zero. */
 export class UsageError extends codedErrorClass('UsageError', 'USAGE') {}
 
-function integer(flag: string, text: string | undefined): number | undefined {
+export function integer(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`${flag} must be an integer, got ${JSON.stringify(text)}`);
   const v = Number(text);
@@ -93,14 +93,14 @@ function integer(flag: string, text: string | undefined): number | undefined {
   return v;
 }
 
-function decimal(flag: string, text: string | undefined): number | undefined {
+export function decimal(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
   if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${flag} must be a number, got ${JSON.stringify(text)}`);
   return v;
 }
 
-function oneOf<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T | undefined {
+export function oneOf<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T | undefined {
   if (text === undefined) return undefined;
   const t = text.toLowerCase() === 'color' ? 'colour' : text.toLowerCase(); // accept the US spelling too
   if (!(allowed as readonly string[]).includes(t)) {

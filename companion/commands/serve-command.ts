@@ -12,6 +12,7 @@ import { resolveModelSource } from '../weights/model-source';
 import { neededDefaultModels } from '../runtime/model-paths';
 import { modelRoots, scanModelRoot } from '../weights/model-roots';
 import { ServeModelSets } from './serve-model-sets';
+import { servePresets } from './serve-presets';
 import { ProgressLine } from '../weights/progress-line';
 import { companionVersion } from '../server/companion-version';
 import { resolveServerOptions } from '../server/options';
@@ -112,7 +113,7 @@ export async function serve(flags: ServeFlags, engineFactory: EngineFactory = cr
   const server = new StyleStudioServer(options, engine, models, (s) => {
     s.setEngine(engineForCurrentSet());
     process.stdout.write(`models downloaded; engine: ${describeEngine(s)}\n`);
-  });
+  }, servePresets(dir));
   await server.listen();
 
   const status = engine.status();

@@ -14,6 +14,7 @@ import type { PairingBackoff } from './auth';
 import type { Credentials } from './credentials';
 import type { Job, JobRunner, JobSink } from './jobs';
 import type { ServerOptions } from './options';
+import type { PresetMessage, PresetPeer } from './presets';
 
 /** What a connection needs from the daemon around it. */
 export interface DaemonContext {
@@ -31,6 +32,8 @@ export interface DaemonContext {
   modelSets(): ModelSets;
   /** Switches the model set, answering `modelSets` or an error (MODEL_SET_BUSY, UNKNOWN_MODEL_SET, MODEL_SET_UNUSABLE). */
   selectModelSet(connection: Connection, requestId: string, id: string): void;
+  /** Answers a preset message (server/presets.ts). */
+  presets(connection: Connection, message: PresetMessage): void;
   /** Moves a connection from the unpaired pool to the paired ones; false when those are full. */
   promote(connection: Connection): boolean;
   /** Closes the live connections of a revoked panel. */
@@ -51,7 +54,7 @@ const PRE_AUTH_MESSAGES = 4;
 /** Style images wider than this many times their height (or taller) are refused: CLIP's resize would blow them up. */
 export const MAX_ASPECT_RATIO = 16;
 
-export class Connection implements JobSink {
+export class Connection implements JobSink, PresetPeer {
   private authenticated = false;
   /** Set once the connection is being refused (wrong token waiting out its backoff, or closing): it reads nothing more. */
   private refusing = false;
@@ -150,6 +153,30 @@ export class Connection implements JobSink {
     this.send(announce(transferId));
     for (const frame of frames) this.ws.send(frame);
     this.checkBacklog();
+  }
+
+  /** Sends several images after one message that names their transfer ids. */
+  sendImages(kind: FrameKind, images: readonly RgbaImage[], announce: (transferIds: readonly number[]) => ServerMessage): void {
+    if (!this.connected) return;
+    const ids = images.map(() => {
+      const id = this.nextTransferId;
+      this.nextTransferId = this.nextTransferId >= 0xffffffff ? 1 : this.nextTransferId + 1;
+      return id;
+    });
+    this.send(announce(ids));
+    images.forEach((image, i) => {
+      for (const frame of encodeImageFrames(kind, ids[i]!, image.width, image.height, image.data, this.ctx.options.limits.chunkBytes)) this.ws.send(frame);
+    });
+    this.checkBacklog();
+  }
+
+  /** Takes a complete upload out of this connection (an unfinished one under that id is dropped). */
+  takeUpload(transferId: number): RgbaImage | undefined {
+    const image = this.uploads.get(transferId);
+    this.uploads.delete(transferId);
+    this.reassembler.abort(transferId);
+    this.release(transferId);
+    return image;
   }
 
   /** Entry point for every WebSocket message. */
@@ -279,6 +306,11 @@ export class Connection implements JobSink {
         return this.send(this.ctx.modelSets());
       case 'modelSet.select':
         return this.ctx.selectModelSet(this, message.requestId, message.id);
+      case 'presets.list':
+      case 'preset.save':
+      case 'preset.load':
+      case 'preset.delete':
+        return this.ctx.presets(this, message);
       case 'panels.revoke':
         if (!this.ctx.credentials.revoke(message.id)) return this.sendError('UNKNOWN_PANEL', `no paired panel has the id ${message.id}`);
         this.send(this.panels());

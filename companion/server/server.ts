@@ -13,6 +13,7 @@ import { Connection, type DaemonContext } from './connection';
 import { Credentials } from './credentials';
 import { JobRunner, type Job } from './jobs';
 import type { ServerOptions } from './options';
+import { handlePresetMessage, type PresetService } from './presets';
 import { JobQueue } from './queue';
 
 export interface PullProgress {
@@ -74,6 +75,8 @@ export class StyleStudioServer {
     private readonly models: ModelService,
     /** Called after a successful pull, e.g. to load a real engine now that the weights are there. */
     private readonly afterPull: (server: StyleStudioServer) => void | Promise<void> = () => {},
+    /** Where presets are kept (`serve`: the config dir's presets/); absent: none are listed or saved. */
+    private readonly presets?: PresetService,
   ) {
     const { limits } = options;
     this.runner = new JobRunner(new JobQueue<Job>(limits.maxQueue, limits.maxJobsPerClient), () => this.engine, limits.previewSide);
@@ -90,6 +93,7 @@ export class StyleStudioServer {
       pullModels: (connection, requestId) => this.pull(connection, requestId),
       modelSets: () => this.modelSets(),
       selectModelSet: (connection, requestId, id) => this.selectModelSet(connection, requestId, id),
+      presets: (connection, message) => handlePresetMessage(connection, message, this.presets, () => this.modelSets().current),
       promote: (connection) => this.promote(connection),
       revoked: (panelId) => this.closePanel(panelId),
       reserveUpload: (bytes) => {

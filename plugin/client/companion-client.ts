@@ -4,13 +4,14 @@
  * `transfers.ts` (paced uploads, reassembled results and previews). `CompanionClient` wires them together and is
  * what the panel session uses.
  */
-import { DEFAULT_PORT, type GenerateInput, type ModelSets, type Welcome } from '../../protocol';
+import { DEFAULT_PORT, type GenerateInput, type ModelSets, type PresetContent, type PresetEntry, type RgbaImage, type Welcome } from '../../protocol';
 import type { BackoffOptions } from './backoff';
 import { CompanionConnection, type ConnectionState, type Timers } from './connection';
 import { JobBook, type DownloadEvents, type Job, type JobEvents, type JobHandle, type SubmitRequest } from './jobs';
 import type { SocketFactory } from './socket';
 import { ModelSetBook } from './model-sets';
-import { IncomingImages, Uploader, UPLOAD_HIGH_WATER_BYTES } from './transfers';
+import { PresetBook, PresetRequestError, type LoadedPreset } from './presets';
+import { bytesOf, IncomingImages, Uploader, UPLOAD_HIGH_WATER_BYTES } from './transfers';
 
 export type { ConnectionState, RefusalCode, Timers } from './connection';
 export type {
@@ -19,6 +20,15 @@ export type {
 } from './jobs';
 export { UPLOAD_CHUNK_BYTES, UPLOAD_HIGH_WATER_BYTES } from './transfers';
 export { ModelSetSelectionError } from './model-sets';
+export { PresetRequestError, type LoadedPreset } from './presets';
+
+/** A preset to save: its content with its images as pixels (uploaded before `preset.save`). */
+export interface PresetSaveRequest {
+  readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[];
+  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' } | { readonly kind: 'image'; readonly image: RgbaImage };
+  readonly settings: PresetContent['settings'];
+  readonly seed: PresetContent['seed'];
+}
 
 export interface CompanionClientOptions {
   readonly url?: string;
@@ -40,6 +50,7 @@ export class CompanionClient {
   private readonly jobs: JobBook;
   private readonly uploader: Uploader;
   private readonly sets: ModelSetBook;
+  private readonly presetBook: PresetBook;
 
   constructor(options: CompanionClientOptions = {}) {
     this.connection = new CompanionConnection({ ...options, url: options.url ?? DEFAULT_URL }, {
@@ -47,26 +58,37 @@ export class CompanionClient {
         this.images.reset(welcome);
         // every (re)connection learns the model sets and the current one (sent on the new socket: not 'ready' yet)
         this.connection.send({ type: 'modelSets.list' });
+        this.presetBook.begin(welcome);
+        this.connection.send({ type: 'presets.list' });
       },
       message: (msg) => {
         if (this.sets.receive(msg)) {
           if (msg.type === 'modelSets') this.connection.refreshWelcome({ models: msg.models, engine: msg.engine });
           return true;
         }
+        if (this.presetBook.receive(msg)) return true;
         return this.jobs.receive(msg);
       },
       binary: (data) => {
+        const bytes = bytesOf(data);
+        if (bytes !== null && this.presetBook.push(bytes)) return;
         const done = this.images.push(data);
         if (done) this.jobs.delivered(done.note, done.image);
       },
       lost: (reason) => {
         this.sets.reset();
+        this.presetBook.reset();
         this.jobs.failAll('DISCONNECTED', reason === 'dropped'
         ? 'The connection to the companion was lost; the job was stopped.'
         : 'The connection to the companion was closed.');
       },
     });
     this.sets = new ModelSetBook((m) => {
+      if (!this.connection.readySocket) return false;
+      this.connection.send(m);
+      return true;
+    });
+    this.presetBook = new PresetBook((m) => {
       if (!this.connection.readySocket) return false;
       this.connection.send(m);
       return true;
@@ -148,6 +170,32 @@ export class CompanionClient {
   /** Switches the companion to model set `id`; rejects with ModelSetSelectionError (its code) when refused. */
   selectModelSet(id: string): Promise<ModelSets> {
     return this.sets.select(id);
+  }
+
+  /** The companion's presets as last listed (null until the first list after connecting). */
+  get presets(): readonly PresetEntry[] | null {
+    return this.presetBook.current;
+  }
+
+  subscribePresets(listener: (presets: readonly PresetEntry[]) => void): () => void {
+    return this.presetBook.subscribe(listener);
+  }
+
+  /** Uploads the preset's images, then saves it; rejects with PresetRequestError (PRESET_EXISTS unless `overwrite`, …). */
+  async savePreset(name: string, request: PresetSaveRequest, overwrite: boolean): Promise<PresetEntry[]> {
+    const socket = this.connection.readySocket;
+    const state = this.connection.state;
+    if (!socket || state.kind !== 'ready') throw new PresetRequestError('NOT_CONNECTED', 'Not connected to the companion.');
+    const upload = (image: RgbaImage) => this.uploader.upload(socket, image, state.welcome.limits.chunkBytes).then((transferId) => ({ transferId }));
+    const references = [];
+    for (const r of request.references) references.push({ image: await upload(r.image), weight: r.weight });
+    const elements = request.elements.kind === 'image' ? { kind: 'image' as const, image: await upload(request.elements.image) } : request.elements;
+    return this.presetBook.save(name, { references, elements, settings: request.settings, seed: request.seed }, overwrite);
+  }
+
+  /** Loads a preset with its reference images; rejects with PresetRequestError (UNKNOWN_PRESET, BAD_PRESET, …). */
+  loadPreset(name: string): Promise<LoadedPreset> {
+    return this.presetBook.load(name);
   }
 
   /** Asks the companion to download its missing models (`models.pull`); progress arrives through `events`. */

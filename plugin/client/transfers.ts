@@ -48,6 +48,15 @@ export class Uploader {
   }
 }
 
+/** A binary message's bytes, or null. Realm-neutral: the socket may hand over buffers from another JS realm (jsdom, iframes). */
+export function bytesOf(data: unknown): Uint8Array | null {
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : Object.prototype.toString.call(data) === '[object ArrayBuffer]'
+      ? new Uint8Array(data as ArrayBuffer)
+      : null;
+}
+
 /** What an announcement said about the image that follows it. */
 export interface Announcement<Owner> {
   readonly owner: Owner;
@@ -85,12 +94,7 @@ export class IncomingImages<Owner> {
   /** Feeds one binary frame; returns the finished image with its announcement, or null. Broken transfers are dropped. */
   push(data: unknown): { note: Announcement<Owner>; image: RgbaImage } | null {
     if (!this.reassembler) return null;
-    // Realm-neutral checks: the socket may hand over buffers from another JS realm (jsdom, iframes).
-    const bytes = ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : Object.prototype.toString.call(data) === '[object ArrayBuffer]'
-        ? new Uint8Array(data as ArrayBuffer)
-        : null;
+    const bytes = bytesOf(data);
     if (!bytes) return null;
     let image;
     try {

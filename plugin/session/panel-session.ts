@@ -2,12 +2,14 @@ import type { CompanionClient, ConnectionState, DownloadProgress, JobHandle, Job
 import { outputSizeFor } from '../host/geometry';
 import type { Bounds, DocumentInfo, DocumentState, Host, RgbaImage, ResultImage, SelectionMask } from '../host/host';
 import { HostError } from '../host/host';
-import { SIZE_STRIDE, type ModelSets } from '../../protocol';
+import { SIZE_STRIDE, type ModelSets, type PresetEntry, type StylePreset } from '../../protocol';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
 import { downscale } from './thumbnails';
+import { modelSetNote, presetFromSettings, settingsFromPreset, withPresetParams } from './presets';
 
 export type Companion = Pick<CompanionClient,
-  'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels' | 'modelSets' | 'subscribeModelSets' | 'selectModelSet'>;
+  'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels' | 'modelSets' | 'subscribeModelSets' | 'selectModelSet' |
+  'presets' | 'subscribePresets' | 'savePreset' | 'loadPreset'>;
 
 export type JobPhase = 'reading' | 'uploading' | 'queued' | 'running' | 'inserting';
 
@@ -56,6 +58,19 @@ export interface PanelState {
   readonly modelSets: ModelSets | null;
   /** A model set switch waiting for the companion's answer. */
   readonly switchingSet: boolean;
+  /** The companion's style presets; null until listed. */
+  readonly presets: readonly PresetEntry[] | null;
+  /** The applied preset whose reference image is the style source, until a layer is picked again. */
+  readonly presetSource: PresetSourceView | null;
+  /** A preset save or load waiting for the companion's answer. */
+  readonly presetBusy: boolean;
+}
+
+export interface PresetSourceView {
+  readonly name: string;
+  readonly thumbnailUrl: string;
+  /** The preset carries a negative style image, used while nothing else is chosen to avoid. */
+  readonly negative: boolean;
 }
 
 /** Most results whose full pixels stay in memory for "insert again"; older ones keep only a thumbnail. */
@@ -128,6 +143,9 @@ export class PanelSession {
   private unsubscribe: (() => void) | null = null;
   private unsubscribeSets: (() => void) | null = null;
   private stopWatching: (() => void) | undefined;
+  private unsubscribePresets: (() => void) | null = null;
+  /** The applied preset and its images (the style source while `presetSource` is set). */
+  private applied: { readonly preset: StylePreset; readonly reference: RgbaImage; readonly negative?: RgbaImage } | null = null;
 
   constructor(
     private readonly host: Host,
@@ -146,6 +164,9 @@ export class PanelSession {
       download: null,
       modelSets: companion.modelSets,
       switchingSet: false,
+      presets: companion.presets,
+      presetSource: null,
+      presetBusy: false,
     };
   }
 
@@ -174,6 +195,7 @@ export class PanelSession {
       if (connection.kind === 'ready' && connection.welcome.panelToken) void this.keepPanelToken(connection.welcome.panelToken);
     });
     this.unsubscribeSets = this.companion.subscribeModelSets((modelSets) => this.set({ modelSets }));
+    this.unsubscribePresets = this.companion.subscribePresets((presets) => this.set({ presets }));
     this.stopWatching = this.host.watchDocument?.(() => {
       if (!this.current.job) void this.refreshDocument();
     });
@@ -205,6 +227,7 @@ export class PanelSession {
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribeSets?.();
+    this.unsubscribePresets?.();
     this.stopWatching?.();
     this.companion.disconnect();
   }
@@ -241,7 +264,62 @@ export class PanelSession {
   }
 
   update(patch: Partial<Settings>): void {
+    if ('sourceLayerId' in patch) this.dropPreset(); // picking a layer again ends the preset's style source
     this.set({ settings: { ...this.current.settings, ...patch } });
+  }
+
+  /** Loads a preset: its settings become the panel's, its reference image the style source. */
+  async applyPreset(name: string): Promise<void> {
+    if (this.current.presetBusy || this.current.job) return;
+    this.set({ presetBusy: true, notice: null });
+    try {
+      const loaded = await this.companion.loadPreset(name);
+      this.dropPreset();
+      const reference = loaded.references[0]!;
+      this.applied = { preset: loaded.preset, reference, ...(loaded.negative !== undefined ? { negative: loaded.negative } : {}) };
+      const note = modelSetNote(loaded.preset, this.current.modelSets);
+      this.set({
+        presetBusy: false,
+        settings: settingsFromPreset(loaded.preset, this.current.settings),
+        presetSource: { name: loaded.preset.name, thumbnailUrl: this.host.imageUrls.create(downscale(reference, THUMBNAIL_SIDE)), negative: loaded.negative !== undefined },
+        notice: note === null ? null : { kind: 'info', text: note },
+      });
+    } catch (err) {
+      this.set({ presetBusy: false, notice: { kind: 'error', text: `The preset was not applied: ${messageOf(err)}` } });
+    }
+  }
+
+  /** Saves the style source, what to avoid and the options as preset `name` (an existing one only with `overwrite`). */
+  async savePreset(name: string, overwrite: boolean): Promise<boolean> {
+    const connection = this.current.connection;
+    if (this.current.presetBusy) return false;
+    if (connection.kind !== 'ready') {
+      this.set({ notice: { kind: 'error', text: 'Not connected to the companion yet. See the connection status above.' } });
+      return false;
+    }
+    this.set({ presetBusy: true, notice: null });
+    try {
+      const { style, negativeStyle, size } = await this.prepare(this.current.settings, connection.welcome.limits.maxImageSide);
+      const { settings, seed } = presetFromSettings(this.current.settings, size, this.applied?.preset);
+      await this.companion.savePreset(name.trim(), {
+        references: [{ image: style, weight: 1 }],
+        elements: negativeStyle.kind === 'image' ? { kind: 'image', image: negativeStyle.image } : negativeStyle.kind === 'drop' ? { kind: 'drop', preset: negativeStyle.preset } : { kind: 'none' },
+        settings, seed,
+      }, overwrite);
+      this.set({ presetBusy: false, notice: { kind: 'info', text: `Saved preset “${name.trim()}”.` } });
+      return true;
+    } catch (err) {
+      this.set({ presetBusy: false, notice: { kind: 'error', text: `The preset was not saved: ${err instanceof HostError ? err.message : messageOf(err)}` } });
+      return false;
+    }
+  }
+
+  private dropPreset(): void {
+    const view = this.current.presetSource;
+    this.applied = null;
+    if (view === null) return;
+    this.host.imageUrls.release(view.thumbnailUrl);
+    this.set({ presetSource: null });
   }
 
   /** Asks the companion to fetch its missing models; progress shows in `download`. */
@@ -308,7 +386,7 @@ export class PanelSession {
     const prompt = s.prompt.trim();
     this.handle = await this.companion.submit(
       {
-        params: {
+        params: withPresetParams({
           prompt,
           ...(s.negativePrompt.trim() ? { negativePrompt: s.negativePrompt.trim() } : {}),
           crossModalAdain: s.adain,
@@ -321,7 +399,7 @@ export class PanelSession {
           width: size.width,
           height: size.height,
           ...(init ? { denoise: s.denoise } : {}),
-        },
+        }, this.applied?.preset),
         style,
         negativeStyle,
         ...(init ? { init } : {}),
@@ -351,10 +429,13 @@ export class PanelSession {
     if (state.kind === 'unsupported') throw new HostError(state.reason);
     const doc = state.doc;
     const sourceLayerId = s.sourceLayerId ?? doc.activeLayerId;
-    if (sourceLayerId === null) throw new HostError('Select a layer to take the style from.');
+    const applied = this.applied;
+    if (sourceLayerId === null && applied === null) throw new HostError('Select a layer to take the style from.');
     const readSide = Math.min(STYLE_READ_SIDE, maxImageSide);
-    const source = await this.host.readLayer({ documentId: doc.id, layerId: sourceLayerId, selectionOnly: s.selectionOnly, maxSide: readSide });
-    let negativeStyle: NegativeStyleInput = { kind: 'none' };
+    // an applied preset's reference is the style source (and its negative image what to avoid, unless something else is chosen)
+    const style = applied?.reference
+      ?? (await this.host.readLayer({ documentId: doc.id, layerId: sourceLayerId!, selectionOnly: s.selectionOnly, maxSide: readSide })).image;
+    let negativeStyle: NegativeStyleInput = applied?.negative !== undefined ? { kind: 'image', image: applied.negative } : { kind: 'none' };
     if (s.avoid.kind === 'drop') negativeStyle = { kind: 'drop', preset: s.avoid.preset };
     if (s.avoid.kind === 'layer') {
       if (s.avoid.layerId === null) throw new HostError('Choose the layer whose style to avoid, or set “Avoid” to None.');
@@ -375,7 +456,7 @@ export class PanelSession {
       });
       init = read.image;
     }
-    return { destination, style: source.image, negativeStyle, size, init };
+    return { destination, style, negativeStyle, size, init };
   }
 
   cancel(): void {

@@ -4,6 +4,7 @@ import type { Settings } from '../session/settings';
 import { ConnectionSection } from './ConnectionSection';
 import { JobSection } from './JobSection';
 import { OptionsSection, PromptSection } from './OptionsSection';
+import { PresetSection } from './PresetSection';
 import { ResultsSection } from './ResultsSection';
 import { RestyleSection } from './RestyleSection';
 import { SelectionOption } from './SelectionOption';
@@ -22,6 +23,9 @@ export interface PanelActions {
   dismissNotice(): void;
   downloadModels(): void;
   selectModelSet(id: string): void;
+  applyPreset(name: string): void;
+  /** Resolves with whether the preset was saved. */
+  savePreset(name: string, overwrite: boolean): Promise<boolean>;
 }
 
 export function Panel(props: { state: PanelState; outputSize: { width: number; height: number } | null; actions: PanelActions }) {
@@ -64,7 +68,9 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
         onDownload={actions.downloadModels}
       />
       <sp-divider size="small" />
-      <SourceSection document={state.document} settings={state.settings} onChange={actions.update} onRefresh={actions.refreshDocument} />
+      <PresetSection presets={state.presets} presetSource={state.presetSource} busy={state.presetBusy || state.job !== null}
+        connected={state.connection.kind === 'ready'} onApply={actions.applyPreset} onSave={actions.savePreset} />
+      <SourceSection document={state.document} settings={state.settings} presetSource={state.presetSource} onChange={actions.update} onRefresh={actions.refreshDocument} />
       <RestyleSection document={state.document} settings={state.settings} onChange={actions.update} />
       <PromptSection settings={state.settings} onChange={actions.update} />
       <SelectionOption document={state.document} maskToSelection={state.settings.maskToSelection} onChange={(maskToSelection) => actions.update({ maskToSelection })} />

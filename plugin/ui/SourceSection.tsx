@@ -1,15 +1,20 @@
 import type { DocumentState } from '../host/host';
+import type { PresetSourceView } from '../session/panel-session';
 import type { AvoidChoice, Settings } from '../session/settings';
 import { Button, Checkbox, Picker, type PickerOption } from './spectrum';
 
 const ACTIVE = 'active';
+const PRESET = 'preset';
 
 export function SourceSection(props: {
   document: DocumentState;
   settings: Settings;
+  /** An applied preset's reference image: the style source until a layer is picked. */
+  presetSource?: PresetSourceView | null;
   onChange: (patch: Partial<Settings>) => void;
   onRefresh: () => void;
 }) {
+  const preset = props.presetSource ?? null;
   const { document: state, settings } = props;
   if (state.kind !== 'ready') {
     return (
@@ -30,7 +35,10 @@ export function SourceSection(props: {
     label: `${'  '.repeat(l.depth)}${l.name}`,
     disabled: !l.readable,
   }));
-  const sourceOptions: PickerOption[] = [{ key: ACTIVE, label: `Active layer${active ? ` (${active.name})` : ''}` }, ...layerOptions];
+  const sourceOptions: PickerOption[] = [
+    ...(preset ? [{ key: PRESET, label: `Preset “${preset.name}” reference` }] : []),
+    { key: ACTIVE, label: `Active layer${active ? ` (${active.name})` : ''}` }, ...layerOptions,
+  ];
   const avoidKey = settings.avoid.kind === 'drop' ? `drop-${settings.avoid.preset}` : settings.avoid.kind;
   const avoidOptions: PickerOption[] = [
     { key: 'none', label: 'Nothing' },
@@ -49,10 +57,16 @@ export function SourceSection(props: {
       <Picker
         label="Style layer"
         options={sourceOptions}
-        selected={settings.sourceLayerId === null ? ACTIVE : String(settings.sourceLayerId)}
-        onChange={(key) => props.onChange({ sourceLayerId: key === ACTIVE ? null : Number(key) })}
+        selected={preset ? PRESET : settings.sourceLayerId === null ? ACTIVE : String(settings.sourceLayerId)}
+        onChange={(key) => key !== PRESET && props.onChange({ sourceLayerId: key === ACTIVE ? null : Number(key) })}
         testId="source-layer"
       />
+      {preset ? (
+        <div className="row preset-source" data-testid="preset-source">
+          <img src={preset.thumbnailUrl} alt={`Reference of preset ${preset.name}`} height={40} />
+          <sp-detail>Style from preset “{preset.name}”{preset.negative ? ', avoiding its negative image' : ''}; pick a layer to use a layer again</sp-detail>
+        </div>
+      ) : null}
       <Checkbox checked={settings.selectionOnly} onChange={(selectionOnly) => props.onChange({ selectionOnly })} disabled={!doc.selection} testId="selection-only">
         Only the selected area{doc.selection ? '' : ' (no selection)'}
       </Checkbox>

@@ -17,7 +17,7 @@ export class TestClient {
   readonly binaryErrors: string[] = [];
   binaryFrames = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
-  private readonly reassembler = new Reassembler({ maxImageSide: 8192, maxOpenTransfers: 64, acceptKinds: [FrameKind.result, FrameKind.preview] });
+  private readonly reassembler = new Reassembler({ maxImageSide: 8192, maxOpenTransfers: 64, acceptKinds: [FrameKind.result, FrameKind.preview, FrameKind.reference] });
   private waiters: Array<() => void> = [];
 
   private constructor(readonly ws: WebSocket) {

@@ -18,7 +18,8 @@ const READY: ConnectionState = { kind: 'ready', welcome };
 function baseState(patch: Partial<PanelState> = {}): PanelState {
   return {
     connection: READY, hasToken: true, document: { kind: 'ready', doc: SAMPLE_DOC }, settings: DEFAULT_SETTINGS,
-    job: null, results: [], notice: null, download: null, modelSets: null, switchingSet: false, ...patch,
+    job: null, results: [], notice: null, download: null, modelSets: null, switchingSet: false,
+    presets: null, presetSource: null, presetBusy: false, ...patch,
   };
 }
 
@@ -29,7 +30,8 @@ function recorder(): PanelActions & { calls: Array<[string, unknown[]]> } {
     calls,
     pair: rec('pair'), forgetToken: rec('forgetToken'), refreshDocument: rec('refreshDocument'), update: rec('update'),
     generate: rec('generate'), cancel: rec('cancel'), reinsert: rec('reinsert'), reuseSeed: rec('reuseSeed'), dismissNotice: rec('dismissNotice'),
-    downloadModels: rec('downloadModels'), selectModelSet: rec('selectModelSet'),
+    downloadModels: rec('downloadModels'), selectModelSet: rec('selectModelSet'), applyPreset: rec('applyPreset'),
+    savePreset: (...args: unknown[]) => (calls.push(['savePreset', args]), Promise.resolve(true)),
   };
 }
 
@@ -287,5 +289,51 @@ describe('job and results', () => {
     expect(screen.getByRole('alert').textContent).toMatch(/queue is full/);
     act(() => void fireEvent.click(screen.getByTestId('dismiss')));
     expect(actions.calls).toContainEqual(['dismissNotice', []]);
+  });
+});
+
+describe('style presets', () => {
+  const preset = {
+    version: 1 as const, name: 'ink series', createdAt: 'now', references: [{ image: 'reference-0.png', weight: 1 }],
+    elements: { kind: 'none' as const }, madeWith: {}, settings: { crossModalAdain: true, guidance: 5, steps: 20, width: 1024, height: 1024 },
+    seed: { kind: 'random' as const },
+  };
+  const presets = [{ name: 'ink series', preset }, { name: 'broken', problem: 'preset.json: not valid JSON' }];
+
+  test('the Preset picker applies one (open, choose); unreadable ones are listed, disabled', () => {
+    const { actions } = renderPanel(baseState({ presets }));
+    const picker = screen.getByTestId('preset');
+    const items = Array.from(picker.querySelectorAll('sp-menu-item'));
+    expect(items.map((i) => i.textContent)).toEqual(['Choose a preset…', 'ink series', 'broken (unreadable)']);
+    expect(items.map((i) => i.hasAttribute('disabled'))).toEqual([false, false, true]);
+    setValue(picker, 'selectedIndex', 1, 'change');
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['applyPreset', ['ink series']]);
+  });
+
+  test('Save as preset…: a name, then Save (Replace for an existing name); bad names say why and cannot be saved', async () => {
+    const { actions } = renderPanel(baseState({ presets }));
+    expect(screen.queryByTestId('preset-name')).toBeNull();
+    act(() => void fireEvent.click(screen.getByTestId('save-preset')));
+    setValue(screen.getByTestId('preset-name'), 'value', '../x', 'input');
+    expect(screen.getByTestId('preset-name-error').textContent).toMatch(/must be 1–64 letters/);
+    expect(screen.getByTestId('preset-save').hasAttribute('disabled')).toBe(true);
+    setValue(screen.getByTestId('preset-name'), 'value', 'ink series', 'input');
+    expect(screen.getByTestId('preset-save').textContent).toBe('Replace');
+    setValue(screen.getByTestId('preset-name'), 'value', ' harbour ', 'input');
+    expect(screen.getByTestId('preset-save').textContent).toBe('Save');
+    await act(async () => void fireEvent.click(screen.getByTestId('preset-save')));
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['savePreset', ['harbour', false]]);
+    expect(screen.queryByTestId('preset-name')).toBeNull(); // saved: the name field closes
+  });
+
+  test('an applied preset is the style source, shown with its reference; picking a layer ends it', () => {
+    const { actions } = renderPanel(baseState({ presets, presetSource: { name: 'ink series', thumbnailUrl: 'blob:ref', negative: true } }));
+    const source = screen.getByTestId('source-layer');
+    expect(source.querySelector('sp-menu-item')!.textContent).toBe('Preset “ink series” reference');
+    expect(screen.getByTestId('preset-source').textContent).toMatch(/Style from preset “ink series”, avoiding its negative image; pick a layer/);
+    expect(screen.getByTestId('preset-source').querySelector('img')!.getAttribute('src')).toBe('blob:ref');
+    setValue(source, 'selectedIndex', 2, 'change'); // [preset, active, first layer, …]
+    expect(actions.calls[actions.calls.length - 1]![0]).toBe('update');
+    expect(actions.calls[actions.calls.length - 1]![1]).toEqual([{ sourceLayerId: expect.any(Number) }]);
   });
 });

@@ -183,6 +183,15 @@ export class CanvasHost implements Host {
     }
   }
 
+  /** FNV-1a hash of a layer's pixels: equal hashes, equal layers (for comparing results). */
+  checksum(layerId: number): string {
+    const layer = this.find(layerId);
+    if (!layer?.canvas) return 'no pixels';
+    let h = 0x811c9dc5;
+    for (const b of layer.canvas.getContext('2d')!.getImageData(0, 0, this.width, this.height).data) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+    return h.toString(16);
+  }
+
   snapshot(): LayerSnapshot[] {
     return [...this.walk()].map(({ layer, depth }) => {
       const bounds = this.contentBounds(layer);

@@ -40,6 +40,7 @@ declare global {
     e2e: {
       layers: () => ReturnType<CanvasHost['snapshot']>;
       historySteps: () => string[];
+      checksum: (layerId: number) => string;
       reads: () => CanvasHost['reads'];
       state: () => unknown;
       setSelection: (bounds: { left: number; top: number; right: number; bottom: number } | null, shape?: SelectionShape) => void;
@@ -51,6 +52,7 @@ declare global {
 window.e2e = {
   layers: () => host.snapshot(),
   historySteps: () => [...host.historySteps],
+  checksum: (layerId) => host.checksum(layerId),
   reads: () => [...host.reads],
   state: () => panel.session.state,
   setSelection: (bounds, shape) => host.select(bounds, shape),
