@@ -56,11 +56,13 @@ export type NegativeStyleInput =
   | { readonly kind: 'image'; readonly image: RgbaImage }
   | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
 
-export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init'>;
+export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init' | 'extraStyles' | 'extraNegativeStyles'>;
 
 export interface SubmitRequest {
   readonly params: GenerateSettings;
   readonly style: RgbaImage | null;
+  /** More style references with their weights (params.styleWeight is the first one's). */
+  readonly extraStyles?: readonly { readonly image: RgbaImage; readonly weight: number }[];
   readonly negativeStyle: NegativeStyleInput;
   /** img2img: the layer to restyle, over the region the results go to (params.denoise says how much changes). */
   readonly init?: RgbaImage;

@@ -145,7 +145,7 @@ export class PanelSession {
   private stopWatching: (() => void) | undefined;
   private unsubscribePresets: (() => void) | null = null;
   /** The applied preset and its images (the style source while `presetSource` is set). */
-  private applied: { readonly preset: StylePreset; readonly reference: RgbaImage; readonly negative?: RgbaImage } | null = null;
+  private applied: { readonly preset: StylePreset; readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[]; readonly negative?: RgbaImage } | null = null;
 
   constructor(
     private readonly host: Host,
@@ -276,11 +276,13 @@ export class PanelSession {
       const loaded = await this.companion.loadPreset(name);
       this.dropPreset();
       const reference = loaded.references[0]!;
-      this.applied = { preset: loaded.preset, reference, ...(loaded.negative !== undefined ? { negative: loaded.negative } : {}) };
+      const references = loaded.references.map((image, i) => ({ image, weight: loaded.preset.references[i]!.weight }));
+      this.applied = { preset: loaded.preset, references, ...(loaded.negative !== undefined ? { negative: loaded.negative } : {}) };
       const note = modelSetNote(loaded.preset, this.current.modelSets);
       this.set({
         presetBusy: false,
-        settings: settingsFromPreset(loaded.preset, this.current.settings),
+        // the preset's references replace the panel's extra ones while it is the style source
+        settings: { ...settingsFromPreset(loaded.preset, this.current.settings), moreStyles: [] },
         presetSource: { name: loaded.preset.name, thumbnailUrl: this.host.imageUrls.create(downscale(reference, THUMBNAIL_SIDE)), negative: loaded.negative !== undefined },
         notice: note === null ? null : { kind: 'info', text: note },
       });
@@ -299,10 +301,10 @@ export class PanelSession {
     }
     this.set({ presetBusy: true, notice: null });
     try {
-      const { style, negativeStyle, size } = await this.prepare(this.current.settings, connection.welcome.limits.maxImageSide);
+      const { style, extraStyles, styleWeight, negativeStyle, size } = await this.prepare(this.current.settings, connection.welcome.limits.maxImageSide);
       const { settings, seed } = presetFromSettings(this.current.settings, size, this.applied?.preset);
       await this.companion.savePreset(name.trim(), {
-        references: [{ image: style, weight: 1 }],
+        references: [{ image: style, weight: styleWeight }, ...extraStyles],
         elements: negativeStyle.kind === 'image' ? { kind: 'image', image: negativeStyle.image } : negativeStyle.kind === 'drop' ? { kind: 'drop', preset: negativeStyle.preset } : { kind: 'none' },
         settings, seed,
       }, overwrite);
@@ -380,7 +382,7 @@ export class PanelSession {
       this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Reading the document failed: ${(err as Error).message}` });
       return;
     }
-    const { destination, style, negativeStyle, size, init } = prepared;
+    const { destination, style, extraStyles, styleWeight, negativeStyle, size, init } = prepared;
     const received: ResultImage[] = [];
     this.setJob({ phase: 'uploading' });
     const prompt = s.prompt.trim();
@@ -399,8 +401,10 @@ export class PanelSession {
           width: size.width,
           height: size.height,
           ...(init ? { denoise: s.denoise } : {}),
+          ...(extraStyles.length > 0 ? { styleWeight } : {}),
         }, this.applied?.preset),
         style,
+        ...(extraStyles.length > 0 ? { extraStyles } : {}),
         negativeStyle,
         ...(init ? { init } : {}),
       },
@@ -432,9 +436,20 @@ export class PanelSession {
     const applied = this.applied;
     if (sourceLayerId === null && applied === null) throw new HostError('Select a layer to take the style from.');
     const readSide = Math.min(STYLE_READ_SIDE, maxImageSide);
-    // an applied preset's reference is the style source (and its negative image what to avoid, unless something else is chosen)
-    const style = applied?.reference
+    // an applied preset's references are the style source (and its negative image what to avoid, unless something else is chosen)
+    const style = applied?.references[0]!.image
       ?? (await this.host.readLayer({ documentId: doc.id, layerId: sourceLayerId!, selectionOnly: s.selectionOnly, maxSide: readSide })).image;
+    const styleWeight = applied?.references[0]!.weight ?? s.styleWeight;
+    const extraStyles: { image: RgbaImage; weight: number }[] = applied !== null ? [...applied.references.slice(1)] : [];
+    for (const more of applied !== null ? [] : s.moreStyles) {
+      if (more.layerId === null) throw new HostError('Choose a layer for each added style reference, or remove the empty one.');
+      if (!doc.layers.some((l) => l.id === more.layerId)) throw new HostError('An added style reference\'s layer no longer exists. Choose another one, or remove it.');
+      const read = await this.host.readLayer({ documentId: doc.id, layerId: more.layerId, selectionOnly: s.selectionOnly, maxSide: readSide });
+      extraStyles.push({ image: read.image, weight: more.weight });
+    }
+    if (extraStyles.length > 0 && styleWeight === 0 && extraStyles.every((e) => e.weight === 0)) {
+      throw new HostError('Every style reference has weight 0: give at least one a weight above 0.');
+    }
     let negativeStyle: NegativeStyleInput = applied?.negative !== undefined ? { kind: 'image', image: applied.negative } : { kind: 'none' };
     if (s.avoid.kind === 'drop') negativeStyle = { kind: 'drop', preset: s.avoid.preset };
     if (s.avoid.kind === 'layer') {
@@ -456,7 +471,7 @@ export class PanelSession {
       });
       init = read.image;
     }
-    return { destination, style, negativeStyle, size, init };
+    return { destination, style, extraStyles, styleWeight, negativeStyle, size, init };
   }
 
   cancel(): void {

@@ -27,6 +27,10 @@ export interface Settings {
   readonly seed: number;
   /** Long side of the generated image; the short side follows the selection's or document's aspect. */
   readonly longSide: number;
+  /** The style layer's weight among several references (relative; no effect alone). */
+  readonly styleWeight: number;
+  /** More style references: a layer each (null: not chosen yet) with its weight 0..1. */
+  readonly moreStyles: readonly { readonly layerId: number | null; readonly weight: number }[];
   /** img2img: the layer to restyle over the output region; null = a new image from noise. */
   readonly restyleLayerId: number | null;
   /** How much of the restyled layer is redrawn, 0..1 (the spec's denoise). */
@@ -50,6 +54,8 @@ export const DEFAULT_SETTINGS: Settings = {
   seedMode: 'random',
   seed: 0,
   longSide: 1024,
+  styleWeight: 1,
+  moreStyles: [],
   restyleLayerId: null,
   denoise: SPEC_DEFAULTS.denoise,
 };

@@ -323,6 +323,39 @@ test('restyle a layer (img2img) in ≤ 2 clicks: the layer over the canvas goes 
   }
 });
 
+test('several style references in one click each, with weights: every layer is read and the job runs; screenshot', async () => {
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    await page.locator('[data-testid=prompt] textarea').fill('a harbour, half ink, half photo');
+    await page.locator('[data-testid=variations] input').fill('1');
+    await fastSettings(page);
+    await page.locator('[data-testid=fixed-seed] input').check();
+    await page.locator('[data-testid=seed] input').fill('5');
+    await page.locator('[data-testid=add-reference]').click(); // the next unused layer: Background
+    await page.waitForSelector('[data-testid=reference]');
+    await expectText(page.locator('[data-testid=reference-layer] select option:checked'), 'Background');
+    await page.locator('[data-testid=reference-weight] input').fill('0.5');
+    await expectText(page.locator('[data-testid=reference-weight] .value'), '50 %');
+    await expectText(page.locator('[data-testid=style-weight] .value'), '100 %');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
+    const reads = await page.evaluate(() => (globalThis as any).e2e.reads());
+    expect(reads).toHaveLength(2); // the style layer's content, then the Background (the whole canvas)
+    expect(reads[1]).toEqual({ left: 0, top: 0, right: 480, bottom: 320 });
+    expect((await layers(page)).filter((l) => l.depth === 1)).toHaveLength(1);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(artifacts, 'panel-references.png'), fullPage: true });
+    if (docsScreenshot !== null) fs.copyFileSync(path.join(artifacts, 'panel-references.png'), path.join(path.dirname(docsScreenshot), 'panel-references.png'));
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
 async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';

@@ -158,6 +158,30 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(Buffer.from(otherLayer.data).equals(Buffer.from(fromNoise.data))).toBe(false);
   });
 
+  test('several references: each added layer is read and goes with the job, weights included; an unchosen one is a notice', async () => {
+    await paired();
+    host.layerColours = { 3: [30, 60, 90, 255], 2: [220, 40, 40, 255] };
+    const settings = { prompt: 'p', steps: 4, teacherSteps: 2, variations: 1, longSide: 512, seedMode: 'fixed' as const, seed: 9 };
+    const image = async (patch: Partial<typeof session.state.settings>) => {
+      session.update({ ...settings, ...patch });
+      await session.generate();
+      await until(session, (s) => s.job === null);
+      expect(session.state.notice).toBeNull();
+      return host.inserts[host.inserts.length - 1]!.results[0]!.image.data;
+    };
+    const levels = (a: Uint8Array, b: Uint8Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    const one = await image({});
+    const two = await image({ moreStyles: [{ layerId: 2, weight: 1 }], styleWeight: 0.5 });
+    expect(host.reads.slice(-2).map((r) => r.layerId)).toEqual([3, 2]);
+    const off = await image({ moreStyles: [{ layerId: 2, weight: 0 }], styleWeight: 1 });
+    expect(levels(two, one)).toBeGreaterThan(10); // the red layer's style reaches the result
+    expect(levels(off, one)).toBeLessThanOrEqual(2); // weight 0 leaves it out (another graph: float noise only)
+    session.update({ moreStyles: [{ layerId: null, weight: 1 }] });
+    await session.generate();
+    expect(session.state.notice?.text).toMatch(/Choose a layer for each added style reference/);
+    expect(host.inserts).toHaveLength(3);
+  });
+
   test('restyle: a layer deleted since it was chosen is a notice, and no job reaches the companion', async () => {
     await paired();
     session.update({ prompt: 'p', steps: 4, restyleLayerId: 999 });

@@ -182,6 +182,29 @@ describe('source and settings', () => {
     expect(screen.getByTestId('mask-to-selection').textContent).toBe('Mask to selection (no selection)');
   });
 
+  test('several references: one click adds the next unused layer; each has a picker, a weight and Remove; the style layer\'s weight shows', () => {
+    const { actions, rerenderWith } = renderPanel(baseState());
+    expect(screen.queryByTestId('style-weight')).toBeNull();
+    act(() => void fireEvent.click(screen.getByTestId('add-reference')));
+    // the active layer (3) is the style: the next readable one is Photo (2)
+    expect(actions.calls).toContainEqual(['update', [{ moreStyles: [{ layerId: 2, weight: 1 }] }]]);
+    const two = { ...DEFAULT_SETTINGS, moreStyles: [{ layerId: 2, weight: 1 }] };
+    rerenderWith(baseState({ settings: two }));
+    expect(screen.getAllByTestId('reference')).toHaveLength(1);
+    expect(screen.getByTestId('style-weight').textContent).toMatch(/Style layer weight: 100 %/);
+    setValue(within(screen.getByTestId('reference')).getByTestId('reference-weight'), 'value', 0.5, 'input');
+    expect(actions.calls).toContainEqual(['update', [{ moreStyles: [{ layerId: 2, weight: 0.5 }] }]]);
+    setValue(within(screen.getByTestId('reference')).getByTestId('reference-layer'), 'selectedIndex', 3, 'change'); // [Choose…, Ink, Photo, Background]
+    expect(actions.calls).toContainEqual(['update', [{ moreStyles: [{ layerId: 1, weight: 1 }] }]]);
+    act(() => void fireEvent.click(screen.getByTestId('add-reference')));
+    expect(actions.calls).toContainEqual(['update', [{ moreStyles: [{ layerId: 2, weight: 1 }, { layerId: 1, weight: 1 }] }]]);
+    act(() => void fireEvent.click(screen.getByTestId('remove-reference')));
+    expect(actions.calls).toContainEqual(['update', [{ moreStyles: [] }]]);
+    // at most five references in all
+    rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, moreStyles: [1, 2, 3, 4].map(() => ({ layerId: 2, weight: 1 })) } }));
+    expect(screen.queryByTestId('add-reference')).toBeNull();
+  });
+
   test('avoid: choosing "a layer" shows a second layer picker', () => {
     const { actions, rerenderWith } = renderPanel(baseState());
     setValue(screen.getByTestId('avoid'), 'selectedIndex', 1, 'change');

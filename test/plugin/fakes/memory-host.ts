@@ -13,6 +13,8 @@ export class MemoryHost implements Host {
   insertError: string | null = null;
   /** Colour of every layer's pixels. */
   layerColour: [number, number, number, number] = [30, 60, 90, 255];
+  /** Per-layer colours overriding layerColour. */
+  layerColours: Record<number, [number, number, number, number]> = {};
   events: string[] = [];
 
   constructor(doc: DocumentInfo | null) {
@@ -54,7 +56,8 @@ export class MemoryHost implements Host {
     const width = r ? Math.round((r.right - r.left) * scale) : 40;
     const height = r ? Math.round((r.bottom - r.top) * scale) : 30;
     const data = new Uint8Array(width * height * 4);
-    for (let i = 0; i < data.length; i += 4) data.set(this.layerColour, i);
+    const colour = this.layerColours[request.layerId] ?? this.layerColour;
+    for (let i = 0; i < data.length; i += 4) data.set(colour, i);
     return { image: { width, height, data }, bounds: r ?? { left: 0, top: 0, right: 40, bottom: 30 } };
   }
 
