@@ -108,6 +108,31 @@ describe('generate through the CLI: --latents in, --save-latents out, parity wit
   });
 });
 
+describe('several --style references through the CLI', () => {
+  test('two --style images, equal weights: diffusers\' ip_adapter_image=[[a, b]] within 1e-3', () => {
+    const saved = path.join(dir, 'multi.npy');
+    const r = cli('generate', ...tiny, ...STYLE_ARGS, '--style', fixture('golden', 'neg_style.png'), '--no-adain', '--no-teacher', '--style-layers', 'all',
+      '--scale', '0.7', '--steps', '4', '--seed', '41', '--scheduler', 'euler', '--out', path.join(dir, 'multi.png'), '--save-latents', saved);
+    expect(r.code).toBe(0);
+    const e = relL2(readNpy(saved).data, new Golden('multi_ip').get('two.out.latent').data);
+    console.log(`CLI two references: rel L2 ${e.toExponential(2)}`);
+    expect(e).toBeLessThan(1e-3);
+  });
+
+  test.each([
+    ['weights for another count', ['--style-weights', '1,0.5,0.2'], /--style-weights gives 3 weights for 2 --style images/],
+    ['every weight 0', ['--style-weights', '0,0'], /at least one style reference needs a weight above 0/],
+    ['a weight above 1', ['--style-weights', '1,1.5'], /1\.5|Too big|\[0, 1\]/],
+  ] as const)('%s: one line, non-zero exit', (_name, extra, message) => {
+    const r = cli('generate', ...tiny, ...STYLE_ARGS, '--style', fixture('golden', 'neg_style.png'), ...extra, '--out', path.join(dir, 'bad-multi.png'));
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('['));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(fs.existsSync(path.join(dir, 'bad-multi.png'))).toBe(false);
+  });
+});
+
 describe('generate --init (img2img) through the CLI', () => {
   const gold = new Golden('img2img');
 
