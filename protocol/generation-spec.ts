@@ -148,6 +148,11 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     init: image.optional(),
     /** img2img only: 1 re-noises the init image completely, small values keep more of it. Absent: SPEC_DEFAULTS.denoise. */
     denoise: ranged('denoise').optional(),
+    /**
+     * Inpainting (2.1, needs `init`): white (≥ 50 %) where the image is redrawn, black where the init image stays;
+     * diffusers' SDXL inpainting for a 4-channel UNet (docs/PROTOCOL.md).
+     */
+    mask: image.optional(),
     steps: ranged('steps').default(SPEC_DEFAULTS.steps),
     guidance: ranged('guidance').default(SPEC_DEFAULTS.guidance),
     /** null: a random seed, drawn by the daemon or the CLI and reported with each result. */
@@ -182,6 +187,7 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
       if (typeof s.teacherSteps === 'number' && s.teacherSteps > s.steps) issue('teacherSteps', `teacherSteps must be an integer in [0, ${s.steps}], got ${s.teacherSteps}`);
       if (s.seed !== null && s.seed + s.variations - 1 > SPEC_LIMITS.maxSeed) issue('seed', `seed + variations exceeds ${SPEC_LIMITS.maxSeed}`);
       if (s.denoise !== undefined && s.init === undefined) issue('denoise', 'denoise needs an init image (img2img)');
+      if (s.mask !== undefined && s.init === undefined) issue('mask', 'an inpainting mask needs an init image to inpaint');
       if (s.init !== undefined && denoiseSteps(s.steps, s.denoise ?? SPEC_DEFAULTS.denoise) < 1) {
         issue('denoise', `denoise ${s.denoise ?? SPEC_DEFAULTS.denoise} of ${s.steps} steps runs no step: raise denoise or steps`);
       }
@@ -202,10 +208,11 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
 }
 
 /** A checked spec with images of type I (defaults filled in, teacherSteps resolved). */
-export type GenerationSpec<I> = Omit<z.output<ReturnType<typeof generationSpecSchema>>, 'style' | 'negativeStyle' | 'init' | 'extraStyles' | 'extraNegativeStyles'> & {
+export type GenerationSpec<I> = Omit<z.output<ReturnType<typeof generationSpecSchema>>, 'style' | 'negativeStyle' | 'init' | 'mask' | 'extraStyles' | 'extraNegativeStyles'> & {
   readonly style?: I;
   readonly negativeStyle?: I;
   readonly init?: I;
+  readonly mask?: I;
   readonly extraStyles?: readonly { readonly image: I; readonly weight: number }[];
   readonly extraNegativeStyles?: readonly I[];
 };

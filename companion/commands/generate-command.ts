@@ -93,6 +93,7 @@ export async function runGenerate(flags: GenerateCliOptions & GeneratePresetFlag
   // read (and checked) before anything loads; written only once the images are
   const toSave = savePreset !== undefined ? await presetFromOptions(savePreset, { ...options, ...styleFiles }) : undefined;
   const init = plan.initPath !== undefined ? await readInput('--init', () => readImageFile(plan.initPath!)) : undefined;
+  const mask = plan.maskPath !== undefined ? await readInput('--mask', () => readImageFile(plan.maskPath!)) : undefined;
   if (init !== undefined && plan.sizeFromInit) {
     // the init image's aspect: from the side given, else at the default long side
     const [width, height] = outputSizeFor(init.width, init.height, {
@@ -135,6 +136,7 @@ export async function runGenerate(flags: GenerateCliOptions & GeneratePresetFlag
     ...(negatives.length > 0 ? { negativeStyle: negatives[0]! } : {}),
     ...(negatives.length > 1 ? { extraNegativeStyles: negatives.slice(1) } : {}),
     ...(init ? { init } : {}),
+    ...(mask ? { mask } : {}),
     ...(latents ? { latents } : {}),
   };
   const runSteps = init !== undefined ? denoiseSteps(plan.request.steps, plan.request.denoise ?? SPEC_DEFAULTS.denoise) : plan.request.steps;
@@ -260,6 +262,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--negative-style <img>', 'negative style image for style-based CFG; repeat for several', collectRepeats)
     .option('--drop <colour|texture>', 'derive the negative style from the style image [our extension]')
     .option('--init <img>', 'restyle this image (img2img); without --width/--height the output keeps its aspect, long side 1024')
+    .option('--mask <img>', 'with --init: inpaint, redrawing only where the mask is white (≥ 50 %); the rest keeps the init image')
     .option('--denoise <d>', 'with --init: how much of it is redrawn, 0..1 (default 0.6; steps run = int(steps × d))')
     .option('--steps <n>', 'denoising steps (default 50)')
     .option('--guidance <g>', 'CFG scale (default 5)')

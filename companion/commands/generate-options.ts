@@ -23,6 +23,7 @@ export interface GenerateCliOptions {
   style?: string | string[];
   styleWeights?: string;
   init?: string;
+  mask?: string;
   denoise?: string;
   negativePrompt?: string;
   /** Repeatable, like --style. */
@@ -64,8 +65,9 @@ export interface GeneratePlan {
   readonly negativeStylePaths: readonly string[];
   /** The weights of stylePaths[1…] (the first one's is the request's styleWeight). */
   readonly extraStyleWeights: readonly number[];
-  /** --init: the image to restyle (img2img). */
+  /** --init: the image to restyle (img2img); --mask: where to redraw it (inpainting). */
   readonly initPath?: string;
+  readonly maskPath?: string;
   /** --width or --height (or both) missing with --init: the command sizes the output from the init image's aspect. */
   readonly sizeFromInit: boolean;
   readonly latentsPath?: string;
@@ -164,6 +166,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     negativeStyle: negatives[0],
     extraNegativeStyles: negatives.length > 1 ? negatives.slice(1) : undefined,
     init: o.init,
+    mask: o.mask,
     denoise: decimal('--denoise', o.denoise),
     drop,
     steps: integer('--steps', o.steps),
@@ -183,7 +186,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
   });
   const parsed = generationSpecSchema(z.string()).safeParse(raw);
   if (!parsed.success) throw new UsageError(specIssue(parsed.error, raw).message);
-  const { style: _style, negativeStyle: _negative, init: _init, extraStyles, extraNegativeStyles: _extraNegative, seed, ...settings } = parsed.data;
+  const { style: _style, negativeStyle: _negative, init: _init, mask: _mask, extraStyles, extraNegativeStyles: _extraNegative, seed, ...settings } = parsed.data;
   const request: GeneratePlan['request'] = { ...settings, seed: seed ?? randomSeed() };
   let memoryBudget: number | undefined;
   if (o.memoryBudget !== undefined) {
@@ -197,6 +200,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
     model, out, provider, fp16: o.fp16 === true, request, planOnly: o.plan === true,
     sizeFromInit: o.init !== undefined && (o.width === undefined || o.height === undefined),
     ...(o.init !== undefined ? { initPath: o.init } : {}),
+    ...(o.mask !== undefined ? { maskPath: o.mask } : {}),
     ...(o.vae !== undefined ? { vae: o.vae } : {}),
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     ...(o.adapter !== undefined ? { adapter: o.adapter } : {}),

@@ -30,7 +30,8 @@ export function registerPresetsCommand(program: Command): void {
   const presets = program.command('presets').description('save, list, show and delete style presets (kept in the config dir, shared with the panel)');
   presets.command('save <name>')
     .description('save a reference image, style elements and settings as a preset for `generate --style-preset NAME`')
-    .option('--style <img>', 'the reference image (a PNG copy is kept in the preset)')
+    .option('--style <img>', 'a reference image (a PNG copy is kept in the preset); repeat for several', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option('--style-weights <w,w,…>', 'one weight 0..1 per --style (default all 1)')
     .option('--negative-style <img>', 'negative style image (copied in too)')
     .option('--drop <colour|texture>', 'derive the negative style from the reference')
     .option('--strength <s>', 'one style strength 0..1')

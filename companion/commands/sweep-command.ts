@@ -77,7 +77,7 @@ function openManifest(file: string, grid: SweepGrid): Manifest {
 /** A cell as the engine's request: its GenerationSpec with the images' pixels (by file) and its one seed. */
 function requestOf(cell: SweepCell, pixels: ReadonlyMap<string, RgbaImage>): GenerationRequest {
   // a grid refuses `init` and more references (sweep-grid.ts): cells are text-to-image with one style each
-  const { style: _file, negativeStyle: _negative, init: _init, extraStyles: _extra, extraNegativeStyles: _extraNegative, seed: _seed, ...settings } = cell.spec;
+  const { style: _file, negativeStyle: _negative, init: _init, mask: _mask, extraStyles: _extra, extraNegativeStyles: _extraNegative, seed: _seed, ...settings } = cell.spec;
   return {
     ...settings, style: pixels.get(cell.style)!, seeds: [cell.seed],
     ...(cell.negativeStyle !== undefined ? { negativeStyle: pixels.get(cell.negativeStyle)! } : {}),

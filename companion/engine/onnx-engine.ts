@@ -148,6 +148,7 @@ export class OnnxGenerationEngine implements GenerationEngine {
   async reduceImages(request: GenerationRequest): Promise<GenerationRequest> {
     let reduced = request;
     if (request.init !== undefined) reduced = { ...reduced, init: await fitInitImageInWorker(request.init, request.width, request.height) };
+    if (request.mask !== undefined) reduced = { ...reduced, mask: await fitInitImageInWorker(request.mask, request.width, request.height) };
     const size = this.models?.styleImageSize() ?? null;
     if (request.style === undefined || size === null) return reduced;
     const { drop, negativeStyle, extraStyles, extraNegativeStyles, ...rest } = reduced;

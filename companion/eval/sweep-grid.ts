@@ -120,7 +120,7 @@ export function expandGrid(raw: unknown, baseDir: string, source = 'grid'): Swee
     throw new EvalError('BAD_GRID', `${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const g = parsed.data;
-  for (const key of ['prompt', 'style', 'seed', 'negativeStyle', 'variations', 'init', 'extraStyles', 'extraNegativeStyles', 'styleWeight']) {
+  for (const key of ['prompt', 'style', 'seed', 'negativeStyle', 'variations', 'init', 'mask', 'extraStyles', 'extraNegativeStyles', 'styleWeight']) {
     if (key in g.base) {
       const why = key === 'variations' ? 'seeds are a grid dimension' : key === 'init' ? 'a sweep compares styles from noise, not img2img'
         : key.startsWith('extra') || key === 'styleWeight' ? 'each cell has one style reference, from the grid' : `${key} comes from the grid`;

@@ -31,6 +31,28 @@ export function flattenOntoWhite(img: RgbaImage): RgbaImage {
   return { width: img.width, height: img.height, data: out };
 }
 
+/**
+ * An inpainting mask at latent resolution, as diffusers makes it for a 4-channel UNet: the mask (already at the output
+ * size) to grey (Pillow's L), binarised at 0.5, then nearest-neighbour downsampling (torch's F.interpolate picks pixel
+ * (f·i, f·j) for latent (i, j)). 1 = redraw, 0 = keep the init image.
+ */
+export function latentMask(mask: RgbaImage, factor: number): Uint8Array {
+  validateRgbaImage(mask, 'inpainting mask');
+  const h = Math.floor(mask.height / factor);
+  const w = Math.floor(mask.width / factor);
+  const out = new Uint8Array(h * w);
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j < w; j++) {
+      const p = ((i * factor) * mask.width + j * factor) * 4;
+      const d = mask.data;
+      // Pillow's RGB → L: (R·19595 + G·38470 + B·7471 + 2^15) >> 16; then value / 255 ≥ 0.5 ⇔ value ≥ 128
+      const grey = (d[p]! * 19595 + d[p + 1]! * 38470 + d[p + 2]! * 7471 + 0x8000) >> 16;
+      out[i * w + j] = grey >= 128 ? 1 : 0;
+    }
+  }
+  return out;
+}
+
 /** The centred box of `width`×`height`'s aspect inside the image: [left, top, w, h]. */
 export function aspectCropBox(imgWidth: number, imgHeight: number, width: number, height: number): [number, number, number, number] {
   if (imgWidth * height > imgHeight * width) {

@@ -13,7 +13,10 @@
  *                 init image (diffusers' img2img) z = add_noise(scaling_factor · (mean + std · randn), randn, t_start)
  *                 and the loop starts at step index t_start = steps − int(steps · denoise), both draws from the
  *                 variation's generator. Teacher and student start from the identical z, at the same step, and
- *                 the teacher's steps count from there. While step ≤ teacherSteps the batch is
+ *                 the teacher's steps count from there. With a mask (inpainting, diffusers' SDXL inpaint pipeline
+ *                 for a 4-channel UNet) the generator also draws the masked image's VAE sample (unused), denoise 1
+ *                 starts from pure noise, and after every step the latents outside the mask (student and teacher)
+ *                 are replaced by the init latents noised to the next step. While step ≤ teacherSteps the batch is
  *                 [uncond-T, uncond-S, cond-T, cond-S] with the teacher mask and the gather index (students
  *                 borrow their teacher's attention maps); afterwards the teacher rows are dropped (4 → 2 rows).
  *                 Each pair gets its own CFG and scheduler step; ancestral noise is drawn once per step from
@@ -41,7 +44,7 @@ import type { SdxlPromptEmbeds } from '../models/clip-text-sdxl';
 import { prepareStylePixels, type StylePixels } from './style-pixels';
 import type { RgbaImage } from '../image/rgba';
 import { rgbaToVaeInput, vaeOutputToRgba } from '../image/vae-image';
-import { fitInitImage } from '../image/init-image';
+import { fitInitImage, latentMask } from '../image/init-image';
 import { f32 } from '../rng/float32';
 import { randn } from '../rng/randn';
 import { TorchCpuGenerator } from '../rng/torch-generator';
@@ -284,11 +287,13 @@ export class StyleStudioPipeline {
     const cond = await this.conditioning(request, text, hooks);
     this.throwIfAborted(hooks.signal);
     let init: InitLatents | null = null;
+    let inpaint: Uint8Array | null = null;
     if (request.init !== undefined) {
       yield { kind: 'phase', phase: 'conditioning', network: 'vae-encoder', loading: !m.cache.has(vaeEncoderCacheKey(job.lh, job.lw)) };
       const lease = await m.vaeEncoder(job.lh, job.lw);
       try {
         init = await encodeInit(lease.value, fitInitImage(request.init, request.width, request.height), m.vaeConfig.scaling_factor);
+        if (request.mask !== undefined) inpaint = latentMask(fitInitImage(request.mask, request.width, request.height), m.vaeScaleFactor);
       } finally {
         lease.done('evict-first');
       }
@@ -311,13 +316,26 @@ export class StyleStudioPipeline {
       this.throwIfAborted(hooks.signal);
       for (const [index, seed] of seeds.entries()) {
         const generator = new TorchCpuGenerator(seed);
-        const start = init !== null
-          ? scheduler.addNoise(schedule, job.startStep, init.sample(generator), randn(generator, latentShape))
-          : scaled(request.latents?.data ?? randn(generator, latentShape), schedule.initNoiseSigma);
+        let start: Float32Array;
+        let blend: InpaintBlend | null = null;
+        if (init !== null) {
+          const imageLatents = init.sample(generator);
+          const noise = randn(generator, latentShape);
+          if (inpaint !== null) {
+            randn(generator, latentShape); // diffusers encodes the masked image too (for 9-channel UNets): same draws
+            blend = { mask: inpaint, imageLatents, noise };
+          }
+          // inpainting at full denoise starts from pure noise, as diffusers' inpaint pipeline does (img2img noises the image)
+          start = inpaint !== null && job.startStep === 0 && request.denoise === 1
+            ? scaled(noise, schedule.initNoiseSigma)
+            : scheduler.addNoise(schedule, job.startStep, imageLatents, noise);
+        } else {
+          start = scaled(request.latents?.data ?? randn(generator, latentShape), schedule.initNoiseSigma);
+        }
         const t0 = performance.now();
         const r = yield* this.sample({
           request, hooks, index, generator, scheduler, schedule, cond, unet: unet.value, rowsPerRun: job.rowsPerRun, selection: job.selection, teacherSteps: job.teacherSteps,
-          lh: job.lh, lw: job.lw, start, startStep: job.startStep,
+          lh: job.lh, lw: job.lw, start, startStep: job.startStep, blend,
         });
         samplingMs += performance.now() - t0;
         rowEvaluations += r.rowEvaluations;
@@ -438,7 +456,7 @@ export class StyleStudioPipeline {
   private async *sample(a: {
     request: PipelineRequest; hooks: PipelineHooks; index: number; generator: TorchCpuGenerator; scheduler: Scheduler;
     schedule: ReturnType<Scheduler['schedule']>; cond: Conditioning; unet: UNetSession; rowsPerRun: number; selection: StyleLayerSelection; teacherSteps: number | null;
-    lh: number; lw: number; start: Float32Array; startStep: number;
+    lh: number; lw: number; start: Float32Array; startStep: number; blend: InpaintBlend | null;
   }): AsyncGenerator<PipelineEvent, { student: Float32Array; teacher: Float32Array | null; rowEvaluations: number }> {
     const { request: r, hooks, scheduler, schedule, cond } = a;
     const m = this.models;
@@ -502,10 +520,14 @@ export class StyleStudioPipeline {
       const sOut = scheduler.step(schedule, i, student, guide(plan.uncondStudent, plan.condStudent), studentState, noise ? { noise } : {});
       student = sOut.prevSample;
       studentState = sOut.state;
+      // inpainting: outside the mask the init latents, noised to the level of the next step (none after the last)
+      const proper = a.blend === null ? null
+        : i < r.steps - 1 ? scheduler.addNoise(schedule, i + 1, a.blend.imageLatents, a.blend.noise) : a.blend.imageLatents;
+      if (proper !== null) student = keepOutsideMask(student, proper, a.blend!.mask);
       if (teacher !== null) {
         if (plan.teacher !== null) {
           const tOut = scheduler.step(schedule, i, teacher, guide(plan.teacher.uncond, plan.teacher.cond), teacherState, noise ? { noise } : {});
-          teacher = tOut.prevSample;
+          teacher = proper !== null ? keepOutsideMask(tOut.prevSample, proper, a.blend!.mask) : tOut.prevSample;
           teacherState = tOut.state;
         } else {
           teacher = null; // dropped: it can no longer influence the student
@@ -534,6 +556,20 @@ export class StyleStudioPipeline {
       vae.done();
     }
   }
+}
+
+/** Inpainting: the latent mask (1 = redraw, per latent pixel) and the variation's init latents and noise. */
+interface InpaintBlend {
+  readonly mask: Uint8Array;
+  readonly imageLatents: Float32Array;
+  readonly noise: Float32Array;
+}
+
+/** (1 − m)·proper + m·latents for a 0/1 mask broadcast over the channels: exactly a choice per element. */
+function keepOutsideMask(latents: Float32Array, proper: Float32Array, mask: Uint8Array): Float32Array {
+  const out = new Float32Array(latents.length);
+  for (let k = 0; k < out.length; k++) out[k] = mask[k % mask.length] === 1 ? latents[k]! : proper[k]!;
+  return out;
 }
 
 /** The init image's latent distribution (VAE encoder, once per job) and its sampling per variation. */

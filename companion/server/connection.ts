@@ -381,6 +381,8 @@ export class Connection implements JobSink, PresetPeer {
     const negativeImage = image(params.negativeStyle);
     const initRef = params.init?.transferId;
     const initImage = image(params.init);
+    const maskRef = params.mask?.transferId;
+    const maskImage = image(params.mask);
     const extraStyles = (params.extraStyles ?? []).map((e) => ({ ref: e.image.transferId, image: image(e.image), weight: e.weight }));
     const extraNegatives = (params.extraNegativeStyles ?? []).map((e) => ({ ref: e.transferId, image: image(e) }));
 
@@ -401,6 +403,9 @@ export class Connection implements JobSink, PresetPeer {
     if (initRef !== undefined && initImage === undefined) {
       return refuse('UNKNOWN_IMAGE', `init image transfer ${initRef} is not a complete upload on this connection`);
     }
+    if (maskRef !== undefined && maskImage === undefined) {
+      return refuse('UNKNOWN_IMAGE', `mask transfer ${maskRef} is not a complete upload on this connection`);
+    }
     for (const e of [...extraStyles, ...extraNegatives]) {
       if (e.image === undefined) return refuse('UNKNOWN_IMAGE', `style transfer ${e.ref} is not a complete upload on this connection`);
     }
@@ -412,12 +417,13 @@ export class Connection implements JobSink, PresetPeer {
     const base = params.seed;
     const seeds = Array.from({ length: params.variations }, (_, k) => (base === null ? randomInt(RANDOM_SEED_BOUND) : base + k));
     // the checked spec with its uploads as pixels and its seeds drawn
-    const { seed: _seed, style: _style, negativeStyle: _negative, init: _init, extraStyles: _extra, extraNegativeStyles: _extraNegative, ...settings } = params;
+    const { seed: _seed, style: _style, negativeStyle: _negative, init: _init, mask: _mask, extraStyles: _extra, extraNegativeStyles: _extraNegative, ...settings } = params;
     const request: GenerationRequest = {
       ...settings, seeds,
       ...(style !== undefined ? { style } : {}),
       ...(negativeImage !== undefined ? { negativeStyle: negativeImage } : {}),
       ...(initImage !== undefined ? { init: initImage } : {}),
+      ...(maskImage !== undefined ? { mask: maskImage } : {}),
       ...(extraStyles.length > 0 ? { extraStyles: extraStyles.map((e) => ({ image: e.image!, weight: e.weight })) } : {}),
       ...(extraNegatives.length > 0 ? { extraNegativeStyles: extraNegatives.map((e) => e.image!) } : {}),
     };

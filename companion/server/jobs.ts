@@ -55,7 +55,7 @@ export class JobRunner {
   /** Queues the job's reference images for reduction to what the encoders read (engine.reduceImages). */
   private reduce(job: Job): void {
     const engine = this.engine();
-    if (engine.reduceImages === undefined || (job.request.style === undefined && job.request.init === undefined)) return;
+    if (engine.reduceImages === undefined || (job.request.style === undefined && job.request.init === undefined)) return; // a mask comes with an init
     const reduceImages = engine.reduceImages.bind(engine);
     job.reduced = this.reductions = this.reductions.then(async () => {
       if (job.abort.signal.aborted) return;

@@ -32,10 +32,11 @@ test('a valid preset parses; unknown fields, other versions and settings that ma
   expect(issue({ ...valid, references: [{ image: '../etc/passwd', weight: 1 }] })).toMatch(/^references\.0\.image: an image file name inside the preset folder/);
 });
 
-test('exactly one reference with weight 1 is applicable; several are refused saying so', () => {
+test('up to five references are applicable, one with a weight above 0; more, or all at 0, are refused saying so', () => {
   expect(referencesProblem([{ weight: 1 }])).toBeNull();
-  expect(referencesProblem([{ weight: 1 }, { weight: 0.5 }])).toMatch(/has 2 reference images; this version of StyleStudio takes exactly one/);
-  expect(referencesProblem([{ weight: 0.5 }])).toMatch(/single reference image has weight 1/);
+  expect(referencesProblem([{ weight: 1 }, { weight: 0.5 }])).toBeNull();
+  expect(referencesProblem(Array.from({ length: 6 }, () => ({ weight: 1 })))).toMatch(/has 6 reference images; StyleStudio takes at most 5/);
+  expect(referencesProblem([{ weight: 0 }, { weight: 0 }])).toMatch(/at least one reference image needs a weight above 0/);
 });
 
 test('a preset applied to a prompt is a spec: prefix and suffix around the prompt, the fixed seed, no prompt of its own', () => {

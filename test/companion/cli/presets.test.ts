@@ -70,6 +70,19 @@ test('the same prompt twice with the preset gives bit-identical images, equal to
   expect(png('seven.png').equals(png('a.png'))).toBe(false);
 });
 
+test('several references with weights: saved as reference-0/1.png with their weights, and applying equals the explicit flags', () => {
+  const refs = ['--style', STYLE, '--style', fixture('golden', 'neg_style.png'), '--style-weights', '1,0.5'];
+  expect(cli('presets', 'save', 'pair', ...refs, ...SETTINGS).code).toBe(0);
+  expect(fs.readdirSync(presetFolder('pair')).sort()).toEqual(['preset.json', 'reference-0.png', 'reference-1.png']);
+  const json = JSON.parse(fs.readFileSync(path.join(presetFolder('pair'), 'preset.json'), 'utf8'));
+  expect(json.references).toEqual([{ image: 'reference-0.png', weight: 1 }, { image: 'reference-1.png', weight: 0.5 }]);
+  const prompt = ['--prompt', 'A red apple'];
+  const viaPreset = cli('generate', ...MODEL, ...prompt, '--style-preset', 'pair', '--out', path.join(dir, 'pair.png'));
+  const flags = cli('generate', ...MODEL, ...prompt, ...refs, ...SETTINGS, '--out', path.join(dir, 'pair-flags.png'));
+  expect([viaPreset.code, flags.code]).toEqual([0, 0]);
+  expect(png('pair.png').equals(png('pair-flags.png'))).toBe(true);
+});
+
 test('generate --save-preset saves the run\'s settings; applying it reproduces the image; a different adapter is noted', () => {
   const first = cli('generate', ...MODEL, '--prompt', 'A lighthouse', '--style', STYLE, ...SETTINGS, '--out', path.join(dir, 'first.png'), '--save-preset', 'from-run');
   expect(first.code).toBe(0);
@@ -98,9 +111,9 @@ describe('bad presets: one line naming the problem, a non-zero exit, nothing cha
       edit(j);
       fs.writeFileSync(file, JSON.stringify(j));
     };
-    copy('two-refs', (j) => {
-      j.name = 'two-refs';
-      j.references.push({ image: 'reference-0.png', weight: 1 });
+    copy('six-refs', (j) => {
+      j.name = 'six-refs';
+      for (let k = 0; k < 5; k++) j.references.push({ image: 'reference-0.png', weight: 1 });
     });
     copy('future', (j) => (j.version = 2));
     copy('bad-field', (j) => (j.settings.steps = 0));
@@ -115,7 +128,7 @@ describe('bad presets: one line naming the problem, a non-zero exit, nothing cha
     ['settings that make no valid spec', ['presets', 'save', 'x1', '--style', STYLE, '--strength', '0.5', '--scale', '1'], /give strength, or scale and adainStrength, not both/],
     ['an off-stride size', ['presets', 'save', 'x2', '--style', STYLE, '--width', '100'], /width 100 is not a multiple of 32; try 96 or 128/],
     ['an unknown preset', ['generate', ...MODEL, '--prompt', 'x', '--out', 'unused.png', '--style-preset', 'nope'], /no preset "nope" in .*presets; `stylestudio presets list` lists them/],
-    ['several references', ['generate', ...MODEL, '--prompt', 'x', '--out', 'unused.png', '--style-preset', 'two-refs'], /preset two-refs: this preset has 2 reference images; this version of StyleStudio takes exactly one/],
+    ['too many references', ['generate', ...MODEL, '--prompt', 'x', '--out', 'unused.png', '--style-preset', 'six-refs'], /preset six-refs: this preset has 6 reference images; StyleStudio takes at most 5/],
     ['a newer preset version', ['presets', 'show', 'future'], /preset\.json: preset version 2; this StyleStudio reads version 1/],
     ['a bad value in preset.json', ['presets', 'show', 'bad-field'], /preset\.json: settings\.steps: /],
     ['an unknown field in preset.json', ['presets', 'show', 'unknown-field'], /preset\.json: settings: .*lora/],
@@ -135,7 +148,7 @@ describe('bad presets: one line naming the problem, a non-zero exit, nothing cha
     const list = cli('presets', 'list').stdout;
     expect(list).toMatch(/^future {2}unreadable: .*preset version 2/m);
     expect(list).toMatch(/^base {2}default strength, AdaIN on, no negative style, random seed, 3 steps, guidance 5, 1024×1024$/m);
-    expect(list).toMatch(/^two-refs {2}not applicable: this preset has 2 reference images/m);
+    expect(list).toMatch(/^six-refs {2}not applicable: this preset has 6 reference images/m);
     expect(cli('presets', 'delete', 'base').code).toBe(0);
     expect(fs.existsSync(presetFolder('base'))).toBe(false);
   });

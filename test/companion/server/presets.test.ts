@@ -108,9 +108,9 @@ test('bad requests get their code, change nothing and leak no upload', async () 
   expect(fs.readFileSync(path.join(daemon.dir, 'config', 'presets', 'kept', 'preset.json'), 'utf8')).toBe(before);
 
   const two = content(upload(style));
-  const twoRefs = { ...two, references: [two.references[0]!, { image: { transferId: upload(style) }, weight: 1 }] };
-  expect(await request({ type: 'preset.save', name: 'two', preset: twoRefs }))
-    .toMatchObject({ type: 'error', code: 'BAD_PRESET', message: expect.stringMatching(/takes exactly one/) });
+  const zeroRefs = { ...two, references: [{ ...two.references[0]!, weight: 0 }, { image: { transferId: upload(style) }, weight: 0 }] };
+  expect(await request({ type: 'preset.save', name: 'two', preset: zeroRefs }))
+    .toMatchObject({ type: 'error', code: 'BAD_PRESET', message: expect.stringMatching(/at least one reference image needs a weight above 0/) });
   expect(await request({ type: 'preset.save', name: 'ghost', preset: content(999) })).toMatchObject({ type: 'error', code: 'UNKNOWN_IMAGE' });
   // a malformed message is refused by the schema, naming the field (as a malformed generate is)
   expect(await request({ type: 'preset.save', name: '../escape', preset: content(1) }))
