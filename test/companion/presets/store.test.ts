@@ -49,7 +49,7 @@ test('an existing name is replaced only when asked, in one swap that leaves no t
 test('refusals carry their codes and write nothing', async () => {
   const store = new PresetStore(path.join(dir, 'presets'));
   await expect(store.save(preset('../out'))).rejects.toMatchObject({ code: 'PRESET_INVALID' });
-  await expect(store.save(preset('two', { references: [{ image: image(2, 2, 0), weight: 1 }, { image: image(2, 2, 1), weight: 1 }] })))
+  await expect(store.save(preset('six', { references: Array.from({ length: 6 }, (_, k) => ({ image: image(2, 2, k), weight: 1 })) })))
     .rejects.toMatchObject({ code: 'PRESET_UNSUPPORTED' });
   await expect(store.save(preset('bad', { settings: { crossModalAdain: true, guidance: 5, steps: 10, width: 500, height: 512 } })))
     .rejects.toMatchObject({ code: 'PRESET_INVALID', message: expect.stringMatching(/settings\.width: width 500 is not a multiple of 32/) });
