@@ -143,6 +143,7 @@ export class CompanionClient {
       const neg = request.negativeStyle;
       const negativeStyle = neg.kind === 'image' ? { transferId: await this.uploader.upload(socket, neg.image, chunkBytes) } : undefined;
       const init = request.init ? { transferId: await this.uploader.upload(socket, request.init, chunkBytes) } : undefined;
+      const mask = request.mask ? { transferId: await this.uploader.upload(socket, request.mask, chunkBytes) } : undefined;
       const extraStyles: { image: { transferId: number }; weight: number }[] = [];
       for (const e of request.extraStyles ?? []) extraStyles.push({ image: { transferId: await this.uploader.upload(socket, e.image, chunkBytes) }, weight: e.weight });
       if (job.ended) return handle; // the connection dropped during the upload
@@ -152,6 +153,7 @@ export class CompanionClient {
         ...(negativeStyle ? { negativeStyle } : {}),
         ...(neg.kind === 'drop' ? { drop: neg.preset } : {}),
         ...(init ? { init } : {}),
+        ...(mask ? { mask } : {}),
         ...(extraStyles.length > 0 ? { extraStyles } : {}),
       };
       this.connection.send({ type: 'generate', requestId: job.requestId, params });

@@ -56,7 +56,7 @@ export type NegativeStyleInput =
   | { readonly kind: 'image'; readonly image: RgbaImage }
   | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
 
-export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init' | 'extraStyles' | 'extraNegativeStyles'>;
+export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init' | 'mask' | 'extraStyles' | 'extraNegativeStyles'>;
 
 export interface SubmitRequest {
   readonly params: GenerateSettings;
@@ -66,6 +66,8 @@ export interface SubmitRequest {
   readonly negativeStyle: NegativeStyleInput;
   /** img2img: the layer to restyle, over the region the results go to (params.denoise says how much changes). */
   readonly init?: RgbaImage;
+  /** Inpainting with init: white where the image is redrawn. */
+  readonly mask?: RgbaImage;
 }
 
 export interface JobHandle {

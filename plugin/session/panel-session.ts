@@ -97,6 +97,15 @@ interface Kept {
 }
 
 /** Whether results will be masked to the document's selection: there is one, and the option is on. */
+/** A selection's coverage as an opaque grey RGBA image of its box (white = selected). */
+function greyImage(mask: SelectionMask): RgbaImage {
+  const width = mask.bounds.right - mask.bounds.left;
+  const height = mask.bounds.bottom - mask.bounds.top;
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) data.set([mask.alpha[i]!, mask.alpha[i]!, mask.alpha[i]!, 255], i * 4);
+  return { width, height, data };
+}
+
 function masksToSelection(doc: DocumentInfo, settings: Settings): boolean {
   return doc.selection !== null && settings.maskToSelection;
 }
@@ -382,7 +391,7 @@ export class PanelSession {
       this.endJob({ kind: 'error', text: err instanceof HostError ? err.message : `Reading the document failed: ${(err as Error).message}` });
       return;
     }
-    const { destination, style, extraStyles, styleWeight, negativeStyle, size, init } = prepared;
+    const { destination, style, extraStyles, styleWeight, negativeStyle, size, init, inpaintMask } = prepared;
     const received: ResultImage[] = [];
     this.setJob({ phase: 'uploading' });
     const prompt = s.prompt.trim();
@@ -407,6 +416,7 @@ export class PanelSession {
         ...(extraStyles.length > 0 ? { extraStyles } : {}),
         negativeStyle,
         ...(init ? { init } : {}),
+        ...(inpaintMask ? { mask: inpaintMask } : {}),
       },
       {
         accepted: (_jobId, position) => this.setJob({ phase: position > 0 ? 'queued' : 'running', position }),
@@ -471,7 +481,9 @@ export class PanelSession {
       });
       init = read.image;
     }
-    return { destination, style, extraStyles, styleWeight, negativeStyle, size, init };
+    // inpainting: the captured selection (its coverage over the box) as the spec's mask; the companion fits it like init
+    const inpaintMask = init !== undefined && s.inpaint && mask !== null ? greyImage(mask) : undefined;
+    return { destination, style, extraStyles, styleWeight, negativeStyle, size, init, inpaintMask };
   }
 
   cancel(): void {

@@ -35,6 +35,8 @@ export interface Settings {
   readonly restyleLayerId: number | null;
   /** How much of the restyled layer is redrawn, 0..1 (the spec's denoise). */
   readonly denoise: number;
+  /** Restyling under a selection masked to it: redraw only inside the selection (inpainting), the rest stays. */
+  readonly inpaint: boolean;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -58,6 +60,7 @@ export const DEFAULT_SETTINGS: Settings = {
   moreStyles: [],
   restyleLayerId: null,
   denoise: SPEC_DEFAULTS.denoise,
+  inpaint: false,
 };
 
 export const LONG_SIDES = [512, 768, 1024, 1280] as const;

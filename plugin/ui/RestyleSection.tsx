@@ -1,6 +1,6 @@
 import type { DocumentState } from '../host/host';
 import type { Settings } from '../session/settings';
-import { Picker, type PickerOption, Slider } from './spectrum';
+import { Checkbox, Picker, type PickerOption, Slider } from './spectrum';
 
 const NOTHING = 'nothing';
 
@@ -16,6 +16,8 @@ export function RestyleSection(props: { document: DocumentState; settings: Setti
     ...state.doc.layers.map((l) => ({ key: String(l.id), label: `${'  '.repeat(l.depth)}${l.name}`, disabled: !l.readable })),
   ];
   const chosen = settings.restyleLayerId !== null && state.doc.layers.some((l) => l.id === settings.restyleLayerId);
+  // inpainting redraws inside the selection captured for the mask (the rest keeps the layer's pixels)
+  const canInpaint = state.doc.selection !== null && settings.maskToSelection;
   return (
     <section className="restyle" data-testid="restyle">
       <Picker
@@ -36,6 +38,16 @@ export function RestyleSection(props: { document: DocumentState; settings: Setti
           format={(v) => `${Math.round(v * 100)} %`}
           testId="denoise"
         />
+      ) : null}
+      {chosen ? (
+        <Checkbox
+          checked={settings.inpaint && canInpaint}
+          disabled={!canInpaint}
+          onChange={(inpaint) => props.onChange({ inpaint })}
+          testId="inpaint"
+        >
+          Only inside the selection{canInpaint ? '' : ' (needs a selection and “Mask to selection”)'}
+        </Checkbox>
       ) : null}
     </section>
   );

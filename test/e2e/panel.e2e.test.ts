@@ -356,6 +356,39 @@ test('several style references in one click each, with weights: every layer is r
   }
 });
 
+test('inpaint inside an elliptical selection: restyle a layer, "Only inside the selection" (one click), the job runs with the mask; screenshot', async () => {
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    const box = { left: 180, top: 30, right: 460, bottom: 290 };
+    await page.evaluate((b) => (globalThis as any).e2e.setSelection(b, 'ellipse'), box);
+    await page.locator('[data-testid=prompt] textarea').click();
+    await page.locator('[data-testid=prompt] textarea').fill('a full moon, repainted');
+    await page.locator('[data-testid=variations] input').fill('1');
+    await fastSettings(page);
+    await page.locator('[data-testid=restyle-layer] select').selectOption({ label: 'Background' });
+    await page.waitForSelector('[data-testid=inpaint]');
+    expect(await page.locator('[data-testid=inpaint] input').isDisabled()).toBe(false);
+    await page.locator('[data-testid=inpaint] input').check();
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
+    const reads = await page.evaluate(() => (globalThis as any).e2e.reads());
+    expect(reads[reads.length - 1]).toEqual(box); // the layer to repaint, over the selection's box
+    const result = (await layers(page)).find((l) => l.depth === 1)!;
+    expect(result.bounds).toEqual(box);
+    expect(result.masked).toBe(true);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(artifacts, 'panel-inpaint.png'), fullPage: true });
+    if (docsScreenshot !== null) fs.copyFileSync(path.join(artifacts, 'panel-inpaint.png'), path.join(path.dirname(docsScreenshot), 'panel-inpaint.png'));
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
+
 async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';

@@ -208,6 +208,32 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(host.inserts[1]!.mask).toBe(host.inserts[0]!.mask); // inserted again under the same captured selection
   });
 
+  test('inpainting (restyle + mask to selection + only inside): the captured selection goes as the mask; the kept side stays', async () => {
+    const selection = { left: 0, top: 0, right: 1600, bottom: 900 };
+    await paired({ ...SAMPLE_DOC, selection });
+    host.layerColours = { 3: [30, 60, 90, 255], 1: [240, 240, 240, 255] };
+    host.selectionAlpha = new Uint8Array(1600 * 900).map((_, i) => (i % 1600 < 800 ? 255 : 0)); // the left half
+    const run = async (patch: Partial<typeof session.state.settings>) => {
+      session.update({ prompt: 'p', steps: 4, teacherSteps: 2, variations: 1, longSide: 512, seedMode: 'fixed', seed: 4, restyleLayerId: 1, denoise: 1, ...patch });
+      await session.generate();
+      await until(session, (s) => s.job === null);
+      expect(session.state.notice).toBeNull();
+      return host.inserts[host.inserts.length - 1]!.results[0]!.image;
+    };
+    const whole = await run({ inpaint: false });
+    const inside = await run({ inpaint: true });
+    expect([inside.width, inside.height]).toEqual([512, 288]);
+    // column means of the right (kept) half against the left (redrawn) half: the kept half is the flat light layer
+    const spread = (img: typeof inside, x0: number, x1: number) => {
+      let lo = 255;
+      let hi = 0;
+      for (let y = 0; y < img.height; y++) for (let x = x0; x < x1; x++) { const v = img.data[(y * img.width + x) * 4]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      return hi - lo;
+    };
+    expect(spread(inside, 300, 512)).toBeLessThan(spread(whole, 300, 512));
+    expect(Buffer.from(inside.data).equals(Buffer.from(whole.data))).toBe(false);
+  });
+
   test('mask to selection: the selection is captured at Generate, a new one during the job changes nothing; off: fitted, unmasked', async () => {
     const selection = { left: 100, top: 100, right: 400, bottom: 520 }; // 300 × 420
     await paired({ ...SAMPLE_DOC, selection });

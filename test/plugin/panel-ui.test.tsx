@@ -205,6 +205,22 @@ describe('source and settings', () => {
     expect(screen.queryByTestId('add-reference')).toBeNull();
   });
 
+  test('restyle: choosing a layer shows Change and "Only inside the selection" (one click; needs a selection masked to)', () => {
+    const { actions, rerenderWith } = renderPanel(baseState());
+    expect(screen.queryByTestId('denoise')).toBeNull();
+    setValue(screen.getByTestId('restyle-layer'), 'selectedIndex', 2, 'change'); // [Nothing, Ink texture, Photo, …]
+    expect(actions.calls).toContainEqual(['update', [{ restyleLayerId: 2 }]]);
+    rerenderWith(baseState({ settings: { ...DEFAULT_SETTINGS, restyleLayerId: 2 } }));
+    expect(screen.getByTestId('denoise').textContent).toMatch(/Change: 60 %/);
+    expect(screen.getByTestId('inpaint').hasAttribute('disabled')).toBe(true);
+    expect(screen.getByTestId('inpaint').textContent).toMatch(/needs a selection/);
+    const selected = { kind: 'ready' as const, doc: { ...SAMPLE_DOC, selection: { left: 0, top: 0, right: 10, bottom: 10 } } };
+    rerenderWith(baseState({ document: selected, settings: { ...DEFAULT_SETTINGS, restyleLayerId: 2 } }));
+    expect(screen.getByTestId('inpaint').hasAttribute('disabled')).toBe(false);
+    setValue(screen.getByTestId('inpaint'), 'checked', true, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ inpaint: true }]]);
+  });
+
   test('avoid: choosing "a layer" shows a second layer picker', () => {
     const { actions, rerenderWith } = renderPanel(baseState());
     setValue(screen.getByTestId('avoid'), 'selectedIndex', 1, 'change');

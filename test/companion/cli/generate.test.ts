@@ -160,7 +160,18 @@ describe('generate --init (img2img) through the CLI', () => {
     expect([img.width, img.height]).toEqual([64, 32]);
   });
 
+  test('--init --mask: inpainting at parity with diffusers\' SDXL inpaint pipeline (4-channel UNet)', () => {
+    const saved = path.join(dir, 'inpaint.npy');
+    const r = cli('generate', ...tiny, '--init', fixture('golden', 'init.png'), '--mask', fixture('golden', 'mask.png'), '--denoise', '0.6',
+      '--steps', '5', '--seed', '51', '--scheduler', 'euler', '--out', path.join(dir, 'inpaint.png'), '--save-latents', saved);
+    expect(r.code).toBe(0);
+    const e = relL2(readNpy(saved).data, new Golden('inpaint').get('euler.out.latent').data);
+    console.log(`CLI inpaint euler: rel L2 ${e.toExponential(2)}`);
+    expect(e).toBeLessThan(3e-4);
+  });
+
   test.each([
+    ['--mask without --init', () => [...tiny, '--mask', fixture('golden', 'mask.png')], /an inpainting mask needs an init image/],
     ['--denoise without --init', () => [...tiny, '--denoise', '0.5'], /denoise needs an init image/],
     ['--init file missing', () => [...tiny, '--init', path.join(dir, 'none.png')], /--init: .*none\.png: cannot read image file \(ENOENT\)/],
     ['--denoise that runs no step', () => [...tiny, '--init', fixture('golden', 'init.png'), '--steps', '4', '--denoise', '0.2'], /denoise 0\.2 of 4 steps runs no step/],
