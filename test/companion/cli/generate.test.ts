@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readNpy, writeNpy } from '../../../companion/pipeline/npy';
 import { readImageFile, writePngFile } from '../../../companion/image/rgba';
-import { Golden } from '../models/golden';
+import { Golden, relL2 } from '../models/golden';
 import { fixture, repoRoot } from '../../helpers/paths';
 
 const CLI = path.join(repoRoot, 'dist', 'companion', 'cli.js');
@@ -28,16 +28,6 @@ afterAll(() => {
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function relL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num += (a[i]! - e[i]!) ** 2;
-    den += e[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const tiny = ['--model', MODEL, '--prompt', 'A red apple', '--width', '64', '--height', '64', '--guidance', '5'];

@@ -57,3 +57,15 @@ export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>)
   }
   return { rel: maxAbs / scale, maxAbs };
 }
+
+/** ‖a − e‖₂ / ‖e‖₂: the pipeline tests' measure of how far final latents are from a golden run. */
+export function relL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    num += (actual[i]! - expected[i]!) ** 2;
+    den += expected[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}

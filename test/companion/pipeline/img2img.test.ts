@@ -11,22 +11,10 @@ import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pi
 import { DEFAULTS } from '../../../companion/pipeline/request';
 import { decodeImage } from '../../../companion/image/rgba';
 import { EngineError } from '../../../companion/runtime/errors';
-import { Golden } from '../models/golden';
+import { Golden, relL2 } from '../models/golden';
 import { fixture } from '../../helpers/paths';
 
 const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
-
-/** ‖a − e‖₂ / ‖e‖₂ */
-function relL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  if (a.length !== e.length) throw new Error(`length ${a.length} vs ${e.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - e[i]!) ** 2;
-    den += e[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 interface GoldenRun { scheduler: string; seed: number; steps: number; strength: number; ip_adapter_scale: number | null }
 const SCHEDULER_OF: Record<string, string> = {

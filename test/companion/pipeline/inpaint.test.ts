@@ -10,20 +10,10 @@ import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pi
 import { DEFAULTS } from '../../../companion/pipeline/request';
 import { decodeImage, type RgbaImage } from '../../../companion/image/rgba';
 import { latentMask } from '../../../companion/image/init-image';
-import { Golden } from '../models/golden';
+import { Golden, relL2 } from '../models/golden';
 import { fixture } from '../../helpers/paths';
 
 const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
-
-function relL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num += (a[i]! - e[i]!) ** 2;
-    den += e[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 interface Run { scheduler: string; seed: number; steps: number; strength: number }
 const NAMES: Record<string, string> = { EulerDiscreteScheduler: 'euler', EulerAncestralDiscreteScheduler: 'euler-a', DDIMScheduler: 'ddim' };

@@ -11,20 +11,10 @@ import { ModelSet } from '../../../companion/runtime/model-set';
 import { type PipelineRequest, StyleStudioPipeline, styleSlotsOf } from '../../../companion/pipeline/stylestudio-pipeline';
 import { DEFAULTS } from '../../../companion/pipeline/request';
 import { decodeImage, type RgbaImage } from '../../../companion/image/rgba';
-import { Golden } from '../models/golden';
+import { Golden, relL2 } from '../models/golden';
 import { fixture } from '../../helpers/paths';
 
 const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
-
-function relL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num += (a[i]! - e[i]!) ** 2;
-    den += e[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 let set: ModelSet;
 let pipe: StyleStudioPipeline;
