@@ -142,6 +142,8 @@ export class CompanionClient {
       // the panel's "avoid" choice as the spec's fields: a negative image (uploaded) or a drop preset
       const neg = request.negativeStyle;
       const negativeStyle = neg.kind === 'image' ? { transferId: await this.uploader.upload(socket, neg.image, chunkBytes) } : undefined;
+      const extraNegativeStyles: { transferId: number }[] = [];
+      for (const image of neg.kind === 'image' ? neg.more ?? [] : []) extraNegativeStyles.push({ transferId: await this.uploader.upload(socket, image, chunkBytes) });
       const init = request.init ? { transferId: await this.uploader.upload(socket, request.init, chunkBytes) } : undefined;
       const mask = request.mask ? { transferId: await this.uploader.upload(socket, request.mask, chunkBytes) } : undefined;
       const extraStyles: { image: { transferId: number }; weight: number }[] = [];
@@ -155,6 +157,7 @@ export class CompanionClient {
         ...(init ? { init } : {}),
         ...(mask ? { mask } : {}),
         ...(extraStyles.length > 0 ? { extraStyles } : {}),
+        ...(extraNegativeStyles.length > 0 ? { extraNegativeStyles } : {}),
       };
       this.connection.send({ type: 'generate', requestId: job.requestId, params });
     } catch (err) {

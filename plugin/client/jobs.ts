@@ -53,7 +53,8 @@ export interface DownloadEvents {
 
 export type NegativeStyleInput =
   | { readonly kind: 'none' }
-  | { readonly kind: 'image'; readonly image: RgbaImage }
+  /** `more`: further negative images (the spec's extraNegativeStyles), one per reference slot in order. */
+  | { readonly kind: 'image'; readonly image: RgbaImage; readonly more?: readonly RgbaImage[] }
   | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
 
 export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init' | 'mask' | 'extraStyles' | 'extraNegativeStyles'>;

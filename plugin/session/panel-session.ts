@@ -311,6 +311,7 @@ export class PanelSession {
     this.set({ presetBusy: true, notice: null });
     try {
       const { style, extraStyles, styleWeight, negativeStyle, size } = await this.prepare(this.current.settings, connection.welcome.limits.maxImageSide);
+      if (negativeStyle.kind === 'image' && negativeStyle.more !== undefined) throw new HostError('A preset keeps one layer to avoid: remove the others, then save.');
       const { settings, seed } = presetFromSettings(this.current.settings, size, this.applied?.preset);
       await this.companion.savePreset(name.trim(), {
         references: [{ image: style, weight: styleWeight }, ...extraStyles],
@@ -465,7 +466,12 @@ export class PanelSession {
     if (s.avoid.kind === 'layer') {
       if (s.avoid.layerId === null) throw new HostError('Choose the layer whose style to avoid, or set “Avoid” to None.');
       const avoid = await this.host.readLayer({ documentId: doc.id, layerId: s.avoid.layerId, selectionOnly: false, maxSide: readSide });
-      negativeStyle = { kind: 'image', image: avoid.image };
+      const more: RgbaImage[] = [];
+      for (const layerId of s.moreAvoidLayerIds) {
+        if (layerId === null || !doc.layers.some((l) => l.id === layerId)) throw new HostError('Choose a layer for each added layer to avoid, or remove the empty one.');
+        more.push((await this.host.readLayer({ documentId: doc.id, layerId, selectionOnly: false, maxSide: readSide })).image);
+      }
+      negativeStyle = { kind: 'image', image: avoid.image, ...(more.length > 0 ? { more } : {}) };
     }
     // Captured now: the user may select something else while the job runs.
     const mask = masksToSelection(doc, s) ? await this.host.readSelection(doc.id) : null;

@@ -27,6 +27,8 @@ export interface Settings {
   readonly seed: number;
   /** Long side of the generated image; the short side follows the selection's or document's aspect. */
   readonly longSide: number;
+  /** More layers whose style to avoid (with "Avoid: the style of a layer"), one per reference slot in order. */
+  readonly moreAvoidLayerIds: readonly (number | null)[];
   /** The style layer's weight among several references (relative; no effect alone). */
   readonly styleWeight: number;
   /** More style references: a layer each (null: not chosen yet) with its weight 0..1. */
@@ -56,6 +58,7 @@ export const DEFAULT_SETTINGS: Settings = {
   seedMode: 'random',
   seed: 0,
   longSide: 1024,
+  moreAvoidLayerIds: [],
   styleWeight: 1,
   moreStyles: [],
   restyleLayerId: null,

@@ -6,6 +6,7 @@ import { JobSection } from './JobSection';
 import { OptionsSection, PromptSection } from './OptionsSection';
 import { PresetSection } from './PresetSection';
 import { ResultsSection } from './ResultsSection';
+import { MoreAvoidLayers } from './MoreAvoidLayers';
 import { MoreReferences } from './MoreReferences';
 import { RestyleSection } from './RestyleSection';
 import { SelectionOption } from './SelectionOption';
@@ -72,6 +73,7 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
       <PresetSection presets={state.presets} presetSource={state.presetSource} busy={state.presetBusy || state.job !== null}
         connected={state.connection.kind === 'ready'} onApply={actions.applyPreset} onSave={actions.savePreset} />
       <SourceSection document={state.document} settings={state.settings} presetSource={state.presetSource} onChange={actions.update} onRefresh={actions.refreshDocument} />
+      <MoreAvoidLayers document={state.document} settings={state.settings} onChange={actions.update} />
       <MoreReferences document={state.document} settings={state.settings} presetApplied={state.presetSource !== null} onChange={actions.update} />
       <RestyleSection document={state.document} settings={state.settings} onChange={actions.update} />
       <PromptSection settings={state.settings} onChange={actions.update} />

@@ -182,6 +182,25 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(host.inserts).toHaveLength(3);
   });
 
+  test('several layers to avoid: each is read and goes as a negative slot; the second one changes the result', async () => {
+    await paired();
+    host.layerColours = { 3: [30, 60, 90, 255], 2: [220, 40, 40, 255], 1: [20, 200, 40, 255] };
+    const run = async (patch: Partial<typeof session.state.settings>) => {
+      session.update({ prompt: 'p', steps: 4, teacherSteps: 2, variations: 1, longSide: 512, seedMode: 'fixed', seed: 12, avoid: { kind: 'layer', layerId: 2 }, ...patch });
+      await session.generate();
+      await until(session, (s) => s.job === null);
+      expect(session.state.notice).toBeNull();
+      return host.inserts[host.inserts.length - 1]!.results[0]!.image.data;
+    };
+    const one = await run({ moreAvoidLayerIds: [] });
+    const two = await run({ moreAvoidLayerIds: [1] });
+    expect(host.reads.slice(-3).map((r) => r.layerId)).toEqual([3, 2, 1]);
+    expect(Buffer.from(two).equals(Buffer.from(one))).toBe(false);
+    session.update({ moreAvoidLayerIds: [null] });
+    await session.generate();
+    expect(session.state.notice?.text).toMatch(/Choose a layer for each added layer to avoid/);
+  });
+
   test('restyle: a layer deleted since it was chosen is a notice, and no job reaches the companion', async () => {
     await paired();
     session.update({ prompt: 'p', steps: 4, restyleLayerId: 999 });

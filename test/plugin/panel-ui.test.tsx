@@ -221,6 +221,20 @@ describe('source and settings', () => {
     expect(actions.calls).toContainEqual(['update', [{ inpaint: true }]]);
   });
 
+  test('avoid several layers: with "the style of a layer", one click adds the next unused layer; Remove drops it', () => {
+    const avoiding = { ...DEFAULT_SETTINGS, avoid: { kind: 'layer' as const, layerId: 2 } };
+    const { actions, rerenderWith } = renderPanel(baseState({ settings: avoiding }));
+    act(() => void fireEvent.click(screen.getByTestId('add-avoid')));
+    expect(actions.calls).toContainEqual(['update', [{ moreAvoidLayerIds: [3] }]]);
+    rerenderWith(baseState({ settings: { ...avoiding, moreAvoidLayerIds: [3] } }));
+    setValue(screen.getByTestId('avoid-more-layer'), 'selectedIndex', 3, 'change'); // [Choose…, Ink, Photo, Background]
+    expect(actions.calls).toContainEqual(['update', [{ moreAvoidLayerIds: [1] }]]);
+    act(() => void fireEvent.click(screen.getByTestId('remove-avoid')));
+    expect(actions.calls).toContainEqual(['update', [{ moreAvoidLayerIds: [] }]]);
+    rerenderWith(baseState());
+    expect(screen.queryByTestId('add-avoid')).toBeNull(); // only with "the style of a layer"
+  });
+
   test('avoid: choosing "a layer" shows a second layer picker', () => {
     const { actions, rerenderWith } = renderPanel(baseState());
     setValue(screen.getByTestId('avoid'), 'selectedIndex', 1, 'change');
