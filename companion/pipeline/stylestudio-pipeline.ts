@@ -50,7 +50,7 @@ import { randn } from '../rng/randn';
 import { TorchCpuGenerator } from '../rng/torch-generator';
 import { schedulerFromConfig, type Scheduler, type SchedulerState } from '../schedulers';
 import type { TensorData } from '../onnx/session';
-import { codedErrorClass, denoiseSteps } from '../../protocol';
+import { codedErrorClass, denoiseSteps, SPEC_DEFAULTS } from '../../protocol';
 
 export interface PipelineRequest extends GenerateRequest {
   /** Explicit seeds, one per variation (overrides seed + k). */
@@ -240,7 +240,7 @@ export class StyleStudioPipeline {
     if (img2img && request.latents !== undefined) {
       throw new EngineError('BAD_REQUEST', 'explicit latents and an init image exclude each other: img2img draws its noise from the seed');
     }
-    const runSteps = img2img ? denoiseSteps(request.steps, request.denoise ?? 1) : request.steps;
+    const runSteps = img2img ? denoiseSteps(request.steps, request.denoise ?? SPEC_DEFAULTS.denoise) : request.steps;
     // The teacher's 4 rows are two independent pairs (each student reads only its own teacher's attention), so when
     // 4 rows at once do not fit, the UNet runs each pair separately: half the activation memory, same numbers.
     let rowsPerRun = Math.min(rows, m.maxRowsPerRun);
@@ -326,7 +326,7 @@ export class StyleStudioPipeline {
             blend = { mask: inpaint, imageLatents, noise };
           }
           // inpainting at full denoise starts from pure noise, as diffusers' inpaint pipeline does (img2img noises the image)
-          start = inpaint !== null && job.startStep === 0 && request.denoise === 1
+          start = inpaint !== null && (request.denoise ?? SPEC_DEFAULTS.denoise) === 1
             ? scaled(noise, schedule.initNoiseSigma)
             : scheduler.addNoise(schedule, job.startStep, imageLatents, noise);
         } else {
