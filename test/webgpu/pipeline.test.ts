@@ -24,7 +24,15 @@ const FP16_BOUND = 1.5e-1;
  * UNet's error is not, so the same UNet error is a ~4× larger share of max |cpu|: measured 1.79e-1 (CPU fp16 on the
  * same scenario: 3.5e-2).
  */
-const FP16_BOUND_OF: Readonly<Record<string, number>> = { img2img: 2.5e-1 };
+const FP16_BOUND_OF: Readonly<Record<string, number>> = { img2img: 2.5e-1, inpaint: 2.5e-1, references_inpaint: 2.5e-1 };
+/**
+ * Inpainting re-imposes the init latents outside the mask after every step, so the inside is a short guided trajectory
+ * from a sharp-edged composite: the providers' per-call differences (UNet fp32 ~3e-6) grow more along it. Measured on
+ * lavapipe: inpaint 1.05e-4, with two weighted references, AdaIN and the teacher 9.8e-4 (each alone: references 6.4e-6,
+ * img2img 2.2e-5); the same scenario on the CPU provider with the CPU lowering vs the WebGPU lowering differs by 9.7e-4
+ * too, so it is float order, not a provider defect. The decoded images stay within one level, which every scenario checks.
+ */
+const FP32_BOUND_OF: Readonly<Record<string, number>> = { inpaint: 3e-4, references_inpaint: 2e-3 };
 
 const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
 const paths = { model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') };
@@ -36,6 +44,7 @@ const sets: ModelSet[] = [];
 let style: Awaited<ReturnType<typeof decodeImage>>;
 let negStyle: Awaited<ReturnType<typeof decodeImage>>;
 let init: Awaited<ReturnType<typeof decodeImage>>;
+let mask: Awaited<ReturnType<typeof decodeImage>>;
 
 beforeAll(async () => {
   await requireWebGpu();
@@ -50,6 +59,7 @@ beforeAll(async () => {
   style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
   negStyle = await decodeImage(fs.readFileSync(fixture('golden', 'neg_style.png')));
   init = await decodeImage(fs.readFileSync(fixture('golden', 'init.png')));
+  mask = await decodeImage(fs.readFileSync(fixture('golden', 'mask.png')));
 }, 300_000);
 
 afterAll(async () => {
@@ -67,7 +77,7 @@ const official = new Golden('stylestudio_fp32');
 const plainLatents = { shape: [1, 4, 8, 8], data: plain.get('in.latents').data };
 const ssLatents = { shape: [1, 4, 8, 8], data: official.get('in.latents_1').data };
 
-/** The golden scenarios: diffusers' plain and IP runs, the official StyleStudio code's six, and img2img (seeded). */
+/** The golden scenarios: diffusers' plain and IP runs, the official StyleStudio code's six, img2img, references + inpainting. */
 const SCENARIOS: Readonly<Record<string, () => PipelineRequest>> = {
   noip: () => ({ ...base, steps: 4, latents: plainLatents }),
   noip_negprompt: () => ({ ...base, steps: 4, latents: plainLatents, negativePrompt: 'blurry, lowres' }),
@@ -82,6 +92,14 @@ const SCENARIOS: Readonly<Record<string, () => PipelineRequest>> = {
     styleLayers: { kind: 'prefixes', prefixes: ['up_blocks'] },
   }),
   img2img: () => ({ ...base, steps: 5, seed: 21, scheduler: 'euler', init, denoise: 0.6 }),
+  // two weighted references (the style_bias input: MultiHeadAttention's bias or the decomposed attention's Add), and
+  // inpainting with them
+  references: () => ({ ...base, steps: 5, seed: 32, style, extraStyles: [{ image: negStyle, weight: 0.5 }], negativePrompt: '', crossModalAdain: true, teacherSteps: 2 }),
+  inpaint: () => ({ ...base, steps: 5, seed: 32, init, mask, denoise: 0.8 }),
+  references_inpaint: () => ({
+    ...base, steps: 5, seed: 32, init, mask, denoise: 0.8, style, extraStyles: [{ image: negStyle, weight: 0.5 }], negativePrompt: '',
+    crossModalAdain: true, teacherSteps: 2,
+  }),
   img2img_all: () => ({
     ...base, steps: 5, seed: 31, init, denoise: 0.6, style, negativePrompt: '', crossModalAdain: true, teacherSteps: 2, negativeStyle: negStyle,
   }),
@@ -89,7 +107,8 @@ const SCENARIOS: Readonly<Record<string, () => PipelineRequest>> = {
 
 describe.each(Object.keys(SCENARIOS))('pipeline scenario %s on WebGPU (no CPU fallback)', (name) => {
   const fp16Bound = FP16_BOUND_OF[name] ?? FP16_BOUND;
-  test(`fp32: latents within ${FP32_BOUND} of the CPU provider, image within one level; fp16 within ${fp16Bound}`, async () => {
+  const fp32Bound = FP32_BOUND_OF[name] ?? FP32_BOUND;
+  test(`fp32: latents within ${fp32Bound} of the CPU provider, image within one level; fp16 within ${fp16Bound}`, async () => {
     const req = SCENARIOS[name]!();
     const ref = await cpu.generate(req);
     const got = await gpu.generate(req);
@@ -102,7 +121,7 @@ describe.each(Object.keys(SCENARIOS))('pipeline scenario %s on WebGPU (no CPU fa
     const half = await gpu16.generate(req, { decode: false });
     const e16 = errorStats(half.variations[0]!.latents.data, ref.variations[0]!.latents.data);
     console.log(`webgpu pipeline ${name}: fp32 max rel ${e.maxRel.toExponential(2)} (rel L2 ${e.relL2.toExponential(2)}), image ±${levels}; fp16 max rel ${e16.maxRel.toExponential(2)} (rel L2 ${e16.relL2.toExponential(2)})`);
-    expect(e.maxRel).toBeLessThanOrEqual(FP32_BOUND);
+    expect(e.maxRel).toBeLessThanOrEqual(fp32Bound);
     expect(levels).toBeLessThanOrEqual(1);
     expect(e16.maxRel).toBeLessThanOrEqual(fp16Bound);
   }, 600_000);
