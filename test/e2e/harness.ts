@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -126,4 +126,16 @@ export async function startServeCli(options: ServeOptions = {}): Promise<Compani
     if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   return { url: `ws://127.0.0.1:${port}`, token: match[1]!, output, port, dir, stop: stopper(child, cleanup) };
+}
+
+/** Waits until the locator's text is `expected` (trimmed) or matches it; the error names the last text seen. */
+export async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
+    if (typeof expected === 'string' ? last.trim() === expected : expected.test(last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected ${String(expected)}, last saw ${JSON.stringify(last)}`);
 }

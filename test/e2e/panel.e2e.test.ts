@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { fixture, repoRoot } from '../helpers/paths';
 import { startTinyServe } from '../helpers/tiny-serve';
-import { buildTestPage, launchChromium, startServeCli, type CompanionProcess } from './harness';
+import { buildTestPage, expectText, launchChromium, startServeCli, type CompanionProcess } from './harness';
 import { writeOriginalCheckpoint } from '../companion/weights/ldm-checkpoint-writer';
 
 jest.setTimeout(240_000);
@@ -389,13 +389,3 @@ test('inpaint inside an elliptical selection: restyle a layer, "Only inside the 
   }
 });
 
-async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await locator.textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
-    if (typeof expected === 'string' ? last.trim() === expected : expected.test(last)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`expected ${String(expected)}, last saw ${JSON.stringify(last)}`);
-}

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths';
 import { startTinyServe } from '../helpers/tiny-serve';
-import { buildTestPage, launchChromium } from './harness';
+import { buildTestPage, expectText, launchChromium } from './harness';
 
 jest.setTimeout(240_000);
 
@@ -31,17 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-async function expectText(locator: ReturnType<Page['locator']>, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await locator.textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
-    if (typeof expected === 'string' ? last.trim() === expected : expected.test(last)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`expected ${String(expected)}, last saw ${JSON.stringify(last)}`);
-}
 
 const layers = (page: Page): Promise<{ id: number; name: string; depth: number }[]> => page.evaluate(() => (globalThis as any).e2e.layers());
 const selected = (page: Page, testId: string) => page.locator(`[data-testid=${testId}] select`).evaluate((s: any) => s.options[s.selectedIndex]?.textContent ?? '');
