@@ -2,6 +2,7 @@ import type { DocumentState } from '../host/host';
 import { SPEC_LIMITS } from '../../protocol';
 import type { Settings } from '../session/settings';
 import { Button, Picker, type PickerOption } from './spectrum';
+import { layerOptions, nextUnusedLayer } from './layer-options';
 
 const UNSET = 'unset';
 
@@ -16,12 +17,11 @@ export function MoreAvoidLayers(props: { document: DocumentState; settings: Sett
   const more = settings.moreAvoidLayerIds;
   const options: PickerOption[] = [
     { key: UNSET, label: 'Choose a layer…' },
-    ...doc.layers.map((l) => ({ key: String(l.id), label: `${'  '.repeat(l.depth)}${l.name}`, disabled: !l.readable })),
+    ...layerOptions(doc),
   ];
   const add = () => {
     const used = new Set([settings.avoid.kind === 'layer' ? settings.avoid.layerId : null, ...more]);
-    const next = doc.layers.find((l) => l.readable && !used.has(l.id));
-    props.onChange({ moreAvoidLayerIds: [...more, next?.id ?? null] });
+    props.onChange({ moreAvoidLayerIds: [...more, nextUnusedLayer(doc, used)] });
   };
   return (
     <section className="more-avoid" data-testid="more-avoid">

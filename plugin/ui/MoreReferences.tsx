@@ -1,7 +1,8 @@
 import type { DocumentState } from '../host/host';
 import { SPEC_LIMITS } from '../../protocol';
 import type { Settings } from '../session/settings';
-import { Button, Picker, type PickerOption, Slider } from './spectrum';
+import { Button, Picker, Slider } from './spectrum';
+import { layerOptions, nextUnusedLayer } from './layer-options';
 
 const UNSET = 'unset';
 
@@ -15,13 +16,12 @@ export function MoreReferences(props: { document: DocumentState; settings: Setti
   if (state.kind !== 'ready' || props.presetApplied) return null;
   const doc = state.doc;
   const more = settings.moreStyles;
-  const layerOptions: PickerOption[] = doc.layers.map((l) => ({ key: String(l.id), label: `${'  '.repeat(l.depth)}${l.name}`, disabled: !l.readable }));
+  const layers = layerOptions(doc);
   const set = (i: number, patch: Partial<Settings['moreStyles'][number]>) =>
     props.onChange({ moreStyles: more.map((m, k) => (k === i ? { ...m, ...patch } : m)) });
   const add = () => {
     const used = new Set([settings.sourceLayerId ?? doc.activeLayerId, ...more.map((m) => m.layerId)]);
-    const next = doc.layers.find((l) => l.readable && !used.has(l.id));
-    props.onChange({ moreStyles: [...more, { layerId: next?.id ?? null, weight: 1 }] });
+    props.onChange({ moreStyles: [...more, { layerId: nextUnusedLayer(doc, used), weight: 1 }] });
   };
   const percent = (v: number) => `${Math.round(v * 100)} %`;
   return (
@@ -33,7 +33,7 @@ export function MoreReferences(props: { document: DocumentState; settings: Setti
         <div className="reference" key={i} data-testid="reference">
           <Picker
             label={`Reference ${i + 2}`}
-            options={[{ key: UNSET, label: 'Choose a layer…' }, ...layerOptions]}
+            options={[{ key: UNSET, label: 'Choose a layer…' }, ...layers]}
             selected={m.layerId === null ? UNSET : String(m.layerId)}
             onChange={(key) => set(i, { layerId: key === UNSET ? null : Number(key) })}
             testId="reference-layer"

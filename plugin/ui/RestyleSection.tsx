@@ -1,6 +1,7 @@
 import type { DocumentState } from '../host/host';
 import type { Settings } from '../session/settings';
 import { Checkbox, Picker, type PickerOption, Slider } from './spectrum';
+import { layerOptions } from './layer-options';
 
 const NOTHING = 'nothing';
 
@@ -13,7 +14,7 @@ export function RestyleSection(props: { document: DocumentState; settings: Setti
   if (state.kind !== 'ready') return null;
   const options: PickerOption[] = [
     { key: NOTHING, label: 'Nothing (a new image)' },
-    ...state.doc.layers.map((l) => ({ key: String(l.id), label: `${'  '.repeat(l.depth)}${l.name}`, disabled: !l.readable })),
+    ...layerOptions(state.doc),
   ];
   const chosen = settings.restyleLayerId !== null && state.doc.layers.some((l) => l.id === settings.restyleLayerId);
   // inpainting redraws inside the selection captured for the mask (the rest keeps the layer's pixels)

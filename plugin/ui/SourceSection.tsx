@@ -2,6 +2,7 @@ import type { DocumentState } from '../host/host';
 import type { PresetSourceView } from '../session/panel-session';
 import type { AvoidChoice, Settings } from '../session/settings';
 import { Button, Checkbox, Picker, type PickerOption } from './spectrum';
+import { layerOptions } from './layer-options';
 
 const ACTIVE = 'active';
 const PRESET = 'preset';
@@ -30,14 +31,10 @@ export function SourceSection(props: {
   }
   const doc = state.doc;
   const active = doc.layers.find((l) => l.id === doc.activeLayerId);
-  const layerOptions: PickerOption[] = doc.layers.map((l) => ({
-    key: String(l.id),
-    label: `${'  '.repeat(l.depth)}${l.name}`,
-    disabled: !l.readable,
-  }));
+  const layers = layerOptions(doc);
   const sourceOptions: PickerOption[] = [
     ...(preset ? [{ key: PRESET, label: `Preset “${preset.name}” reference` }] : []),
-    { key: ACTIVE, label: `Active layer${active ? ` (${active.name})` : ''}` }, ...layerOptions,
+    { key: ACTIVE, label: `Active layer${active ? ` (${active.name})` : ''}` }, ...layers,
   ];
   const avoidKey = settings.avoid.kind === 'drop' ? `drop-${settings.avoid.preset}` : settings.avoid.kind;
   const avoidOptions: PickerOption[] = [
@@ -74,7 +71,7 @@ export function SourceSection(props: {
       {settings.avoid.kind === 'layer' ? (
         <Picker
           label="Layer whose style to avoid"
-          options={[{ key: 'unset', label: 'Choose a layer…' }, ...layerOptions]}
+          options={[{ key: 'unset', label: 'Choose a layer…' }, ...layers]}
           selected={settings.avoid.layerId === null ? 'unset' : String(settings.avoid.layerId)}
           onChange={(key) => props.onChange({ avoid: { kind: 'layer', layerId: key === 'unset' ? null : Number(key) } })}
           testId="avoid-layer"
