@@ -139,3 +139,16 @@ export async function expectText(locator: ReturnType<Page['locator']>, expected:
   }
   throw new Error(`expected ${String(expected)}, last saw ${JSON.stringify(last)}`);
 }
+
+/** Opens the built panel page pointed at a companion, collecting page errors and console errors. */
+export async function openPanelPage(browser: Browser, pageFile: string, url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 860, height: 1180 } });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  await page.goto(`file://${pageFile}?url=${encodeURIComponent(url)}`);
+  await page.waitForSelector('[data-testid=connection-title]');
+  return { page, problems };
+}

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { fixture, repoRoot } from '../helpers/paths';
 import { startTinyServe } from '../helpers/tiny-serve';
-import { buildTestPage, expectText, launchChromium, startServeCli, type CompanionProcess } from './harness';
+import { buildTestPage, expectText, launchChromium, openPanelPage, startServeCli, type CompanionProcess } from './harness';
 import { writeOriginalCheckpoint } from '../companion/weights/ldm-checkpoint-writer';
 
 jest.setTimeout(240_000);
@@ -49,18 +49,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** Opens the panel page pointed at a companion, collecting page errors and console errors. */
-async function openPanel(companion: Pick<CompanionProcess, 'url'>): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 860, height: 1180 } });
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-  });
-  await page.goto(`file://${pageFile}?url=${encodeURIComponent(companion.url)}`);
-  await page.waitForSelector('[data-testid=connection-title]');
-  return { page, problems };
-}
+const openPanel = (companion: Pick<CompanionProcess, 'url'>) => openPanelPage(browser, pageFile, companion.url);
 
 async function pair(page: Page, token: string): Promise<void> {
   await page.locator('[data-testid=token] input').fill(token);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths';
 import { startTinyServe } from '../helpers/tiny-serve';
-import { buildTestPage, expectText, launchChromium } from './harness';
+import { buildTestPage, expectText, launchChromium, openPanelPage } from './harness';
 
 jest.setTimeout(240_000);
 
@@ -45,12 +45,8 @@ async function generateOnce(page: Page, steps: number): Promise<string> {
 test('save a preset from the panel, apply it after changing everything, generate: same options, preset reference, identical results; screenshot', async () => {
   const companion = await startTinyServe({ args: ['--allow-origin', 'null'] });
   try {
-    const page = await browser.newPage({ viewport: { width: 860, height: 1180 } });
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => void (msg.type() === 'error' && problems.push(`console: ${msg.text()}`)));
+    const { page, problems } = await openPanelPage(browser, pageFile, companion.url);
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.goto(`file://${pageFile}?url=${encodeURIComponent(companion.url)}`);
     await page.locator('[data-testid=token] input').fill(companion.token);
     await page.locator('[data-testid=pair]').click();
     await expectText(page.locator('[data-testid=connection-title]'), 'Connected');
