@@ -7,4 +7,5 @@ export * from './frame';
 export * from './messages';
 export * from './json-guard';
 export * from './generation-spec';
+export * from './aspect';
 export * from './preset';

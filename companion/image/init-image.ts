@@ -9,6 +9,7 @@
  */
 import { addOpaqueAlpha, dropAlpha, type RgbaImage, validateRgbaImage } from './rgba';
 import { pilResize } from './pil-resize';
+import { centredCoverCrop, sizeForAspect } from '../../protocol';
 
 /** Straight alpha composited onto white, rounded like Pillow's alpha_composite of 8-bit values. */
 export function flattenOntoWhite(img: RgbaImage): RgbaImage {
@@ -53,21 +54,11 @@ export function latentMask(mask: RgbaImage, factor: number): Uint8Array {
   return out;
 }
 
-/** The centred box of `width`×`height`'s aspect inside the image: [left, top, w, h]. */
-export function aspectCropBox(imgWidth: number, imgHeight: number, width: number, height: number): [number, number, number, number] {
-  if (imgWidth * height > imgHeight * width) {
-    const w = Math.max(1, Math.round((imgHeight * width) / height));
-    return [Math.floor((imgWidth - w) / 2), 0, w, imgHeight];
-  }
-  const h = Math.max(1, Math.round((imgWidth * height) / width));
-  return [0, Math.floor((imgHeight - h) / 2), imgWidth, h];
-}
-
 /** The init image flattened and fitted to exactly width×height (the same object when nothing needs doing). */
 export function fitInitImage(img: RgbaImage, width: number, height: number): RgbaImage {
   const flat = flattenOntoWhite(img);
   if (flat.width === width && flat.height === height) return flat;
-  const [left, top, w, h] = aspectCropBox(flat.width, flat.height, width, height);
+  const { left, top, width: w, height: h } = centredCoverCrop(flat.width, flat.height, width, height);
   const rgb = dropAlpha(flat);
   const crop = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) crop.set(rgb.data.subarray(((top + y) * rgb.width + left) * 3, ((top + y) * rgb.width + left + w) * 3), y * w * 3);
@@ -84,5 +75,6 @@ export function outputSizeFor(imgWidth: number, imgHeight: number, given: { widt
   const onStride = (v: number) => Math.max(stride, Math.round(v / stride) * stride);
   if (given.width !== undefined) return [given.width, onStride((given.width * imgHeight) / imgWidth)];
   if (given.height !== undefined) return [onStride((given.height * imgWidth) / imgHeight), given.height];
-  return imgWidth >= imgHeight ? [longSide, onStride((longSide * imgHeight) / imgWidth)] : [onStride((longSide * imgWidth) / imgHeight), longSide];
+  const size = sizeForAspect(imgWidth, imgHeight, longSide, stride);
+  return [size.width, size.height];
 }

@@ -1,4 +1,5 @@
 import type { Bounds } from './host';
+import { centredCoverCrop, sizeForAspect } from '../../protocol';
 
 export function boundsWidth(b: Bounds): number {
   return b.right - b.left;
@@ -72,10 +73,7 @@ export function coverCrop(w: number, h: number, target: Bounds): Crop {
   const tw = boundsWidth(target);
   const th = boundsHeight(target);
   if (tw <= 0 || th <= 0) throw new RangeError(`cannot place into an empty region ${tw}×${th}`);
-  const scale = Math.max(tw / w, th / h);
-  const width = Math.min(w, Math.max(1, Math.round(tw / scale)));
-  const height = Math.min(h, Math.max(1, Math.round(th / scale)));
-  return { left: Math.floor((w - width) / 2), top: Math.floor((h - height) / 2), width, height };
+  return centredCoverCrop(w, h, tw, th);
 }
 
 /**
@@ -86,8 +84,5 @@ export function outputSizeFor(region: Bounds, longSide: number, multiple = 64): 
   const w = boundsWidth(region);
   const h = boundsHeight(region);
   if (w <= 0 || h <= 0) return { width: longSide, height: longSide };
-  const snap = (v: number) => Math.max(multiple, Math.round(v / multiple) * multiple);
-  return w >= h
-    ? { width: snap(longSide), height: snap((longSide * h) / w) }
-    : { width: snap((longSide * w) / h), height: snap(longSide) };
+  return sizeForAspect(w, h, longSide, multiple);
 }

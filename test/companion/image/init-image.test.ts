@@ -1,4 +1,5 @@
-import { aspectCropBox, fitInitImage, flattenOntoWhite, outputSizeFor } from '../../../companion/image/init-image';
+import { centredCoverCrop } from '../../../protocol';
+import { fitInitImage, flattenOntoWhite, outputSizeFor } from '../../../companion/image/init-image';
 import { pilResize } from '../../../companion/image/pil-resize';
 import type { RgbaImage } from '../../../companion/image/rgba';
 
@@ -21,8 +22,8 @@ describe('init image (img2img)', () => {
   });
 
   test('a different size is centre-cropped to the output aspect, then resized with Pillow Lanczos (never stretched)', () => {
-    expect(aspectCropBox(200, 100, 64, 64)).toEqual([50, 0, 100, 100]);
-    expect(aspectCropBox(100, 300, 64, 32)).toEqual([0, 125, 100, 50]);
+    expect(centredCoverCrop(200, 100, 64, 64)).toEqual({ left: 50, top: 0, width: 100, height: 100 });
+    expect(centredCoverCrop(100, 300, 64, 32)).toEqual({ left: 0, top: 125, width: 100, height: 50 });
     const src = image(200, 100, (x, y) => [x, y, (x * y) % 256, 255]);
     const out = fitInitImage(src, 64, 64);
     expect([out.width, out.height]).toEqual([64, 64]);
