@@ -7,6 +7,7 @@
  * (macOS, Windows, musl) return large blocks on their own and are left alone.
  */
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 
 export const MMAP_THRESHOLD_BYTES = 1024 * 1024;
 const MARK = 'STYLESTUDIO_ALLOCATOR';
@@ -34,7 +35,12 @@ export function rerunWithAllocator(): Promise<number> {
   const forward = (signal: NodeJS.Signals) => () => { child.kill(signal); };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward(s));
   return new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? (signal !== null ? 128 + 15 : 1)));
+    child.on('exit', (code, signal) => {
+      if (code !== null) return resolve(code);
+      // ended by a signal (a crash, or one it did not handle): say which, and exit as a shell reports it
+      process.stderr.write(`stylestudio: the companion process ended by ${signal ?? 'an unknown signal'}\n`);
+      resolve(signal !== null ? 128 + (constants.signals[signal] ?? 0) : 1);
+    });
     child.on('error', () => resolve(1));
   });
 }
