@@ -44,6 +44,8 @@ const DEFAULT_SET_ID = 'default';
 /** How often a pull's progress may reach a panel (every file's end is always sent). */
 const PULL_PROGRESS_INTERVAL_MS = 250;
 const HEARTBEAT_MS = 30_000;
+/** How long close() waits for the engine to release its sessions before the process may exit anyway. */
+const ENGINE_RELEASE_MS = 5_000;
 /** RGBA bytes of uploads not yet taken by a job, all connections together (4 full-size uploads × 4). */
 const UPLOAD_BUDGET_FACTOR = 16;
 
@@ -66,6 +68,8 @@ export class StyleStudioServer {
   private readonly uploadBudget: number;
   private nextConnectionId = 1;
   private pulling: AbortController | null = null;
+  /** Engines replaced by setEngine, until their sessions are released. */
+  private readonly retiring = new Set<Promise<void>>();
   private heartbeat: NodeJS.Timeout | null = null;
   private boundPort = 0;
 
@@ -172,7 +176,9 @@ export class StyleStudioServer {
   setEngine(engine: GenerationEngine): void {
     const old = this.engine;
     this.engine = engine;
-    if (old !== engine) void this.runner.idle().then(() => old.close()).catch(() => {});
+    if (old === engine) return;
+    const retired: Promise<void> = this.runner.idle().then(() => old.close()).catch(() => {}).finally(() => this.retiring.delete(retired));
+    this.retiring.add(retired);
   }
 
   async close(): Promise<void> {
@@ -183,6 +189,11 @@ export class StyleStudioServer {
     for (const connection of [...this.connections, ...this.unpaired]) connection.terminate(1001, 'companion stopping');
     this.http.closeAllConnections?.();
     await closed;
+    // Sessions run in worker threads: release them (and finish any provider check) before the process exits, or exit
+    // tears a worker down inside onnxruntime and the process dies by a signal instead of exiting 0.
+    // Bounded, so a stuck release never keeps Ctrl+C from stopping the companion.
+    const released = Promise.all([...this.retiring, this.engine.close().catch(() => {})]);
+    await Promise.race([released, new Promise<void>((resolve) => setTimeout(resolve, ENGINE_RELEASE_MS).unref())]);
   }
 
   private welcome(): Welcome {

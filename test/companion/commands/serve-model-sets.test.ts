@@ -25,7 +25,8 @@ beforeAll(async () => {
   serve = await startTinyServe({ args: ['--model-root', path.join(dir, 'ComfyUI'), '--model-config', fixture('sdxl-tiny')] });
 });
 afterAll(async () => {
-  expect(await serve.stop()).toBe(0);
+  const code = await serve.stop();
+  expect({ code, stderr: serve.stderr() }).toEqual({ code: 0, stderr: '' }); // a crash at exit names its signal on stderr
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
