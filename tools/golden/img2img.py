@@ -7,6 +7,10 @@ come from torch's CPU generator, which the companion reproduces bit for bit. The
 `X.from_config(pipe.scheduler.config)` as a user would. One run adds the h94 IP-Adapter at scale 0.7 on every
 cross-attention (style.png). output_type="latent": the final latents before the VAE decoder.
 
+`<name>.exact.latent` (euler, dpmpp-2m-karras, ddim): the same runs in float64 with the noise still drawn in float32
+(randn_tensor patched to draw float32 and cast), i.e. the answer fp32 arithmetic approximates. It tells how far
+diffusers' own fp32 result is from it, the yardstick for our distance from diffusers.
+
 Usage: python tools/golden/img2img.py GOLDEN_SET_DIR OUT_DIR   (GOLDEN_SET_DIR holds sdxl-tiny/ and ip-adapter-tiny/)
 """
 import json
@@ -64,6 +68,26 @@ for name, (cls, extra, seed, steps, strength, ip_scale) in runs.items():
     tensors[f"{name}.out.latent"] = lat.contiguous()
     inputs["runs"][name] = {"scheduler": cls.__name__, "extra_config": extra, "seed": seed, "steps": steps,
                             "strength": strength, "ip_adapter_scale": ip_scale}
+# float64 reference: every module's randn_tensor draws float32 (the generator's float64 stream differs) and casts.
+from diffusers.utils import torch_utils
+
+_randn = torch_utils.randn_tensor
+
+
+def randn_float32(shape, generator=None, device=None, dtype=None, layout=None):
+    return _randn(shape, generator=generator, device=device, dtype=torch.float32, layout=layout).to(dtype or torch.float32)
+
+
+for module in [m for n, m in sys.modules.items() if n.startswith("diffusers")]:
+    if getattr(module, "randn_tensor", None) is _randn:
+        module.randn_tensor = randn_float32
+pipe64 = StableDiffusionXLImg2ImgPipeline.from_pretrained(src / "sdxl-tiny", dtype=torch.float32).to(torch.float64)
+for name in ["euler", "dpmpp-2m-karras", "ddim"]:
+    cls, extra, seed, steps, strength, _ = runs[name]
+    pipe64.scheduler = cls.from_config(base_config, **extra)
+    g = torch.Generator("cpu").manual_seed(seed)
+    lat = pipe64(image=init, num_inference_steps=steps, strength=strength, generator=g, output_type="latent", **common).images
+    tensors[f"{name}.exact.latent"] = lat.float().contiguous()
 save_file(tensors, out / "img2img.safetensors", metadata={"format": "pt"})
 (out / "img2img.json").write_text(json.dumps({
     "file": "img2img.safetensors",
