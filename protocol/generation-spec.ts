@@ -8,6 +8,13 @@ import { z } from 'zod';
 import { PROTOCOL_MAX, SIZE_STRIDE } from './limits';
 
 /** Scheduler names as the engine knows them; absent in a spec = the model folder's own scheduler. */
+/**
+ * Elements of a reference that style-based CFG can leave out (`drop`): the negative style image is derived from the
+ * reference itself so that it carries that element and little else (companion/image/negative-presets.ts).
+ */
+export const DROP_ELEMENTS = ['colour', 'texture', 'brushwork', 'lighting'] as const;
+export type DropElement = (typeof DROP_ELEMENTS)[number];
+
 export const SCHEDULER_NAMES = ['euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'ddim'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
@@ -143,7 +150,7 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     negativeStyle: image.optional(),
     /** More negative style images (2.1): the unconditional side concatenates them like the references. */
     extraNegativeStyles: z.array(image).min(1).max(SPEC_LIMITS.references - 1).optional(),
-    drop: z.enum(['colour', 'texture']).optional(),
+    drop: z.enum(DROP_ELEMENTS).optional(),
     /** img2img: the image to restyle (a layer), resized to the output size; absent: text-to-image from noise. */
     init: image.optional(),
     /** img2img only: 1 re-noises the init image completely, small values keep more of it. Absent: SPEC_DEFAULTS.denoise. */

@@ -24,7 +24,7 @@ import { StyleStudioPipeline } from '../pipeline/stylestudio-pipeline';
 import { SCHEDULER_NAMES } from '../schedulers';
 import { toFloat32 } from '../pipeline/tensors';
 import { outputSizeFor } from '../image/init-image';
-import { denoiseSteps, SPEC_DEFAULTS, SPEC_LIMITS } from '../../protocol';
+import { denoiseSteps, DROP_ELEMENTS, SPEC_DEFAULTS, SPEC_LIMITS } from '../../protocol';
 import { PresetExistsError } from '../presets/errors';
 import { presetsDir, PresetStore } from '../presets/store';
 import { configDir } from '../server/token';
@@ -260,7 +260,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--style-weights <w,w,…>', 'one weight 0..1 per --style, relative (default all 1): weight w counts an image w times')
     .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
     .option('--negative-style <img>', 'negative style image for style-based CFG; repeat for several', collectRepeats)
-    .option('--drop <colour|texture>', 'derive the negative style from the style image [our extension]')
+    .option('--drop <element>', `leave an element of the style out: SCFG's negative derived from the style image, one of ${DROP_ELEMENTS.join(', ')} [our extension]`)
     .option('--init <img>', 'restyle this image (img2img); without --width/--height the output keeps its aspect, long side 1024')
     .option('--mask <img>', 'with --init: inpaint, redrawing only where the mask is white (≥ 50 %); the rest keeps the init image')
     .option('--denoise <d>', 'with --init: how much of it is redrawn, 0..1 (default 0.6; steps run = int(steps × d))')

@@ -4,8 +4,8 @@
  * negative embeddings, except with a style and cross-modal AdaIN, which encode "" as StyleStudio does.
  */
 import { z } from 'zod';
-import { generationSpecSchema, SCHEDULER_NAMES, type SchedulerName, specIssue } from '../../protocol';
-import { randomSeed, type DropPreset, type RequestSettings, type StyleLayers, type StyleResize } from '../pipeline/request';
+import { DROP_ELEMENTS, type DropElement, generationSpecSchema, SCHEDULER_NAMES, type SchedulerName, specIssue } from '../../protocol';
+import { randomSeed, type RequestSettings, type StyleLayers, type StyleResize } from '../pipeline/request';
 import { parseBudget } from '../runtime/memory';
 import { codedErrorClass } from '../../protocol';
 
@@ -152,7 +152,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
 
   // The flags as a GenerationSpec (image files by path), checked by the one schema the protocol uses too.
   const hasStyle = o.style !== undefined;
-  const drop = oneOf<DropPreset>('--drop', o.drop, ['colour', 'texture']);
+  const drop = oneOf<DropElement>('--drop', o.drop, DROP_ELEMENTS);
   const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']);
   const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml', 'webgpu']) ?? 'cpu';
   const scheduler = oneOf<SchedulerName>('--scheduler', o.scheduler, SCHEDULER_NAMES);

@@ -4,7 +4,7 @@
  * explicit flags run.
  */
 import * as path from 'node:path';
-import { SCHEDULER_NAMES, SPEC_DEFAULTS, type PresetSettings, type SchedulerName, type StylePreset } from '../../protocol';
+import { DROP_ELEMENTS, SCHEDULER_NAMES, type DropElement, SPEC_DEFAULTS, type PresetSettings, type SchedulerName, type StylePreset } from '../../protocol';
 import { readImageFile } from '../image/rgba';
 import { checkApplicable, type LoadedPreset, type NewPreset } from '../presets/store';
 import { decimal, type GenerateCliOptions, integer, oneOf, parseStyleLayers, UsageError } from './generate-options';
@@ -85,7 +85,7 @@ export async function presetFromOptions(name: string, o: PresetCliOptions): Prom
       throw new UsageError(`${flag}: ${(e as Error).message}`);
     }
   };
-  const drop = oneOf<'colour' | 'texture'>('--drop', o.drop, ['colour', 'texture']);
+  const drop = oneOf<DropElement>('--drop', o.drop, DROP_ELEMENTS);
   const seed = integer('--seed', o.seed);
   const layers = o.styleLayers === undefined ? undefined : parseStyleLayers(o.styleLayers);
   const settings: PresetSettings = JSON.parse(JSON.stringify({

@@ -1,6 +1,6 @@
 /** `stylestudio presets save | list | show | delete`: the style presets `generate --style-preset` and the panel apply. */
 import type { Command } from 'commander';
-import { referencesProblem, type PresetEntry, type StylePreset } from '../../protocol';
+import { DROP_ELEMENTS, referencesProblem, type PresetEntry, type StylePreset } from '../../protocol';
 import { presetsDir, PresetStore } from '../presets/store';
 import { configDir } from '../server/token';
 import { type PresetCliOptions, presetFromOptions } from './preset-options';
@@ -33,7 +33,7 @@ export function registerPresetsCommand(program: Command): void {
     .option('--style <img>', 'a reference image (a PNG copy is kept in the preset); repeat for several', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--style-weights <w,w,…>', 'one weight 0..1 per --style (default all 1)')
     .option('--negative-style <img>', 'negative style image (copied in too)')
-    .option('--drop <colour|texture>', 'derive the negative style from the reference')
+    .option('--drop <element>', `leave an element of the reference out (${DROP_ELEMENTS.join(', ')}): SCFG's negative derived from it`)
     .option('--strength <s>', 'one style strength 0..1')
     .option('--scale <x>', 'adapter scale (instead of --strength)')
     .option('--adain-strength <a>', 'AdaIN blend 0..1 (instead of --strength)')

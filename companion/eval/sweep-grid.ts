@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { generationSpecSchema, type GenerationSpec, SCHEDULER_NAMES, specIssue, StyleLayersSpec } from '../../protocol';
+import { DROP_ELEMENTS, generationSpecSchema, type GenerationSpec, SCHEDULER_NAMES, specIssue, StyleLayersSpec } from '../../protocol';
 import { EvalError } from './errors';
 
 /** The parameters a grid may vary (the rest of the spec goes in `base`). */
@@ -31,12 +31,17 @@ const AXES = {
   adainStrength: z.number(),
   crossModalAdain: z.boolean(),
   teacherSteps: z.union([z.number().int(), z.null(), z.literal('default')]),
-  drop: z.union([z.enum(['colour', 'texture']), z.null()]),
+  drop: z.union([z.enum(DROP_ELEMENTS), z.null()]),
   scheduler: z.enum(SCHEDULER_NAMES),
   steps: z.number().int(),
   guidance: z.number(),
   styleLayers: StyleLayersSpec,
   negativeStyle: z.boolean(),
+  /**
+   * SCFG's negative as one axis, to compare the automatic ones with the hand-made one in a single grid: null (none),
+   * "negativeStyle" (the style's image from `negativeStyles`) or an element whose negative is derived (`drop`).
+   */
+  avoid: z.union([z.null(), z.literal('negativeStyle'), z.enum(DROP_ELEMENTS)]),
 } as const;
 export type AxisName = keyof typeof AXES;
 export type AxisValue = z.infer<(typeof AXES)[AxisName]>;
@@ -97,7 +102,7 @@ function product(axes: readonly (readonly [AxisName, readonly AxisValue[]])[]): 
 
 /**
  * An axis value as spec fields: `drop: null` and `teacherSteps: "default"` are absent fields; `negativeStyle: true`
- * is the style's negative file (`negative`), false is absent.
+ * is the style's negative file (`negative`), false is absent; `avoid` is one of those three, or absent for null.
  */
 function specFields(axes: Partial<Record<AxisName, AxisValue>>, negative: string | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -105,6 +110,11 @@ function specFields(axes: Partial<Record<AxisName, AxisValue>>, negative: string
     if ((name === 'drop' && value === null) || (name === 'teacherSteps' && value === 'default')) continue;
     if (name === 'negativeStyle') {
       if (value === true) out[name] = negative;
+      continue;
+    }
+    if (name === 'avoid') {
+      if (value === 'negativeStyle') out['negativeStyle'] = negative;
+      else if (value !== null) out['drop'] = value;
       continue;
     }
     out[name] = value;
@@ -137,9 +147,13 @@ export function expandGrid(raw: unknown, baseDir: string, source = 'grid'): Swee
   for (const s of [...styles, ...negatives.values()]) {
     if (!fs.existsSync(s) || !fs.statSync(s).isFile()) throw new EvalError('BAD_GRID', `${source}: style ${s} is not a file`);
   }
-  if (g.axes.negativeStyle?.includes(true)) {
+  if (g.axes.avoid !== undefined && (g.axes.drop !== undefined || g.axes.negativeStyle !== undefined)) {
+    throw new EvalError('BAD_GRID', `${source}: the avoid axis replaces the drop and negativeStyle axes; give either avoid or those`);
+  }
+  if (g.axes.negativeStyle?.includes(true) || g.axes.avoid?.includes('negativeStyle')) {
+    const axis = g.axes.negativeStyle?.includes(true) ? 'negativeStyle' : 'avoid';
     const missing = g.styles.filter((_, i) => !negatives.has(styles[i]!));
-    if (missing.length > 0) throw new EvalError('BAD_GRID', `${source}: the negativeStyle axis needs a negative image for every style; negativeStyles lacks ${missing.join(', ')}`);
+    if (missing.length > 0) throw new EvalError('BAD_GRID', `${source}: the ${axis} axis needs a negative image for every style; negativeStyles lacks ${missing.join(', ')}`);
   }
   const axisEntries = (Object.entries(g.axes) as [AxisName, AxisValue[] | undefined][])
     .filter((e): e is [AxisName, AxisValue[]] => e[1] !== undefined);

@@ -11,14 +11,20 @@
  *    the colours and keeps the rendering/texture.
  *  - drop 'texture': the negative is the style image in greyscale (Rec.709 luma, 3 channels equal).
  *    It keeps every stroke and edge but no colour, so SCFG cancels the texture and keeps the colours.
+ *  - drop 'lighting': the colour field in greyscale, i.e. the luminance blurred as for 'colour'. It keeps where the
+ *    image is light and dark and its tonal key, but no colour and no stroke, so SCFG cancels the light and keeps
+ *    the palette and the rendering.
+ *  - drop 'brushwork': the luminance minus that blurred luminance, on mid-grey. It keeps the strokes, edges and
+ *    grain but neither colour nor the light's layout, so SCFG cancels the brushwork and keeps colour and light.
+ *    (In luminance, texture = lighting + brushwork: 'texture' leaves out both, 'brushwork' only the strokes.)
  *
+ * These are the elements a designer can untick; each negative is made from the reference itself, in the spirit of
+ * CleanStyle's style-specific CFG (a negative carrying exactly what is to be left out).
  * Both have the style image's size, so they go through the same CLIP preprocessing as the style.
  * Whether they help is to be measured with real weights; see the README.
  */
+import { DROP_ELEMENTS, type DropElement } from '../../protocol';
 import { ImageError, type RgbaImage, validateRgbaImage } from './rgba';
-
-export type DropPreset = 'colour' | 'texture';
-export const DROP_PRESETS: readonly DropPreset[] = ['colour', 'texture'];
 
 /**
  * Blur strength: Gaussian sigma = short side / 8. CLIP sees the image at 224² (ViT patches of 14 or
@@ -117,14 +123,42 @@ export function colourField(img: RgbaImage, sigma?: number): RgbaImage {
   return { width: w, height: h, data: out };
 }
 
-/** The negative style image for `--drop colour|texture`. */
-export function negativeStyleFromPreset(style: RgbaImage, preset: DropPreset): RgbaImage {
+/** The light's layout and tonal key: the colour field in greyscale (opaque). */
+export function lightField(img: RgbaImage): RgbaImage {
+  return greyscaleRec709(colourField(img));
+}
+
+/** Mid-grey, the level brushwork detail is drawn around. */
+export const DETAIL_GREY = 128;
+
+/**
+ * The strokes without colour or light: greyscale luminance minus its colour-field blur, around mid-grey (opaque).
+ * Subtracting the blur of the same greyscale image removes exactly what lightField keeps.
+ */
+export function brushworkDetail(img: RgbaImage): RgbaImage {
+  const grey = greyscaleRec709(img);
+  const light = colourField(grey);
+  const out = new Uint8Array(grey.data.length);
+  for (let p = 0; p < out.length; p += 4) {
+    const v = grey.data[p]! - light.data[p]! + DETAIL_GREY;
+    const y = v < 0 ? 0 : v > 255 ? 255 : v;
+    out[p] = y; out[p + 1] = y; out[p + 2] = y; out[p + 3] = 255;
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+/** The negative style image for `--drop ELEMENT`: the reference's ELEMENT and as little else as possible. */
+export function negativeStyleFromPreset(style: RgbaImage, preset: DropElement): RgbaImage {
   switch (preset) {
     case 'colour':
       return colourField(style);
     case 'texture':
       return greyscaleRec709(style);
+    case 'lighting':
+      return lightField(style);
+    case 'brushwork':
+      return brushworkDetail(style);
     default:
-      throw new ImageError(`--drop must be one of ${DROP_PRESETS.join(', ')}, got ${JSON.stringify(preset)}`);
+      throw new ImageError(`--drop must be one of ${DROP_ELEMENTS.join(', ')}, got ${JSON.stringify(preset)}`);
   }
 }

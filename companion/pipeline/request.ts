@@ -13,7 +13,6 @@ import type { Float32Nd } from './npy';
 /** Which cross-attention layers receive style tokens (the GenerationSpec's). */
 export type StyleLayers = StyleLayersSpec;
 
-export type DropPreset = 'colour' | 'texture';
 export type StyleResize = 'none' | 'square512';
 
 /**

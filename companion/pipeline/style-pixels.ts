@@ -1,9 +1,10 @@
 /** CLIP pixel values of the style image and of the SCFG negative (a user image or a drop preset [ours]). */
+import type { DropElement } from '../../protocol';
 import { clipPreprocess, reduceForClip } from '../image/clip-preprocess';
 import { negativeStyleFromPreset } from '../image/negative-presets';
 import { type RgbaImage, validateRgbaImage } from '../image/rgba';
 
-type NegativeStyle = RgbaImage | 'colour' | 'texture' | null;
+type NegativeStyle = RgbaImage | DropElement | null;
 
 /** null negative: the unconditional side uses zero features (proj(zeros), METHOD.md §0). */
 export interface StylePixels {

@@ -50,7 +50,7 @@ import { randn } from '../rng/randn';
 import { TorchCpuGenerator } from '../rng/torch-generator';
 import { schedulerFromConfig, type Scheduler, type SchedulerState } from '../schedulers';
 import type { TensorData } from '../onnx/session';
-import { codedErrorClass, denoiseSteps, SPEC_DEFAULTS } from '../../protocol';
+import { codedErrorClass, denoiseSteps, SPEC_DEFAULTS, type DropElement } from '../../protocol';
 
 export interface PipelineRequest extends GenerateRequest {
   /** Explicit seeds, one per variation (overrides seed + k). */
@@ -147,7 +147,7 @@ export function styleReferences(r: GenerateRequest): { readonly image: RgbaImage
 }
 
 /** The negatives per slot: one drop preset for every reference, the negative images, or none (zero features). */
-function styleNegatives(r: GenerateRequest): readonly RgbaImage[] | 'colour' | 'texture' | null {
+function styleNegatives(r: GenerateRequest): readonly RgbaImage[] | DropElement | null {
   if (r.drop !== undefined) return r.drop;
   return r.negativeStyle === undefined ? null : [r.negativeStyle, ...(r.extraNegativeStyles ?? [])];
 }

@@ -1,10 +1,10 @@
 /** Everything the user sets in the panel; plain data, kept between generations. */
-import { SPEC_DEFAULTS, STRENGTH_DEFAULT } from '../../protocol';
+import { SPEC_DEFAULTS, STRENGTH_DEFAULT, type DropElement } from '../../protocol';
 
 export type AvoidChoice =
   | { readonly kind: 'none' }
   | { readonly kind: 'layer'; readonly layerId: number | null }
-  | { readonly kind: 'drop'; readonly preset: 'colour' | 'texture' };
+  | { readonly kind: 'drop'; readonly preset: DropElement };
 
 export interface Settings {
   /** null: whichever layer is active when Generate is pressed. */

@@ -1,3 +1,4 @@
+import { DROP_ELEMENTS, type DropElement } from '../../protocol';
 import type { DocumentState } from '../host/host';
 import type { PresetSourceView } from '../session/panel-session';
 import type { AvoidChoice, Settings } from '../session/settings';
@@ -6,6 +7,13 @@ import { layerOptions } from './layer-options';
 
 const ACTIVE = 'active';
 const PRESET = 'preset';
+/** What Avoid offers for each element SCFG can leave out, its negative made from the reference. */
+const AVOID_ELEMENT_LABELS: Readonly<Record<DropElement, string>> = {
+  colour: 'The reference’s colours',
+  texture: 'The reference’s texture',
+  brushwork: 'The reference’s brushwork',
+  lighting: 'The reference’s lighting',
+};
 
 export function SourceSection(props: {
   document: DocumentState;
@@ -40,12 +48,11 @@ export function SourceSection(props: {
   const avoidOptions: PickerOption[] = [
     { key: 'none', label: 'Nothing' },
     { key: 'layer', label: 'The style of a layer…' },
-    { key: 'drop-colour', label: 'The reference’s colours' },
-    { key: 'drop-texture', label: 'The reference’s texture' },
+    ...DROP_ELEMENTS.map((element) => ({ key: `drop-${element}`, label: AVOID_ELEMENT_LABELS[element] })),
   ];
   const onAvoid = (key: string) => {
-    const avoid: AvoidChoice =
-      key === 'layer' ? { kind: 'layer', layerId: null } : key === 'drop-colour' ? { kind: 'drop', preset: 'colour' } : key === 'drop-texture' ? { kind: 'drop', preset: 'texture' } : { kind: 'none' };
+    const element = DROP_ELEMENTS.find((e) => key === `drop-${e}`);
+    const avoid: AvoidChoice = key === 'layer' ? { kind: 'layer', layerId: null } : element !== undefined ? { kind: 'drop', preset: element } : { kind: 'none' };
     props.onChange({ avoid });
   };
   return (

@@ -246,6 +246,19 @@ describe('source and settings', () => {
     expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', preset: 'texture' } }]]);
   });
 
+  test('avoid offers each element of the reference; picking one asks for its derived negative', () => {
+    const { actions } = renderPanel(baseState());
+    const picker = screen.getByTestId('avoid');
+    const labels = Array.from(picker.querySelectorAll('sp-menu-item')).map((i) => i.textContent);
+    expect(labels).toEqual([
+      'Nothing', 'The style of a layer…', 'The reference’s colours', 'The reference’s texture', 'The reference’s brushwork', 'The reference’s lighting',
+    ]);
+    for (const [index, preset] of [[2, 'colour'], [4, 'brushwork'], [5, 'lighting']] as const) {
+      setValue(picker, 'selectedIndex', index, 'change');
+      expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', preset } }]]);
+    }
+  });
+
   test('prompt, switches, sliders and seed report their values', () => {
     const { actions, rerenderWith } = renderPanel(baseState());
     setValue(screen.getByTestId('prompt'), 'value', 'a red fox', 'input');

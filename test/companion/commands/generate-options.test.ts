@@ -30,6 +30,11 @@ describe('generate options', () => {
     expect(() => planGenerate({ ...styled, strength: 'strong' })).toThrow(/--strength/);
   });
 
+  test('--drop takes every element (and the US spelling of colour)', () => {
+    for (const element of ['colour', 'texture', 'brushwork', 'lighting']) expect(planGenerate({ ...styled, drop: element }).request.drop).toBe(element);
+    expect(planGenerate({ ...styled, drop: 'Color' }).request.drop).toBe('colour');
+  });
+
   test('--negative-prompt "" is kept as the empty string (it is encoded, not zeroed)', () => {
     expect(planGenerate({ ...base, negativePrompt: '' }).request.negativePrompt).toBe('');
   });
@@ -49,7 +54,7 @@ describe('generate options', () => {
     [{ ...base, drop: 'colour' }, /--drop needs --style/],
     [{ ...base, negativeStyle: 'n.png' }, /--negative-style needs --style/],
     [{ ...styled, drop: 'colour', negativeStyle: 'n.png' }, /exclude each other/],
-    [{ ...styled, drop: 'shape' }, /--drop must be one of colour, texture, got "shape"/],
+    [{ ...styled, drop: 'shape' }, /--drop must be one of colour, texture, brushwork, lighting, got "shape"/],
     [{ ...styled, teacher: false, teacherSteps: '3' }, /--teacher-steps and --no-teacher exclude each other/],
     [{ ...base, steps: 'ten' }, /--steps must be an integer, got "ten"/],
     [{ ...base, steps: '0' }, /steps must be an integer in \[1, 200\], got 0/],

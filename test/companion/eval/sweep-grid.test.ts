@@ -26,6 +26,23 @@ test('prompts × styles × seeds × the product of the axes, each a GenerationSp
   expect(new Set(g.cells.map((c) => c.id)).size).toBe(g.cells.length);
 });
 
+test('the avoid axis compares no negative, the hand-made one and each derived one in one grid', () => {
+  const g = expandGrid(grid({
+    negativeStyles: { 'ref_warm.png': 'gen_a.png', 'ref_cool.png': 'gen_b.png' },
+    axes: { avoid: [null, 'negativeStyle', 'colour', 'texture', 'brushwork', 'lighting'] },
+  }), dir);
+  expect(g.cells).toHaveLength(2 * 2 * 2 * 6);
+  const cell = (avoid: unknown) => g.cells.find((c) => c.axes.avoid === avoid && c.style.endsWith('ref_cool.png'))!;
+  expect(cell(null).spec.drop).toBeUndefined();
+  expect(cell(null).spec.negativeStyle).toBeUndefined();
+  expect(cell('negativeStyle').spec.negativeStyle).toBe(path.join(dir, 'gen_b.png'));
+  expect(cell('negativeStyle').negativeStyle).toBe(path.join(dir, 'gen_b.png'));
+  for (const element of ['colour', 'texture', 'brushwork', 'lighting']) expect(cell(element).spec).toMatchObject({ drop: element });
+  expect(axisLabel(cell('lighting'))).toBe('avoid=lighting');
+  expect(() => expandGrid(grid({ axes: { avoid: ['negativeStyle'] } }), dir)).toThrow(/the avoid axis needs a negative image for every style/);
+  expect(() => expandGrid(grid({ axes: { avoid: ['colour'], drop: [null] } }), dir)).toThrow(/the avoid axis replaces the drop and negativeStyle axes/);
+});
+
 test('ids and the grid digest are stable: the same file gives the same cells (what resuming relies on)', () => {
   const a = expandGrid(grid(), dir);
   const b = expandGrid(grid(), dir);

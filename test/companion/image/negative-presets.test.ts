@@ -1,5 +1,6 @@
+import type { DropElement } from '../../../protocol';
 import {
-  colourField, greyscaleRec709, negativeStyleFromPreset, type DropPreset,
+  brushworkDetail, colourField, DETAIL_GREY, greyscaleRec709, lightField, negativeStyleFromPreset,
 } from '../../../companion/image/negative-presets';
 import { readImageFile, type RgbaImage } from '../../../companion/image/rgba';
 import { fixture } from '../../helpers/paths';
@@ -97,7 +98,79 @@ describe('drop colour: blurred colour field', () => {
     const img = image(5, 4, (x, y) => [x * 40, y * 50, 7, 255]);
     expect(Array.from(colourField(img, 0).data)).toEqual(Array.from(img.data));
     expect(() => colourField(img, -1)).toThrow(/sigma must be a finite number ≥ 0, got -1/);
-    expect(() => negativeStyleFromPreset(img, 'color' as DropPreset)).toThrow('--drop must be one of colour, texture, got "color"');
+    expect(() => negativeStyleFromPreset(img, 'color' as DropElement)).toThrow('--drop must be one of colour, texture, brushwork, lighting, got "color"');
     expect(negativeStyleFromPreset(img, 'texture').data[0]).toBe(greyscaleRec709(img).data[0]);
+  });
+});
+
+/** Max |a − b| over the RGB channels; and whether every pixel is grey (R = G = B) and opaque. */
+function maxDiff(a: RgbaImage, b: RgbaImage): number {
+  let worst = 0;
+  for (let i = 0; i < a.data.length; i++) if (i % 4 !== 3) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+  return worst;
+}
+function greyAndOpaque(img: RgbaImage): boolean {
+  for (let p = 0; p < img.data.length; p += 4) {
+    if (img.data[p] !== img.data[p + 1] || img.data[p] !== img.data[p + 2] || img.data[p + 3] !== 255) return false;
+  }
+  return true;
+}
+
+/** Light from the left (a luminance ramp) under red/blue strokes (8-px stripes) on a half-transparent layer. */
+const lit = (w: number, h: number) => image(w, h, (x, y) => {
+  const light = 40 + (160 * x) / (w - 1);
+  const stroke = Math.floor(y / 8) % 2 ? 30 : -30;
+  return [light + stroke, light, light - stroke, 128];
+});
+
+describe('drop lighting: the colour field in greyscale', () => {
+  test('= greyscale(colourField): grey, opaque; keeps the light ramp, loses the strokes and the colour', () => {
+    const img = lit(256, 128);
+    const light = negativeStyleFromPreset(img, 'lighting');
+    expect(Array.from(light.data)).toEqual(Array.from(greyscaleRec709(colourField(img)).data));
+    expect(Array.from(light.data)).toEqual(Array.from(lightField(img).data));
+    expect(greyAndOpaque(light)).toBe(true);
+    const at = (x: number, y: number) => light.data[(y * 256 + x) * 4]!;
+    expect(at(250, 64) - at(5, 64)).toBeGreaterThan(100); // the ramp: dark left, light right
+    let across = 0; // the strokes (rows) are gone: no column varies by more than a level or two inside the image
+    for (let y = 33; y < 96; y++) across = Math.max(across, Math.abs(at(128, y) - at(128, y - 1)));
+    expect(across).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('drop brushwork: luminance detail on mid-grey', () => {
+  test('grey, opaque; keeps the strokes, loses the light ramp and the colour', () => {
+    const img = lit(256, 128);
+    const detail = brushworkDetail(img);
+    expect(Array.from(negativeStyleFromPreset(img, 'brushwork').data)).toEqual(Array.from(detail.data));
+    expect(greyAndOpaque(detail)).toBe(true);
+    const at = (x: number, y: number) => detail.data[(y * 256 + x) * 4]!;
+    // strokes: luma of (±30, 0, ∓30) is ±(0.2126 − 0.0722)·30 ≈ ±4.2 around the light; kept around mid-grey
+    const rowMeans = (y: number) => { let m = 0; for (let x = 64; x < 192; x++) m += at(x, y); return m / 128; };
+    expect(Math.abs(rowMeans(12) - rowMeans(4))).toBeGreaterThan(6);
+    // the ramp is gone: left and right halves have the same level within a level
+    let left = 0;
+    let right = 0;
+    for (let y = 0; y < 128; y++) for (let x = 0; x < 128; x++) { left += at(x + 32, y); right += at(x + 96, y); }
+    expect(Math.abs(left - right) / (128 * 128)).toBeLessThan(1);
+    expect(Math.abs((left + right) / (2 * 128 * 128) - DETAIL_GREY)).toBeLessThan(2);
+  });
+
+  test('texture ≈ lighting + brushwork − mid-grey (within rounding): each leaves out part of what texture does', () => {
+    const img = lit(96, 64);
+    const sum = lightField(img);
+    const detail = brushworkDetail(img);
+    const data = new Uint8Array(sum.data);
+    for (let i = 0; i < data.length; i++) if (i % 4 !== 3) data[i] = sum.data[i]! + detail.data[i]! - DETAIL_GREY;
+    expect(maxDiff({ ...sum, data }, greyscaleRec709(img))).toBeLessThanOrEqual(2);
+  });
+
+  test('a flat image gives flat mid-grey; a pure ramp (light only) gives almost no detail', () => {
+    const flat = brushworkDetail(image(40, 30, () => [12, 200, 77, 255]));
+    expect(new Set(Array.from(flat.data).filter((_, i) => i % 4 !== 3))).toEqual(new Set([DETAIL_GREY]));
+    const ramp = brushworkDetail(image(256, 64, (x) => [x, x, x, 255]));
+    let worst = 0;
+    for (let y = 0; y < 64; y++) for (let x = 40; x < 216; x++) worst = Math.max(worst, Math.abs(ramp.data[(y * 256 + x) * 4]! - DETAIL_GREY));
+    expect(worst).toBeLessThanOrEqual(2);
   });
 });

@@ -12,6 +12,7 @@ import { addOpaqueAlpha, decodeImage, dropAlpha, type RgbaImage } from '../../..
 import { squashToSquare } from '../../../companion/image/clip-preprocess';
 import { negativeStyleFromPreset } from '../../../companion/image/negative-presets';
 import { fixture } from '../../helpers/paths';
+import { DROP_ELEMENTS } from '../../../protocol';
 
 const SD = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
 let set: ModelSet;
@@ -43,7 +44,7 @@ test('square512 = the cv2 512² squash, then the default preprocessing; it diffe
   expect(same(a.variations[0]!.latents.data, c.variations[0]!.latents.data)).toBe(false);
 });
 
-test.each(['colour', 'texture'] as const)('--drop %s = SCFG with the derived negative style image', async (preset) => {
+test.each(DROP_ELEMENTS)('--drop %s = SCFG with the derived negative style image', async (preset) => {
   const a = await pipe.generate(request({ drop: preset }), { decode: false });
   const b = await pipe.generate(request({ negativeStyle: negativeStyleFromPreset(style, preset) }), { decode: false });
   const none = await pipe.generate(request({}), { decode: false });
@@ -100,11 +101,11 @@ describe('issue 13.6: reference images reduced to the encoder\'s crop give the s
     return { width, height, data };
   };
   const cases = [[320, 256], [256, 700], [1000, 250], [224, 224], [100, 60], [511, 513]] as const;
-  test.each(cases)('%i×%i: none and square512, no negative, a user negative, both drop presets', (w, h) => {
+  test.each(cases)('%i×%i: none and square512, no negative, a user negative, every drop element', (w, h) => {
     const img = noisy(w, h, w * 7 + h);
     const userNegative = noisy(h, w, w + h * 3);
     for (const styleResize of ['none', 'square512'] as const) {
-      for (const negative of [null, userNegative, 'colour', 'texture'] as const) {
+      for (const negative of [null, userNegative, ...DROP_ELEMENTS]) {
         const full = prepareStylePixels(img, negative, 224, styleResize);
         const reduced = reduceStyleImages(img, negative, 224, styleResize);
         expect([reduced.style.width, reduced.style.height]).toEqual([224, 224]);
