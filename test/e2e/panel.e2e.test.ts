@@ -378,3 +378,33 @@ test('inpaint inside an elliptical selection: restyle a layer, "Only inside the 
   }
 });
 
+
+test('avoid the reference’s lighting in one choice: the same seed gives another result than avoiding nothing; screenshot', async () => {
+  const companion = await startTinyServe({ args: PAGE_ORIGIN });
+  try {
+    const { page, problems } = await openPanel(companion);
+    await pair(page, companion.token);
+    await expectText(title(page), 'Connected');
+    await page.locator('[data-testid=prompt] textarea').fill('a harbour at noon');
+    await page.locator('[data-testid=variations] input').fill('1');
+    await fastSettings(page);
+    await page.locator('[data-testid=fixed-seed] input').check();
+    await page.locator('[data-testid=seed] input').fill('9');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 1, 120_000);
+    await page.locator('[data-testid=avoid] select').selectOption({ label: 'The reference’s lighting' });
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 2, 120_000);
+    const results = (await layers(page)).filter((l) => l.depth === 1);
+    expect(results).toHaveLength(2);
+    const sums = await page.evaluate((ids) => ids.map((id) => (globalThis as any).e2e.checksum(id)), results.map((l) => l.id));
+    expect(sums[0]).not.toBe(sums[1]); // the derived negative reached style-based CFG
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(artifacts, 'panel-avoid.png'), fullPage: true });
+    if (docsScreenshot !== null) fs.copyFileSync(path.join(artifacts, 'panel-avoid.png'), path.join(path.dirname(docsScreenshot), 'panel-avoid.png'));
+    expect(problems).toEqual([]);
+    await page.close();
+  } finally {
+    await companion.stop();
+  }
+});
