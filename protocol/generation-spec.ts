@@ -14,6 +14,18 @@ import { PROTOCOL_MAX, SIZE_STRIDE } from './limits';
  */
 export const DROP_ELEMENTS = ['colour', 'texture', 'brushwork', 'lighting'] as const;
 export type DropElement = (typeof DROP_ELEMENTS)[number];
+/** `drop`: one element, or several (2.1) whose negative carries all of them. */
+export type DropSpec = DropElement | DropElement[];
+export const DropSpecSchema = z.union([
+  z.enum(DROP_ELEMENTS),
+  z.array(z.enum(DROP_ELEMENTS)).min(1).max(DROP_ELEMENTS.length).refine((a) => new Set(a).size === a.length, 'name each element once'),
+]);
+
+/** The elements of a `drop`, each once, in DROP_ELEMENTS order (so ['lighting', 'colour'] and ['colour', 'lighting'] are one negative). */
+export function dropElements(drop: DropSpec): DropElement[] {
+  const given = typeof drop === 'string' ? [drop] : drop;
+  return DROP_ELEMENTS.filter((e) => given.includes(e));
+}
 
 export const SCHEDULER_NAMES = ['euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'ddim'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
@@ -150,7 +162,7 @@ export function generationSpecSchema<I extends z.ZodType>(image: I) {
     negativeStyle: image.optional(),
     /** More negative style images (2.1): the unconditional side concatenates them like the references. */
     extraNegativeStyles: z.array(image).min(1).max(SPEC_LIMITS.references - 1).optional(),
-    drop: z.enum(DROP_ELEMENTS).optional(),
+    drop: DropSpecSchema.optional(),
     /** img2img: the image to restyle (a layer), resized to the output size; absent: text-to-image from noise. */
     init: image.optional(),
     /** img2img only: 1 re-noises the init image completely, small values keep more of it. Absent: SPEC_DEFAULTS.denoise. */

@@ -4,7 +4,7 @@
  * images); the panel and the CLI apply it. The prompt is not part of it (an optional prefix/suffix is).
  */
 import { z } from 'zod';
-import { DROP_ELEMENTS, generationSpecSchema, SCHEDULER_NAMES, SPEC_LIMITS, SPEC_RANGES, StyleLayersSpec } from './generation-spec';
+import { DropSpecSchema, generationSpecSchema, SCHEDULER_NAMES, SPEC_LIMITS, SPEC_RANGES, StyleLayersSpec } from './generation-spec';
 import { PROTOCOL_MAX } from './limits';
 
 /** Version of `preset.json`; a file of another version is refused, naming both. */
@@ -90,7 +90,7 @@ function checkAsSpec(settings: PresetSettings, seed: SeedPolicy, ctx: z.Refineme
 export function elementsSchema<I extends z.ZodType>(image: I) {
   return z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('none') }),
-    z.strictObject({ kind: z.literal('drop'), preset: z.enum(DROP_ELEMENTS) }),
+    z.strictObject({ kind: z.literal('drop'), preset: DropSpecSchema }),
     z.strictObject({ kind: z.literal('image'), image }),
   ]);
 }

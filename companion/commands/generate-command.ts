@@ -260,7 +260,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--style-weights <w,w,…>', 'one weight 0..1 per --style, relative (default all 1): weight w counts an image w times')
     .option('--negative-prompt <text>', 'negative prompt (absent: zero embeddings, or "" with AdaIN)')
     .option('--negative-style <img>', 'negative style image for style-based CFG; repeat for several', collectRepeats)
-    .option('--drop <element>', `leave an element of the style out: SCFG's negative derived from the style image, one of ${DROP_ELEMENTS.join(', ')} [our extension]`)
+    .option('--drop <elements>', `leave elements of the style out: SCFG's negative derived from the style image; ${DROP_ELEMENTS.join(', ')}, several comma-separated [our extension]`)
     .option('--init <img>', 'restyle this image (img2img); without --width/--height the output keeps its aspect, long side 1024')
     .option('--mask <img>', 'with --init: inpaint, redrawing only where the mask is white (≥ 50 %); the rest keeps the init image')
     .option('--denoise <d>', 'with --init: how much of it is redrawn, 0..1 (default 0.6; steps run = int(steps × d))')

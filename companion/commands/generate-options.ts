@@ -4,7 +4,7 @@
  * negative embeddings, except with a style and cross-modal AdaIN, which encode "" as StyleStudio does.
  */
 import { z } from 'zod';
-import { DROP_ELEMENTS, type DropElement, generationSpecSchema, SCHEDULER_NAMES, type SchedulerName, specIssue } from '../../protocol';
+import { DROP_ELEMENTS, type DropElement, type DropSpec, generationSpecSchema, SCHEDULER_NAMES, type SchedulerName, specIssue } from '../../protocol';
 import { randomSeed, type RequestSettings, type StyleLayers, type StyleResize } from '../pipeline/request';
 import { parseBudget } from '../runtime/memory';
 import { codedErrorClass } from '../../protocol';
@@ -111,6 +111,14 @@ export function oneOf<T extends string>(flag: string, text: string | undefined, 
   return t as T;
 }
 
+/** `--drop ELEMENT[,ELEMENT…]`: one element of the style to leave out, or several (their negative carries all). */
+export function parseDrop(text: string | undefined): DropSpec | undefined {
+  if (text === undefined) return undefined;
+  const elements = text.split(',').map((part) => oneOf<DropElement>('--drop', part.trim(), DROP_ELEMENTS)!);
+  if (new Set(elements).size !== elements.length) throw new UsageError(`--drop names an element twice: ${JSON.stringify(text)}`);
+  return elements.length === 1 ? elements[0]! : elements;
+}
+
 export function parseStyleLayers(text: string | undefined): StyleLayers {
   if (text === undefined) return { kind: 'adapter-default' };
   if (text === 'all') return { kind: 'all' };
@@ -152,7 +160,7 @@ export function planGenerate(o: GenerateCliOptions): GeneratePlan {
 
   // The flags as a GenerationSpec (image files by path), checked by the one schema the protocol uses too.
   const hasStyle = o.style !== undefined;
-  const drop = oneOf<DropElement>('--drop', o.drop, DROP_ELEMENTS);
+  const drop = parseDrop(o.drop);
   const styleResize = oneOf<StyleResize>('--style-resize', o.styleResize, ['none', 'square512']);
   const provider = oneOf<Provider>('--provider', o.provider, ['cpu', 'cuda', 'dml', 'coreml', 'webgpu']) ?? 'cpu';
   const scheduler = oneOf<SchedulerName>('--scheduler', o.scheduler, SCHEDULER_NAMES);

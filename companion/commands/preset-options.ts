@@ -4,10 +4,10 @@
  * explicit flags run.
  */
 import * as path from 'node:path';
-import { DROP_ELEMENTS, SCHEDULER_NAMES, type DropElement, SPEC_DEFAULTS, type PresetSettings, type SchedulerName, type StylePreset } from '../../protocol';
+import { dropElements, SCHEDULER_NAMES, SPEC_DEFAULTS, type PresetSettings, type SchedulerName, type StylePreset } from '../../protocol';
 import { readImageFile } from '../image/rgba';
 import { checkApplicable, type LoadedPreset, type NewPreset } from '../presets/store';
-import { decimal, type GenerateCliOptions, integer, oneOf, parseStyleLayers, UsageError } from './generate-options';
+import { decimal, type GenerateCliOptions, integer, oneOf, parseDrop, parseStyleLayers, UsageError } from './generate-options';
 
 /** generate's flags plus what only a preset carries: text around the prompt. */
 export interface PresetCliOptions extends GenerateCliOptions {
@@ -41,7 +41,7 @@ export function withPreset(o: PresetCliOptions, loaded: LoadedPreset): PresetCli
       ...(references.length > 1 ? { styleWeights: references.map((r) => String(r.weight)).join(',') } : {}),
     }),
     ...(given('negativeStyle', 'drop') ? {} : elements.kind === 'image' ? { negativeStyle: path.join(folder, elements.image) }
-      : elements.kind === 'drop' ? { drop: elements.preset } : {}),
+      : elements.kind === 'drop' ? { drop: dropElements(elements.preset).join(',') } : {}),
     ...(given('strength', 'scale', 'adainStrength') ? {} : { strength: text(s.strength), scale: text(s.scale), adainStrength: text(s.adainStrength) }),
     ...(s.crossModalAdain ? {} : { adain: false }),
     ...(o.teacher === false || given('teacherSteps') ? {} : s.teacherSteps === null ? { teacher: false } : { teacherSteps: text(s.teacherSteps) }),
@@ -85,7 +85,7 @@ export async function presetFromOptions(name: string, o: PresetCliOptions): Prom
       throw new UsageError(`${flag}: ${(e as Error).message}`);
     }
   };
-  const drop = oneOf<DropElement>('--drop', o.drop, DROP_ELEMENTS);
+  const drop = parseDrop(o.drop);
   const seed = integer('--seed', o.seed);
   const layers = o.styleLayers === undefined ? undefined : parseStyleLayers(o.styleLayers);
   const settings: PresetSettings = JSON.parse(JSON.stringify({

@@ -1,6 +1,6 @@
 /** `stylestudio presets save | list | show | delete`: the style presets `generate --style-preset` and the panel apply. */
 import type { Command } from 'commander';
-import { DROP_ELEMENTS, referencesProblem, type PresetEntry, type StylePreset } from '../../protocol';
+import { DROP_ELEMENTS, dropElements, referencesProblem, type PresetEntry, type StylePreset } from '../../protocol';
 import { presetsDir, PresetStore } from '../presets/store';
 import { configDir } from '../server/token';
 import { type PresetCliOptions, presetFromOptions } from './preset-options';
@@ -15,7 +15,7 @@ export function describePreset(p: StylePreset): string {
   const strength = s.strength !== undefined ? `strength ${s.strength}`
     : s.scale !== undefined || s.adainStrength !== undefined ? `scale ${s.scale ?? 1}, AdaIN blend ${s.adainStrength ?? 1}` : 'default strength';
   const problem = referencesProblem(p.references);
-  const elements = p.elements.kind === 'drop' ? `drop ${p.elements.preset}` : p.elements.kind === 'image' ? 'negative style image' : 'no negative style';
+  const elements = p.elements.kind === 'drop' ? `drop ${dropElements(p.elements.preset).join(', ')}` : p.elements.kind === 'image' ? 'negative style image' : 'no negative style';
   const seed = p.seed.kind === 'fixed' ? `seed ${p.seed.seed}` : 'random seed';
   const made = [p.madeWith.modelSet, p.madeWith.adapter].filter((x) => x !== undefined).join(', ');
   return [...(problem !== null ? [`not applicable: ${problem}`] : []), strength, s.crossModalAdain ? 'AdaIN on' : 'AdaIN off', elements, seed, `${s.steps} steps`, `guidance ${s.guidance}`,
@@ -33,7 +33,7 @@ export function registerPresetsCommand(program: Command): void {
     .option('--style <img>', 'a reference image (a PNG copy is kept in the preset); repeat for several', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--style-weights <w,w,…>', 'one weight 0..1 per --style (default all 1)')
     .option('--negative-style <img>', 'negative style image (copied in too)')
-    .option('--drop <element>', `leave an element of the reference out (${DROP_ELEMENTS.join(', ')}): SCFG's negative derived from it`)
+    .option('--drop <elements>', `leave elements of the reference out (${DROP_ELEMENTS.join(', ')}; several comma-separated): SCFG's negative derived from it`)
     .option('--strength <s>', 'one style strength 0..1')
     .option('--scale <x>', 'adapter scale (instead of --strength)')
     .option('--adain-strength <a>', 'AdaIN blend 0..1 (instead of --strength)')

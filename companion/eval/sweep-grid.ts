@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { DROP_ELEMENTS, generationSpecSchema, type GenerationSpec, SCHEDULER_NAMES, specIssue, StyleLayersSpec } from '../../protocol';
+import { DropSpecSchema, generationSpecSchema, type GenerationSpec, SCHEDULER_NAMES, specIssue, StyleLayersSpec } from '../../protocol';
 import { EvalError } from './errors';
 
 /** The parameters a grid may vary (the rest of the spec goes in `base`). */
@@ -31,7 +31,7 @@ const AXES = {
   adainStrength: z.number(),
   crossModalAdain: z.boolean(),
   teacherSteps: z.union([z.number().int(), z.null(), z.literal('default')]),
-  drop: z.union([z.enum(DROP_ELEMENTS), z.null()]),
+  drop: z.union([DropSpecSchema, z.null()]),
   scheduler: z.enum(SCHEDULER_NAMES),
   steps: z.number().int(),
   guidance: z.number(),
@@ -39,9 +39,9 @@ const AXES = {
   negativeStyle: z.boolean(),
   /**
    * SCFG's negative as one axis, to compare the automatic ones with the hand-made one in a single grid: null (none),
-   * "negativeStyle" (the style's image from `negativeStyles`) or an element whose negative is derived (`drop`).
+   * "negativeStyle" (the style's image from `negativeStyles`) or element(s) whose negative is derived (`drop`).
    */
-  avoid: z.union([z.null(), z.literal('negativeStyle'), z.enum(DROP_ELEMENTS)]),
+  avoid: z.union([z.null(), z.literal('negativeStyle'), DropSpecSchema]),
 } as const;
 export type AxisName = keyof typeof AXES;
 export type AxisValue = z.infer<(typeof AXES)[AxisName]>;

@@ -19,11 +19,14 @@
  *    (In luminance, texture = lighting + brushwork: 'texture' leaves out both, 'brushwork' only the strokes.)
  *
  * These are the elements a designer can untick; each negative is made from the reference itself, in the spirit of
- * CleanStyle's style-specific CFG (a negative carrying exactly what is to be left out).
+ * CleanStyle's style-specific CFG (a negative carrying exactly what is to be left out). Several elements give one
+ * negative carrying all of them (composeNegative): luminance = the reference's (light and strokes), the blurred one
+ * (light only), the detail on mid-grey (strokes only) or mid-grey; plus the colour field's colour where colour is left
+ * out ('colour' and 'texture' bring the light with them, as their single images do).
  * Both have the style image's size, so they go through the same CLIP preprocessing as the style.
  * Whether they help is to be measured with real weights; see the README.
  */
-import { DROP_ELEMENTS, type DropElement } from '../../protocol';
+import { DROP_ELEMENTS, dropElements, type DropElement, type DropSpec } from '../../protocol';
 import { ImageError, type RgbaImage, validateRgbaImage } from './rgba';
 
 /**
@@ -147,8 +150,43 @@ export function brushworkDetail(img: RgbaImage): RgbaImage {
   return { width: img.width, height: img.height, data: out };
 }
 
-/** The negative style image for `--drop ELEMENT`: the reference's ELEMENT and as little else as possible. */
-export function negativeStyleFromPreset(style: RgbaImage, preset: DropElement): RgbaImage {
+/**
+ * The negative for several elements: luminance from the parts the elements carry (light: colour, texture, lighting;
+ * strokes: texture, brushwork), plus the colour field's colour (its RGB minus its own luminance) for colour (opaque).
+ */
+export function composeNegative(img: RgbaImage, elements: readonly DropElement[]): RgbaImage {
+  validateRgbaImage(img, 'style image');
+  const has = (e: DropElement) => elements.includes(e);
+  const light = has('colour') || has('texture') || has('lighting');
+  const strokes = has('texture') || has('brushwork');
+  const luma = light && strokes ? greyscaleRec709(img) : light ? lightField(img) : strokes ? brushworkDetail(img) : null;
+  const field = has('colour') ? colourField(img) : null;
+  const fieldLuma = field === null ? null : greyscaleRec709(field);
+  const out = new Uint8Array(img.data.length);
+  for (let p = 0; p < out.length; p += 4) {
+    const y = luma === null ? DETAIL_GREY : luma.data[p]!;
+    for (let c = 0; c < 3; c++) {
+      const v = field === null ? y : y + field.data[p + c]! - fieldLuma!.data[p]!;
+      out[p + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    out[p + 3] = 255;
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+/**
+ * The negative style image for `--drop`: the reference's element(s) and as little else as possible. One element gives
+ * its own image below; several, composeNegative.
+ */
+export function negativeStyleFromPreset(style: RgbaImage, drop: DropSpec): RgbaImage {
+  const given: readonly string[] = typeof drop === 'string' ? [drop] : drop;
+  const unknown = given.find((e) => !(DROP_ELEMENTS as readonly string[]).includes(e));
+  if (unknown !== undefined || given.length === 0) {
+    throw new ImageError(`--drop must be one of ${DROP_ELEMENTS.join(', ')}, got ${JSON.stringify(unknown ?? drop)}`);
+  }
+  const elements = dropElements(drop);
+  if (elements.length > 1) return composeNegative(style, elements);
+  const preset = elements[0]!;
   switch (preset) {
     case 'colour':
       return colourField(style);
@@ -158,7 +196,9 @@ export function negativeStyleFromPreset(style: RgbaImage, preset: DropElement): 
       return lightField(style);
     case 'brushwork':
       return brushworkDetail(style);
-    default:
-      throw new ImageError(`--drop must be one of ${DROP_ELEMENTS.join(', ')}, got ${JSON.stringify(preset)}`);
+    default: {
+      const never: never = preset;
+      throw new ImageError(`unknown drop element ${String(never)}`);
+    }
   }
 }

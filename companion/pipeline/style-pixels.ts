@@ -1,10 +1,10 @@
 /** CLIP pixel values of the style image and of the SCFG negative (a user image or a drop preset [ours]). */
-import type { DropElement } from '../../protocol';
+import type { DropSpec } from '../../protocol';
 import { clipPreprocess, reduceForClip } from '../image/clip-preprocess';
 import { negativeStyleFromPreset } from '../image/negative-presets';
 import { type RgbaImage, validateRgbaImage } from '../image/rgba';
 
-type NegativeStyle = RgbaImage | DropElement | null;
+type NegativeStyle = RgbaImage | DropSpec | null;
 
 /** null negative: the unconditional side uses zero features (proj(zeros), METHOD.md §0). */
 export interface StylePixels {
@@ -22,8 +22,9 @@ export interface ReducedStyleImages {
 /** Checks both images and applies `map` to the style and to the negative (a drop preset made from the style first). */
 function eachStyleImage<T>(style: RgbaImage, negative: NegativeStyle, map: (image: RgbaImage) => T): { style: T; negative: T | null } {
   validateRgbaImage(style, 'style image');
-  if (negative !== null && typeof negative !== 'string') validateRgbaImage(negative, 'negative style image');
-  const neg = negative === null ? null : typeof negative === 'string' ? negativeStyleFromPreset(style, negative) : negative;
+  const derived = typeof negative === 'string' || Array.isArray(negative); // a drop spec, not an image
+  if (negative !== null && !derived) validateRgbaImage(negative, 'negative style image');
+  const neg = negative === null ? null : derived ? negativeStyleFromPreset(style, negative) : negative;
   return { style: map(style), negative: neg === null ? null : map(neg) };
 }
 

@@ -4,7 +4,7 @@
  * otherwise block the daemon's event loop for a noticeable time.
  */
 import { parentPort } from 'node:worker_threads';
-import { CodedError, type DropElement } from '../../protocol';
+import { CodedError, type DropSpec } from '../../protocol';
 import { prepareStylePixels, reduceStyleImages } from './style-pixels';
 import { fitInitImage } from '../image/init-image';
 
@@ -22,7 +22,7 @@ export interface StylePrepTask {
   /** pixels: CLIP pixel values; reduce: the images cut down to the encoder's crop (style-pixels.ts). */
   readonly mode: 'pixels' | 'reduce';
   readonly style: Pixels;
-  readonly negative: Pixels | DropElement | null;
+  readonly negative: Pixels | DropSpec | null;
   readonly imageSize: number;
   readonly styleResize: 'none' | 'square512';
 }

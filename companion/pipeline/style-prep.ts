@@ -1,5 +1,5 @@
 /** prepareStylePixels, reduceStyleImages and fitInitImage in a short-lived worker thread (see style-prep-worker.ts). */
-import type { DropElement } from '../../protocol';
+import type { DropSpec } from '../../protocol';
 import * as path from 'node:path';
 import { ImageError, type RgbaImage } from '../image/rgba';
 import type { ReducedStyleImages, StylePixels } from './style-pixels';
@@ -8,7 +8,7 @@ import { runWorkerTask } from '../runtime/worker-task';
 
 const WORKER_FILE = path.join(__dirname, 'style-prep-worker.js');
 
-type Negative = RgbaImage | DropElement | null;
+type Negative = RgbaImage | DropSpec | null;
 
 function failed(r: Extract<StylePrepReply, { ok: false }>): Error {
   // the worker's image errors keep their code (BAD_IMAGE) on this side

@@ -50,7 +50,7 @@ import { randn } from '../rng/randn';
 import { TorchCpuGenerator } from '../rng/torch-generator';
 import { schedulerFromConfig, type Scheduler, type SchedulerState } from '../schedulers';
 import type { TensorData } from '../onnx/session';
-import { codedErrorClass, denoiseSteps, SPEC_DEFAULTS, type DropElement } from '../../protocol';
+import { codedErrorClass, denoiseSteps, SPEC_DEFAULTS, type DropSpec } from '../../protocol';
 
 export interface PipelineRequest extends GenerateRequest {
   /** Explicit seeds, one per variation (overrides seed + k). */
@@ -147,15 +147,15 @@ export function styleReferences(r: GenerateRequest): { readonly image: RgbaImage
 }
 
 /** The negatives per slot: one drop preset for every reference, the negative images, or none (zero features). */
-function styleNegatives(r: GenerateRequest): readonly RgbaImage[] | DropElement | null {
-  if (r.drop !== undefined) return r.drop;
-  return r.negativeStyle === undefined ? null : [r.negativeStyle, ...(r.extraNegativeStyles ?? [])];
+function styleNegatives(r: GenerateRequest): { readonly images: readonly RgbaImage[] } | { readonly drop: DropSpec } | null {
+  if (r.drop !== undefined) return { drop: r.drop };
+  return r.negativeStyle === undefined ? null : { images: [r.negativeStyle, ...(r.extraNegativeStyles ?? [])] };
 }
 
 /** Reference slots a request needs: the larger of its references and negative images. */
 export function styleSlotsOf(r: GenerateRequest): number {
   const negatives = styleNegatives(r);
-  return Math.max(styleReferences(r).length, Array.isArray(negatives) ? negatives.length : 0, 1);
+  return Math.max(styleReferences(r).length, negatives !== null && 'images' in negatives ? negatives.images.length : 0, 1);
 }
 
 interface Conditioning {
@@ -415,7 +415,7 @@ export class StyleStudioPipeline {
       const prepare = hooks.prepareStyle ?? prepareStylePixels;
       for (let i = 0; i < slots; i++) {
         const reference = references[i];
-        const negative = Array.isArray(negatives) ? negatives[i] ?? null : reference !== undefined ? negatives : null;
+        const negative = negatives === null ? null : 'images' in negatives ? negatives.images[i] ?? null : reference !== undefined ? negatives.drop : null;
         // a slot without a reference still needs its negative's pixels: prepared as the slot's only image
         const pixels = reference !== undefined
           ? await prepare(reference.image, negative, side.encoderConfig.image_size, r.styleResize)
@@ -437,7 +437,7 @@ export class StyleStudioPipeline {
         return out;
       };
       const weightBias = (w: number) => (w > 0 ? Math.log(w) : MASKED_TOKEN_BIAS);
-      const negativeCount = Array.isArray(negatives) ? negatives.length : slots; // zero features or drop presets fill every slot
+      const negativeCount = negatives !== null && 'images' in negatives ? negatives.images.length : slots; // zero features or drop presets fill every slot
       bias = {
         uncond: slotBias(Array.from({ length: slots }, (_, i) => (i < negativeCount ? 0 : MASKED_TOKEN_BIAS))),
         cond: slotBias(Array.from({ length: slots }, (_, i) => (i < references.length ? weightBias(references[i]!.weight) : MASKED_TOKEN_BIAS))),

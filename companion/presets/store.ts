@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   presetNameProblem, PRESET_VERSION, referencesProblem, StylePreset, type PresetEntry, type PresetSettings, type SeedPolicy,
-  type DropElement,
+  type DropSpec,
 } from '../../protocol';
 import { readImageFile, writePngFile, type RgbaImage } from '../image/rgba';
 import { PresetExistsError, PresetInvalidError, PresetNotFoundError, PresetUnsupportedError } from './errors';
@@ -25,7 +25,7 @@ export function presetsDir(configDir: string): string {
 export interface NewPreset {
   readonly name: string;
   readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[];
-  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropElement } | { readonly kind: 'image'; readonly image: RgbaImage };
+  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropSpec } | { readonly kind: 'image'; readonly image: RgbaImage };
   readonly madeWith: StylePreset['madeWith'];
   readonly settings: PresetSettings;
   readonly seed: SeedPolicy;

@@ -6,14 +6,14 @@
  */
 import {
   CodedError, FrameKind, type ClientMessage, type ErrorCode, type PresetContent, type PresetEntry, type ServerMessage, type StylePreset,
-  type DropElement,
+  type DropSpec,
 } from '../../protocol';
 import type { RgbaImage } from '../engine/engine';
 
 /** A preset's content with its images as pixels. */
 export interface PresetPixels {
   readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[];
-  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropElement } | { readonly kind: 'image'; readonly image: RgbaImage };
+  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropSpec } | { readonly kind: 'image'; readonly image: RgbaImage };
   readonly settings: PresetContent['settings'];
   readonly seed: PresetContent['seed'];
 }

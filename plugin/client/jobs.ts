@@ -3,7 +3,7 @@
  * `progress`/`result` announce images (handed to `IncomingImages`), and `done` or a job's `error` ends it, exactly
  * once. A lost connection ends everything in flight as failed.
  */
-import type { DropElement, ErrorCode, GenerateInput, ServerMessage } from '../../protocol';
+import type { DropSpec, ErrorCode, GenerateInput, ServerMessage } from '../../protocol';
 import type { RgbaImage } from '../host/host';
 import type { IncomingImages } from './transfers';
 
@@ -55,7 +55,7 @@ export type NegativeStyleInput =
   | { readonly kind: 'none' }
   /** `more`: further negative images (the spec's extraNegativeStyles), one per reference slot in order. */
   | { readonly kind: 'image'; readonly image: RgbaImage; readonly more?: readonly RgbaImage[] }
-  | { readonly kind: 'drop'; readonly preset: DropElement };
+  | { readonly kind: 'drop'; readonly preset: DropSpec };
 
 export type GenerateSettings = Omit<GenerateInput['params'], 'style' | 'negativeStyle' | 'init' | 'mask' | 'extraStyles' | 'extraNegativeStyles'>;
 

@@ -462,7 +462,7 @@ export class PanelSession {
       throw new HostError('Every style reference has weight 0: give at least one a weight above 0.');
     }
     let negativeStyle: NegativeStyleInput = applied?.negative !== undefined ? { kind: 'image', image: applied.negative } : { kind: 'none' };
-    if (s.avoid.kind === 'drop') negativeStyle = { kind: 'drop', preset: s.avoid.preset };
+    if (s.avoid.kind === 'drop') negativeStyle = { kind: 'drop', preset: s.avoid.elements.length === 1 ? s.avoid.elements[0]! : [...s.avoid.elements] };
     if (s.avoid.kind === 'layer') {
       if (s.avoid.layerId === null) throw new HostError('Choose the layer whose style to avoid, or set “Avoid” to None.');
       const avoid = await this.host.readLayer({ documentId: doc.id, layerId: s.avoid.layerId, selectionOnly: false, maxSide: readSide });

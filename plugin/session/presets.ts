@@ -3,7 +3,7 @@
  * fields the panel has no control for (scheduler, style layers, …), which go with every job while a preset is applied.
  */
 import {
-  defaultTeacherSteps, STRENGTH_DEFAULT, type GenerateInput, type ModelSets, type PresetSettings, type SeedPolicy, type StylePreset,
+  defaultTeacherSteps, dropElements, STRENGTH_DEFAULT, type GenerateInput, type ModelSets, type PresetSettings, type SeedPolicy, type StylePreset,
 } from '../../protocol';
 import { LONG_SIDES, type Settings } from './settings';
 
@@ -16,7 +16,7 @@ export function settingsFromPreset(preset: StylePreset, current: Settings): Sett
   const longSide = LONG_SIDES.reduce((best, n) => (Math.abs(n - long) < Math.abs(best - long) ? n : best), LONG_SIDES[0]);
   return {
     ...current,
-    avoid: preset.elements.kind === 'drop' ? { kind: 'drop', preset: preset.elements.preset } : { kind: 'none' },
+    avoid: preset.elements.kind === 'drop' ? { kind: 'drop', elements: dropElements(preset.elements.preset) } : { kind: 'none' },
     negativePrompt: s.negativePrompt ?? '',
     adain: s.crossModalAdain,
     strength: s.strength ?? STRENGTH_DEFAULT,

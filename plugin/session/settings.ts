@@ -4,7 +4,8 @@ import { SPEC_DEFAULTS, STRENGTH_DEFAULT, type DropElement } from '../../protoco
 export type AvoidChoice =
   | { readonly kind: 'none' }
   | { readonly kind: 'layer'; readonly layerId: number | null }
-  | { readonly kind: 'drop'; readonly preset: DropElement };
+  /** Elements of the reference to leave out (one or more, in DROP_ELEMENTS order): a negative derived from it. */
+  | { readonly kind: 'drop'; readonly elements: readonly DropElement[] };
 
 export interface Settings {
   /** null: whichever layer is active when Generate is pressed. */

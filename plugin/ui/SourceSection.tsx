@@ -7,13 +7,17 @@ import { layerOptions } from './layer-options';
 
 const ACTIVE = 'active';
 const PRESET = 'preset';
-/** What Avoid offers for each element SCFG can leave out, its negative made from the reference. */
-const AVOID_ELEMENT_LABELS: Readonly<Record<DropElement, string>> = {
-  colour: 'The reference’s colours',
-  texture: 'The reference’s texture',
-  brushwork: 'The reference’s brushwork',
-  lighting: 'The reference’s lighting',
-};
+/** The elements SCFG can leave out of the reference (its negative made from the reference), as Avoid names them. */
+const ELEMENT_NOUNS: Readonly<Record<DropElement, string>> = { colour: 'colours', texture: 'texture', brushwork: 'brushwork', lighting: 'lighting' };
+const ELEMENT_CHECKBOX: Readonly<Record<DropElement, string>> = { colour: 'Colours', texture: 'Texture', brushwork: 'Brushwork', lighting: 'Lighting' };
+const SEVERAL = 'drop-several';
+
+/** "The reference’s colours", "… colours and lighting", "… colours, texture and lighting". */
+function elementsLabel(elements: readonly DropElement[]): string {
+  const nouns = elements.map((e) => ELEMENT_NOUNS[e]);
+  const list = nouns.length === 1 ? nouns[0]! : `${nouns.slice(0, -1).join(', ')} and ${nouns[nouns.length - 1]!}`;
+  return `The reference’s ${list}`;
+}
 
 export function SourceSection(props: {
   document: DocumentState;
@@ -44,17 +48,24 @@ export function SourceSection(props: {
     ...(preset ? [{ key: PRESET, label: `Preset “${preset.name}” reference` }] : []),
     { key: ACTIVE, label: `Active layer${active ? ` (${active.name})` : ''}` }, ...layers,
   ];
-  const avoidKey = settings.avoid.kind === 'drop' ? `drop-${settings.avoid.preset}` : settings.avoid.kind;
+  const avoid = settings.avoid;
+  const leftOut = avoid.kind === 'drop' ? avoid.elements : [];
+  const avoidKey = avoid.kind !== 'drop' ? avoid.kind : leftOut.length === 1 ? `drop-${leftOut[0]!}` : SEVERAL;
   const avoidOptions: PickerOption[] = [
     { key: 'none', label: 'Nothing' },
     { key: 'layer', label: 'The style of a layer…' },
-    ...DROP_ELEMENTS.map((element) => ({ key: `drop-${element}`, label: AVOID_ELEMENT_LABELS[element] })),
+    ...DROP_ELEMENTS.map((element) => ({ key: `drop-${element}`, label: elementsLabel([element]) })),
+    ...(leftOut.length > 1 ? [{ key: SEVERAL, label: elementsLabel(leftOut) }] : []),
   ];
   const onAvoid = (key: string) => {
+    if (key === SEVERAL) return;
     const element = DROP_ELEMENTS.find((e) => key === `drop-${e}`);
-    const avoid: AvoidChoice = key === 'layer' ? { kind: 'layer', layerId: null } : element !== undefined ? { kind: 'drop', preset: element } : { kind: 'none' };
-    props.onChange({ avoid });
+    const choice: AvoidChoice = key === 'layer' ? { kind: 'layer', layerId: null } : element !== undefined ? { kind: 'drop', elements: [element] } : { kind: 'none' };
+    props.onChange({ avoid: choice });
   };
+  // one more element is one more click; the last one stays (Avoid: Nothing turns it off)
+  const toggleElement = (element: DropElement, on: boolean) =>
+    props.onChange({ avoid: { kind: 'drop', elements: DROP_ELEMENTS.filter((e) => (e === element ? on : leftOut.includes(e))) } });
   return (
     <section className="source" data-testid="source">
       <sp-heading size="XXS">Style from · {doc.title}</sp-heading>
@@ -75,6 +86,22 @@ export function SourceSection(props: {
         Only the selected area{doc.selection ? '' : ' (no selection)'}
       </Checkbox>
       <Picker label="Avoid" options={avoidOptions} selected={avoidKey} onChange={onAvoid} testId="avoid" />
+      {avoid.kind === 'drop' ? (
+        <div className="row leave-out" data-testid="leave-out">
+          <sp-detail>Leave out:</sp-detail>
+          {DROP_ELEMENTS.map((element) => (
+            <Checkbox
+              key={element}
+              checked={leftOut.includes(element)}
+              disabled={leftOut.length === 1 && leftOut[0] === element}
+              onChange={(on) => toggleElement(element, on)}
+              testId={`leave-out-${element}`}
+            >
+              {ELEMENT_CHECKBOX[element]}
+            </Checkbox>
+          ))}
+        </div>
+      ) : null}
       {settings.avoid.kind === 'layer' ? (
         <Picker
           label="Layer whose style to avoid"

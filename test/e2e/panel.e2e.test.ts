@@ -379,7 +379,7 @@ test('inpaint inside an elliptical selection: restyle a layer, "Only inside the 
 });
 
 
-test('avoid the reference’s lighting in one choice: the same seed gives another result than avoiding nothing; screenshot', async () => {
+test('avoid the reference’s lighting in one choice, then its colours too in one click: each changes the result at the same seed; screenshot', async () => {
   const companion = await startTinyServe({ args: PAGE_ORIGIN });
   try {
     const { page, problems } = await openPanel(companion);
@@ -395,10 +395,14 @@ test('avoid the reference’s lighting in one choice: the same seed gives anothe
     await page.locator('[data-testid=avoid] select').selectOption({ label: 'The reference’s lighting' });
     await page.locator('[data-testid=generate]').click();
     await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 2, 120_000);
+    await page.locator('[data-testid=leave-out-colour] input').check();
+    await expectText(page.locator('[data-testid=avoid] select option:checked'), 'The reference’s colours and lighting');
+    await page.locator('[data-testid=generate]').click();
+    await waitUntil(page, () => (globalThis as any).e2e.historySteps().length === 3, 120_000);
     const results = (await layers(page)).filter((l) => l.depth === 1);
-    expect(results).toHaveLength(2);
-    const sums = await page.evaluate((ids) => ids.map((id) => (globalThis as any).e2e.checksum(id)), results.map((l) => l.id));
-    expect(sums[0]).not.toBe(sums[1]); // the derived negative reached style-based CFG
+    expect(results).toHaveLength(3);
+    const sums: string[] = await page.evaluate((ids) => ids.map((id) => (globalThis as any).e2e.checksum(id)), results.map((l) => l.id));
+    expect(new Set(sums).size).toBe(3); // each derived negative reached style-based CFG
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: path.join(artifacts, 'panel-avoid.png'), fullPage: true });
     if (docsScreenshot !== null) fs.copyFileSync(path.join(artifacts, 'panel-avoid.png'), path.join(path.dirname(docsScreenshot), 'panel-avoid.png'));

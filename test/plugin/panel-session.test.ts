@@ -82,7 +82,7 @@ describe('PanelSession with a real client and the real companion (serve on the t
 
   test('generate: reads the active layer, inserts all variations once as one step with the requested seeds and size', async () => {
     await paired();
-    session.update({ prompt: '  a lighthouse\nat dusk ', negativePrompt: 'blurry', variations: 2, steps: 4, teacherSteps: 20, seedMode: 'fixed', seed: 99, longSide: 512, avoid: { kind: 'drop', preset: 'texture' } });
+    session.update({ prompt: '  a lighthouse\nat dusk ', negativePrompt: 'blurry', variations: 2, steps: 4, teacherSteps: 20, seedMode: 'fixed', seed: 99, longSide: 512, avoid: { kind: 'drop', elements: ['texture'] } });
     await session.generate();
     await until(session, (s) => s.job === null);
     expect(session.state.notice).toBeNull();
@@ -180,6 +180,23 @@ describe('PanelSession with a real client and the real companion (serve on the t
     await session.generate();
     expect(session.state.notice?.text).toMatch(/Choose a layer for each added style reference/);
     expect(host.inserts).toHaveLength(3);
+  });
+
+  test('several elements left out go as one list: colours + lighting = colours (colour brings its light), lighting alone differs', async () => {
+    await paired();
+    host.layerColours = { 3: [200, 60, 30, 255] };
+    const run = async (elements: readonly ('colour' | 'lighting')[]) => {
+      session.update({ prompt: 'p', steps: 4, teacherSteps: 2, variations: 1, longSide: 512, seedMode: 'fixed', seed: 4, avoid: { kind: 'drop', elements } });
+      await session.generate();
+      await until(session, (s) => s.job === null);
+      expect(session.state.notice).toBeNull();
+      return Buffer.from(host.inserts[host.inserts.length - 1]!.results[0]!.image.data);
+    };
+    const colours = await run(['colour']);
+    const both = await run(['colour', 'lighting']);
+    const lighting = await run(['lighting']);
+    expect(both.equals(colours)).toBe(true);
+    expect(lighting.equals(colours)).toBe(false);
   });
 
   test('several layers to avoid: each is read and goes as a negative slot; the second one changes the result', async () => {

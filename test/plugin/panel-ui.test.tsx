@@ -243,7 +243,7 @@ describe('source and settings', () => {
     setValue(screen.getByTestId('avoid-layer'), 'selectedIndex', 2, 'change'); // [Choose…, Ink texture, Photo, …]
     expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'layer', layerId: 2 } }]]);
     setValue(screen.getByTestId('avoid'), 'selectedIndex', 3, 'change');
-    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', preset: 'texture' } }]]);
+    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', elements: ['texture'] } }]]);
   });
 
   test('avoid offers each element of the reference; picking one asks for its derived negative', () => {
@@ -253,11 +253,31 @@ describe('source and settings', () => {
     expect(labels).toEqual([
       'Nothing', 'The style of a layer…', 'The reference’s colours', 'The reference’s texture', 'The reference’s brushwork', 'The reference’s lighting',
     ]);
-    for (const [index, preset] of [[2, 'colour'], [4, 'brushwork'], [5, 'lighting']] as const) {
+    expect(screen.queryByTestId('leave-out')).toBeNull(); // the element checkboxes come with an element
+    for (const [index, element] of [[2, 'colour'], [4, 'brushwork'], [5, 'lighting']] as const) {
       setValue(picker, 'selectedIndex', index, 'change');
-      expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', preset } }]]);
+      expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', elements: [element] } }]]);
     }
   });
+
+  test('several elements: one more click each; the picker names them all; the last one cannot be unticked', () => {
+    const lighting = { ...DEFAULT_SETTINGS, avoid: { kind: 'drop' as const, elements: ['lighting'] as const } };
+    const { actions, rerenderWith } = renderPanel(baseState({ settings: lighting }));
+    const box = (e: string) => screen.getByTestId(`leave-out-${e}`);
+    expect(['colour', 'texture', 'brushwork', 'lighting'].map((e) => box(e).hasAttribute('checked'))).toEqual([false, false, false, true]);
+    expect(box('lighting').hasAttribute('disabled')).toBe(true); // the only one: Avoid → Nothing turns it off
+    setValue(box('colour'), 'checked', true, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', elements: ['colour', 'lighting'] } }]]);
+    rerenderWith(baseState({ settings: { ...lighting, avoid: { kind: 'drop', elements: ['colour', 'lighting'] } } }));
+    const picker = screen.getByTestId('avoid');
+    const items = Array.from(picker.querySelectorAll('sp-menu-item'));
+    expect(items.map((i) => i.textContent).at(-1)).toBe('The reference’s colours and lighting');
+    expect(items.at(-1)!.hasAttribute('selected')).toBe(true);
+    expect(box('lighting').hasAttribute('disabled')).toBe(false);
+    setValue(box('lighting'), 'checked', false, 'change');
+    expect(actions.calls).toContainEqual(['update', [{ avoid: { kind: 'drop', elements: ['colour'] } }]]);
+  });
+
 
   test('prompt, switches, sliders and seed report their values', () => {
     const { actions, rerenderWith } = renderPanel(baseState());

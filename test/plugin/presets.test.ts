@@ -13,7 +13,7 @@ const preset = StylePreset.parse({
 
 test('applying sets every control the panel has, the long side nearest the preset size', () => {
   expect(settingsFromPreset(preset, { ...DEFAULT_SETTINGS, prompt: 'kept' })).toEqual({
-    ...DEFAULT_SETTINGS, prompt: 'kept', avoid: { kind: 'drop', preset: 'texture' }, negativePrompt: 'blurry', adain: false, strength: 0.55,
+    ...DEFAULT_SETTINGS, prompt: 'kept', avoid: { kind: 'drop', elements: ['texture'] }, negativePrompt: 'blurry', adain: false, strength: 0.55,
     teacher: false, teacherSteps: 12, guidance: 7.5, steps: 30, variations: 3, seedMode: 'fixed', seed: 9, longSide: 768,
   });
 });

@@ -40,6 +40,19 @@ describe('client messages', () => {
     expect(!orphan.ok && orphan.message).toMatch(/needs a style image/);
   });
 
+  test('drop: one element or several, each once, none unknown', () => {
+    const parse = (drop: unknown) => parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, drop } }));
+    for (const drop of ['brushwork', 'lighting', ['colour'], ['lighting', 'colour'], ['colour', 'texture', 'brushwork', 'lighting']]) {
+      const r = parse(drop);
+      expect(r.ok && r.message.type === 'generate' && r.message.params.drop).toEqual(drop);
+    }
+    for (const [drop, why] of [[[], /drop/], [['colour', 'colour'], /name each element once/], [['colour', 'shape'], /drop/], ['color', /drop/]] as const) {
+      const r = parse(drop);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.message).toMatch(why);
+    }
+  });
+
   test('img2img: an init image with denoise (default 0.6); the teacher\'s default counts the steps that run', () => {
     const parse = (extra: object) => parseClientMessage(JSON.stringify({ ...generate, params: { ...generate.params, steps: 50, ...extra } }));
     const byDefault = parse({ init: { transferId: 3 } });

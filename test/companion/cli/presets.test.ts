@@ -83,6 +83,22 @@ test('several references with weights: saved as reference-0/1.png with their wei
   expect(png('pair.png').equals(png('pair-flags.png'))).toBe(true);
 });
 
+test('several elements left out: saved as a list, shown, and applying equals the explicit --drop list', () => {
+  const flags = ['--style', STYLE, ...SETTINGS.map((a) => (a === 'colour' ? 'colour,brushwork' : a))];
+  const saved = cli('presets', 'save', 'two-elements', ...flags);
+  expect(saved.code).toBe(0);
+  expect(saved.stdout).toMatch(/drop colour, brushwork/);
+  const json = JSON.parse(fs.readFileSync(path.join(presetFolder('two-elements'), 'preset.json'), 'utf8'));
+  expect(json.elements).toEqual({ kind: 'drop', preset: ['colour', 'brushwork'] });
+  const prompt = ['--prompt', 'A red apple'];
+  const viaPreset = cli('generate', ...MODEL, ...prompt, '--style-preset', 'two-elements', '--out', path.join(dir, 'two.png'));
+  const explicit = cli('generate', ...MODEL, ...prompt, ...flags, '--out', path.join(dir, 'two-flags.png'));
+  const colourOnly = cli('generate', ...MODEL, ...prompt, '--style', STYLE, ...SETTINGS, '--out', path.join(dir, 'two-colour.png'));
+  expect([viaPreset.code, explicit.code, colourOnly.code]).toEqual([0, 0, 0]);
+  expect(png('two.png').equals(png('two-flags.png'))).toBe(true);
+  expect(png('two.png').equals(png('two-colour.png'))).toBe(false);
+});
+
 test('generate --save-preset saves the run\'s settings; applying it reproduces the image; a different adapter is noted', () => {
   const first = cli('generate', ...MODEL, '--prompt', 'A lighthouse', '--style', STYLE, ...SETTINGS, '--out', path.join(dir, 'first.png'), '--save-preset', 'from-run');
   expect(first.code).toBe(0);

@@ -30,9 +30,12 @@ describe('generate options', () => {
     expect(() => planGenerate({ ...styled, strength: 'strong' })).toThrow(/--strength/);
   });
 
-  test('--drop takes every element (and the US spelling of colour)', () => {
+  test('--drop takes every element, several comma-separated (and the US spelling of colour)', () => {
     for (const element of ['colour', 'texture', 'brushwork', 'lighting']) expect(planGenerate({ ...styled, drop: element }).request.drop).toBe(element);
     expect(planGenerate({ ...styled, drop: 'Color' }).request.drop).toBe('colour');
+    expect(planGenerate({ ...styled, drop: 'colour, lighting' }).request.drop).toEqual(['colour', 'lighting']);
+    expect(() => planGenerate({ ...styled, drop: 'colour,colour' })).toThrow(/--drop names an element twice: "colour,colour"/);
+    expect(() => planGenerate({ ...styled, drop: 'colour,shape' })).toThrow(/--drop must be one of colour, texture, brushwork, lighting, got "shape"/);
   });
 
   test('--negative-prompt "" is kept as the empty string (it is encoded, not zeroed)', () => {

@@ -29,9 +29,9 @@ test('prompts × styles × seeds × the product of the axes, each a GenerationSp
 test('the avoid axis compares no negative, the hand-made one and each derived one in one grid', () => {
   const g = expandGrid(grid({
     negativeStyles: { 'ref_warm.png': 'gen_a.png', 'ref_cool.png': 'gen_b.png' },
-    axes: { avoid: [null, 'negativeStyle', 'colour', 'texture', 'brushwork', 'lighting'] },
+    axes: { avoid: [null, 'negativeStyle', 'colour', 'texture', 'brushwork', 'lighting', ['colour', 'brushwork']] },
   }), dir);
-  expect(g.cells).toHaveLength(2 * 2 * 2 * 6);
+  expect(g.cells).toHaveLength(2 * 2 * 2 * 7);
   const cell = (avoid: unknown) => g.cells.find((c) => c.axes.avoid === avoid && c.style.endsWith('ref_cool.png'))!;
   expect(cell(null).spec.drop).toBeUndefined();
   expect(cell(null).spec.negativeStyle).toBeUndefined();
@@ -39,6 +39,9 @@ test('the avoid axis compares no negative, the hand-made one and each derived on
   expect(cell('negativeStyle').negativeStyle).toBe(path.join(dir, 'gen_b.png'));
   for (const element of ['colour', 'texture', 'brushwork', 'lighting']) expect(cell(element).spec).toMatchObject({ drop: element });
   expect(axisLabel(cell('lighting'))).toBe('avoid=lighting');
+  const pair = g.cells.find((c) => Array.isArray(c.axes.avoid))!;
+  expect(pair.spec.drop).toEqual(['colour', 'brushwork']);
+  expect(axisLabel(pair)).toBe('avoid=["colour","brushwork"]');
   expect(() => expandGrid(grid({ axes: { avoid: ['negativeStyle'] } }), dir)).toThrow(/the avoid axis needs a negative image for every style/);
   expect(() => expandGrid(grid({ axes: { avoid: ['colour'], drop: [null] } }), dir)).toThrow(/the avoid axis replaces the drop and negativeStyle axes/);
 });

@@ -1,6 +1,6 @@
 import type { DropElement } from '../../../protocol';
 import {
-  brushworkDetail, colourField, DETAIL_GREY, greyscaleRec709, lightField, negativeStyleFromPreset,
+  brushworkDetail, colourField, composeNegative, DETAIL_GREY, greyscaleRec709, lightField, negativeStyleFromPreset,
 } from '../../../companion/image/negative-presets';
 import { readImageFile, type RgbaImage } from '../../../companion/image/rgba';
 import { fixture } from '../../helpers/paths';
@@ -172,5 +172,41 @@ describe('drop brushwork: luminance detail on mid-grey', () => {
     let worst = 0;
     for (let y = 0; y < 64; y++) for (let x = 40; x < 216; x++) worst = Math.max(worst, Math.abs(ramp.data[(y * 256 + x) * 4]! - DETAIL_GREY));
     expect(worst).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('several elements: one negative carrying all of them', () => {
+  const img = lit(96, 64);
+  const rgbOf = (i: RgbaImage) => Array.from(i.data).filter((_, k) => k % 4 !== 3);
+
+  test('colour + lighting = colour (colour brings its light); lighting + brushwork = texture in RGB; order does not matter', () => {
+    expect(Array.from(negativeStyleFromPreset(img, ['colour', 'lighting']).data)).toEqual(Array.from(colourField(img).data));
+    expect(Array.from(negativeStyleFromPreset(img, ['lighting', 'colour']).data)).toEqual(Array.from(colourField(img).data));
+    expect(rgbOf(negativeStyleFromPreset(img, ['brushwork', 'lighting']))).toEqual(rgbOf(greyscaleRec709(img)));
+    expect(Array.from(negativeStyleFromPreset(img, ['texture']).data)).toEqual(Array.from(negativeStyleFromPreset(img, 'texture').data));
+  });
+
+  test('colour + brushwork: the reference’s luminance with the colour field’s colour (opaque)', () => {
+    const neg = composeNegative(img, ['colour', 'brushwork']);
+    const grey = greyscaleRec709(img);
+    const field = colourField(img);
+    const fieldGrey = greyscaleRec709(field);
+    const bad: number[] = [];
+    for (let p = 0; p < neg.data.length; p += 4) {
+      for (let c = 0; c < 3; c++) {
+        const want = Math.min(255, Math.max(0, grey.data[p]! + field.data[p + c]! - fieldGrey.data[p]!));
+        if (neg.data[p + c] !== want) bad.push(p / 4);
+      }
+      if (neg.data[p + 3] !== 255) bad.push(p / 4);
+    }
+    expect(bad).toEqual([]);
+    // it differs from each single element's negative: it carries both
+    expect(maxDiff(neg, negativeStyleFromPreset(img, 'colour'))).toBeGreaterThan(4);
+    expect(maxDiff(neg, negativeStyleFromPreset(img, 'brushwork'))).toBeGreaterThan(4);
+  });
+
+  test('unknown elements and empty lists are refused naming what was given', () => {
+    expect(() => negativeStyleFromPreset(img, ['colour', 'shape' as DropElement])).toThrow('--drop must be one of colour, texture, brushwork, lighting, got "shape"');
+    expect(() => negativeStyleFromPreset(img, [])).toThrow('--drop must be one of colour, texture, brushwork, lighting, got []');
   });
 });

@@ -52,6 +52,17 @@ test.each(DROP_ELEMENTS)('--drop %s = SCFG with the derived negative style image
   expect(same(a.variations[0]!.latents.data, none.variations[0]!.latents.data)).toBe(false);
 });
 
+test('several elements: one negative carrying them all (colour+lighting = colour, lighting+brushwork = texture, colour+brushwork new)', async () => {
+  const lat = async (drop: PipelineRequest['drop']) => (await pipe.generate(request({ drop }), { decode: false })).variations[0]!.latents.data;
+  expect(same(await lat(['colour', 'lighting']), await lat('colour'))).toBe(true);
+  expect(same(await lat(['lighting', 'brushwork']), await lat('texture'))).toBe(true); // alpha differs, which CLIP never sees
+  const both = await lat(['colour', 'brushwork']);
+  expect(same(both, await lat('colour'))).toBe(false);
+  expect(same(both, await lat('brushwork'))).toBe(false);
+  const explicit = await pipe.generate(request({ negativeStyle: negativeStyleFromPreset(style, ['colour', 'brushwork']) }), { decode: false });
+  expect(same(both, explicit.variations[0]!.latents.data)).toBe(true);
+});
+
 test('style preparation in a worker thread gives the same pixels as on the caller\'s thread', async () => {
   const here = prepareStylePixels(style, 'colour', 224, 'square512');
   const there = await prepareStylePixelsInWorker(style, 'colour', 224, 'square512');
