@@ -7,7 +7,6 @@
 import { z } from 'zod';
 import { PROTOCOL_MAX, SIZE_STRIDE } from './limits';
 
-/** Scheduler names as the engine knows them; absent in a spec = the model folder's own scheduler. */
 /**
  * Elements of a reference that style-based CFG can leave out (`drop`): the negative style image is derived from the
  * reference itself so that it carries that element and little else (companion/image/negative-presets.ts).
@@ -27,6 +26,7 @@ export function dropElements(drop: DropSpec): DropElement[] {
   return DROP_ELEMENTS.filter((e) => given.includes(e));
 }
 
+/** Scheduler names as the engine knows them; absent in a spec = the model folder's own scheduler. */
 export const SCHEDULER_NAMES = ['euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'ddim'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 

@@ -3,8 +3,8 @@
  *
  * Style-based CFG uses a negative style image in place of the unconditional style tokens, so the
  * sampler moves away from whatever the negative shares with the style image. StyleStudio's own
- * negatives are hand-made (a photoreal re-render of the same layout). We derive two from the style
- * image itself:
+ * negatives are hand-made (a photoreal re-render of the same layout). We derive one per element from
+ * the style image itself:
  *
  *  - drop 'colour': the negative is a heavily blurred colour field of the style image. It keeps the
  *    palette and its coarse placement but none of the strokes, edges or texture, so SCFG cancels
@@ -23,8 +23,8 @@
  * negative carrying all of them (composeNegative): luminance = the reference's (light and strokes), the blurred one
  * (light only), the detail on mid-grey (strokes only) or mid-grey; plus the colour field's colour where colour is left
  * out ('colour' and 'texture' bring the light with them, as their single images do).
- * Both have the style image's size, so they go through the same CLIP preprocessing as the style.
- * Whether they help is to be measured with real weights; see the README.
+ * All have the style image's size, so they go through the same CLIP preprocessing as the style.
+ * Whether they help is to be measured with real weights (docs/EVALUATION.md, the sweep's avoid axis).
  */
 import { DROP_ELEMENTS, dropElements, type DropElement, type DropSpec } from '../../protocol';
 import { ImageError, type RgbaImage, validateRgbaImage } from './rgba';

@@ -1,6 +1,6 @@
 /** prepareStylePixels, reduceStyleImages and fitInitImage in a short-lived worker thread (see style-prep-worker.ts). */
-import type { DropSpec } from '../../protocol';
 import * as path from 'node:path';
+import type { DropSpec } from '../../protocol';
 import { ImageError, type RgbaImage } from '../image/rgba';
 import type { ReducedStyleImages, StylePixels } from './style-pixels';
 import type { InitFitTask, StylePrepReply, StylePrepTask } from './style-prep-worker';
