@@ -2,9 +2,10 @@
  * One StyleStudio job on the real-shape default set, in its own process so its peak RSS is its own:
  *
  *   node dist/bench/realshape-job.js --models HUB --width W --height H [--steps S] [--variations K]
- *        [--provider cpu] [--memory-budget SIZE] [--max-peak-gib G] [--denoise D]
+ *        [--provider cpu] [--memory-budget SIZE] [--max-peak-gib G] [--denoise D] [--drop ELEMENT[,ELEMENT…]]
  *
  * --denoise D makes it an img2img job (an init image at the output size; int(S × D) steps run, the VAE encoder too).
+ * --drop makes SCFG's negative one derived from the style image (the image encoder then also encodes it).
  *
  * Prints one JSON line (RealshapeJobResult). With --max-peak-gib it exits 1 when the job fails or its peak RSS is
  * above the ceiling (the CI smoke). Run it with MALLOC_MMAP_THRESHOLD_ set, as the CLI does for itself.
@@ -17,6 +18,7 @@ import { parseBudget } from '../companion/runtime/memory';
 import { ModelSet } from '../companion/runtime/model-set';
 import type { ExecutionProvider } from '../companion/onnx/lowering';
 import { modelStatuses } from '../companion/weights/model-catalog';
+import { DropSpecSchema, type DropElement } from '../protocol';
 
 export interface RealshapeJobResult {
   readonly width: number;
@@ -25,6 +27,8 @@ export interface RealshapeJobResult {
   readonly variations: number;
   /** img2img's denoise, or null for text-to-image. */
   readonly denoise: number | null;
+  /** The derived negative's elements, or null for zero negative features. */
+  readonly drop: readonly DropElement[] | null;
   readonly budgetBytes: number;
   /** ModelSet.open (configs, tokenizers, every weight header) and preflight (size, layers, adapter, memory plan). */
   readonly openMs: number;
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
   const maxPeak = arg(args, '--max-peak-gib');
   const denoiseText = arg(args, '--denoise');
   const denoise = denoiseText === undefined ? null : Number(denoiseText);
+  const dropText = arg(args, '--drop');
+  const drop = dropText === undefined ? null : dropText.split(',').map((e) => DropSpecSchema.parse(e.trim()) as DropElement);
   const paths = defaultSetPaths(modelStatuses(hub));
   if (paths === null) throw new Error(`${hub}: the default set is not complete there (make it with npm run realshape)`);
 
@@ -100,6 +106,7 @@ async function main(): Promise<void> {
     crossModalAdain: true, adainStrength: DEFAULTS.adainStrength, scale: DEFAULTS.scale, styleLayers: { kind: 'adapter-default' },
     styleResize: 'none', teacherSteps: 1, steps,
     ...(denoise !== null ? { init: patternImage(width, height), denoise } : {}),
+    ...(drop !== null ? { drop: drop.length === 1 ? drop[0]! : drop } : {}),
   };
   const t1 = performance.now();
   const plan = pipeline.preflight(request);
@@ -165,7 +172,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   const idleRss = procStatus('VmRSS');
   const result: RealshapeJobResult = {
-    width, height, steps, variations, denoise, budgetBytes: set.memoryBudget, openMs, preflightMs, plannedPeakBytes: plan.memory.peakBytes,
+    width, height, steps, variations, denoise, drop, budgetBytes: set.memoryBudget, openMs, preflightMs, plannedPeakBytes: plan.memory.peakBytes,
     creations: set.creations, conditioningMs, conditioningRuns, step4Ms: step4, step2Ms: step2, decodeMs: decode,
     peakRss, denoiseBaseRss: baseRss, denoisePeakRss: denoisePeak, warmRss, idleRss, residentAfter: set.cache.list().map((e) => e.kind), ok: error === undefined,
     ...(error !== undefined ? { error } : {}),
