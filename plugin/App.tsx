@@ -23,6 +23,7 @@ function App(props: { session: PanelSession }) {
       selectModelSet: (id) => void session.selectModelSet(id),
       applyPreset: (name) => void session.applyPreset(name),
       savePreset: (name, overwrite) => session.savePreset(name, overwrite),
+      deletePreset: (name) => void session.deletePreset(name),
     }),
     [session],
   );

@@ -206,6 +206,11 @@ export class CompanionClient {
     return this.presetBook.load(name);
   }
 
+  /** Deletes a preset (its folder on the companion); rejects with PresetRequestError (UNKNOWN_PRESET, …). */
+  deletePreset(name: string): Promise<PresetEntry[]> {
+    return this.presetBook.delete(name);
+  }
+
   /** Asks the companion to download its missing models (`models.pull`); progress arrives through `events`. */
   pullModels(events: DownloadEvents): void {
     if (this.jobs.downloading) {

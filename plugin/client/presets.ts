@@ -58,6 +58,11 @@ export class PresetBook {
     return this.request({ type: 'preset.load', name }) as Promise<LoadedPreset>;
   }
 
+  /** Resolves with the list without it; UNKNOWN_PRESET when it is not there. */
+  delete(name: string): Promise<PresetEntry[]> {
+    return this.request({ type: 'preset.delete', name }) as Promise<PresetEntry[]>;
+  }
+
   private request(message: object): Promise<PresetEntry[] | LoadedPreset> {
     const requestId = `preset-${this.nextId++}`;
     return new Promise((resolve, reject) => {

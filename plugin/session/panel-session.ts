@@ -9,7 +9,7 @@ import { modelSetNote, presetFromSettings, settingsFromPreset, withPresetParams 
 
 export type Companion = Pick<CompanionClient,
   'state' | 'subscribe' | 'connect' | 'disconnect' | 'submit' | 'pullModels' | 'modelSets' | 'subscribeModelSets' | 'selectModelSet' |
-  'presets' | 'subscribePresets' | 'savePreset' | 'loadPreset'>;
+  'presets' | 'subscribePresets' | 'savePreset' | 'loadPreset' | 'deletePreset'>;
 
 export type JobPhase = 'reading' | 'uploading' | 'queued' | 'running' | 'inserting';
 
@@ -323,6 +323,19 @@ export class PanelSession {
     } catch (err) {
       this.set({ presetBusy: false, notice: { kind: 'error', text: `The preset was not saved: ${err instanceof HostError ? err.message : messageOf(err)}` } });
       return false;
+    }
+  }
+
+  /** Deletes preset `name` on the companion; if it is the applied one, the style source goes back to the layers. */
+  async deletePreset(name: string): Promise<void> {
+    if (this.current.presetBusy) return;
+    this.set({ presetBusy: true, notice: null });
+    try {
+      await this.companion.deletePreset(name);
+      if (this.applied?.preset.name === name) this.dropPreset();
+      this.set({ presetBusy: false, notice: { kind: 'info', text: `Deleted preset “${name}”.` } });
+    } catch (err) {
+      this.set({ presetBusy: false, notice: { kind: 'error', text: `The preset was not deleted: ${messageOf(err)}` } });
     }
   }
 

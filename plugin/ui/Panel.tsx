@@ -28,6 +28,7 @@ export interface PanelActions {
   applyPreset(name: string): void;
   /** Resolves with whether the preset was saved. */
   savePreset(name: string, overwrite: boolean): Promise<boolean>;
+  deletePreset(name: string): void;
 }
 
 export function Panel(props: { state: PanelState; outputSize: { width: number; height: number } | null; actions: PanelActions }) {
@@ -71,7 +72,8 @@ export function Panel(props: { state: PanelState; outputSize: { width: number; h
       />
       <sp-divider size="small" />
       <PresetSection presets={state.presets} presetSource={state.presetSource} busy={state.presetBusy || state.job !== null}
-        connected={state.connection.kind === 'ready'} onApply={actions.applyPreset} onSave={actions.savePreset} />
+        connected={state.connection.kind === 'ready'} onApply={actions.applyPreset} onSave={actions.savePreset}
+        onDelete={actions.deletePreset} />
       <SourceSection document={state.document} settings={state.settings} presetSource={state.presetSource} onChange={actions.update} onRefresh={actions.refreshDocument} />
       <MoreAvoidLayers document={state.document} settings={state.settings} onChange={actions.update} />
       <MoreReferences document={state.document} settings={state.settings} presetApplied={state.presetSource !== null} onChange={actions.update} />

@@ -8,7 +8,7 @@ const NONE = '';
 /**
  * Style presets: the Preset picker applies one (open, choose: two clicks); "Save as preset…" opens a name field and
  * Save stores the style source, what to avoid and the options (two clicks and the name). Saving over an existing
- * preset says so on the button ("Replace").
+ * preset says so on the button ("Replace"). The applied preset can be deleted: Delete, then Delete again to confirm.
  */
 export function PresetSection(props: {
   presets: PanelState['presets'];
@@ -17,8 +17,12 @@ export function PresetSection(props: {
   connected: boolean;
   onApply: (name: string) => void;
   onSave: (name: string, overwrite: boolean) => Promise<boolean>;
+  onDelete: (name: string) => void;
 }) {
   const [naming, setNaming] = useState(false);
+  /** The preset a Delete click asks about; deleting needs a second click. */
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const applied = props.presetSource?.name ?? null;
   const [name, setName] = useState('');
   const presets = props.presets ?? [];
   const options: PickerOption[] = [
@@ -48,6 +52,24 @@ export function PresetSection(props: {
           Save as preset…
         </Button>
       </div>
+      {applied !== null && confirming !== applied ? (
+        <div className="row">
+          <Button variant="secondary" quiet onPress={() => setConfirming(applied)} disabled={!props.connected || props.busy} testId="delete-preset">
+            Delete preset “{applied}”…
+          </Button>
+        </div>
+      ) : null}
+      {confirming !== null && confirming === applied ? (
+        <div className="row" data-testid="delete-preset-confirm">
+          <sp-detail>Delete preset “{confirming}” from the companion?</sp-detail>
+          <Button variant="warning" onPress={() => (props.onDelete(confirming), setConfirming(null))} disabled={props.busy} testId="delete-preset-yes">
+            Delete
+          </Button>
+          <Button variant="secondary" quiet onPress={() => setConfirming(null)} testId="delete-preset-no">
+            Keep
+          </Button>
+        </div>
+      ) : null}
       {naming ? (
         <div className="row">
           <div className="grow">

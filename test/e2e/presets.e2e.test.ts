@@ -42,7 +42,7 @@ async function generateOnce(page: Page, steps: number): Promise<string> {
   return page.evaluate((id) => (globalThis as any).e2e.checksum(id), newest.id);
 }
 
-test('save a preset from the panel, apply it after changing everything, generate: same options, preset reference, identical results; screenshot', async () => {
+test('save a preset from the panel, apply it after changing everything, generate: same options, preset reference, identical results; delete it; screenshot', async () => {
   const companion = await startTinyServe({ args: ['--allow-origin', 'null'] });
   try {
     const { page, problems } = await openPanelPage(browser, pageFile, companion.url);
@@ -99,6 +99,16 @@ test('save a preset from the panel, apply it after changing everything, generate
     // picking a layer again ends the preset's style source
     await page.locator('[data-testid=source-layer] select').selectOption({ label: 'Ink strokes' });
     expect(await page.locator('[data-testid=preset-source]').count()).toBe(0);
+
+    // delete it: applied again, Delete, Delete to confirm; the folder goes and the panel is back on its layers
+    await page.locator('[data-testid=preset] select').selectOption({ label: 'ink harbour' });
+    await page.waitForSelector('[data-testid=preset-source]');
+    await page.locator('[data-testid=delete-preset]').click();
+    await page.locator('[data-testid=delete-preset-yes]').click();
+    await expectText(page.locator('[data-testid=notice]'), 'Deleted preset “ink harbour”.Dismiss');
+    expect(fs.existsSync(folder)).toBe(false);
+    expect(await page.locator('[data-testid=preset-source]').count()).toBe(0);
+    expect(await selected(page, 'preset')).toBe('No presets saved yet');
     expect(problems).toEqual([]);
     await page.close();
   } finally {

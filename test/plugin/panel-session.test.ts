@@ -199,6 +199,22 @@ describe('PanelSession with a real client and the real companion (serve on the t
     expect(lighting.equals(colours)).toBe(false);
   });
 
+  test('deleting the applied preset removes it on the companion and puts the style source back on the layers; a second delete is refused', async () => {
+    await paired();
+    session.update({ prompt: 'p', steps: 4, teacherSteps: 2, variations: 1, longSide: 512 });
+    expect(await session.savePreset('to delete', false)).toBe(true);
+    await session.applyPreset('to delete');
+    expect(session.state.presetSource?.name).toBe('to delete');
+    await session.deletePreset('to delete');
+    expect(session.state.notice).toEqual({ kind: 'info', text: 'Deleted preset “to delete”.' });
+    expect(session.state.presetSource).toBeNull();
+    expect(session.state.presets?.some((p) => p.name === 'to delete')).toBe(false);
+    await session.deletePreset('to delete');
+    expect(session.state.notice?.kind).toBe('error');
+    expect(session.state.notice?.text).toMatch(/^The preset was not deleted: .*to delete/);
+    expect(session.state.presetBusy).toBe(false);
+  });
+
   test('several layers to avoid: each is read and goes as a negative slot; the second one changes the result', async () => {
     await paired();
     host.layerColours = { 3: [30, 60, 90, 255], 2: [220, 40, 40, 255], 1: [20, 200, 40, 255] };

@@ -31,7 +31,7 @@ function recorder(): PanelActions & { calls: Array<[string, unknown[]]> } {
     pair: rec('pair'), forgetToken: rec('forgetToken'), refreshDocument: rec('refreshDocument'), update: rec('update'),
     generate: rec('generate'), cancel: rec('cancel'), reinsert: rec('reinsert'), reuseSeed: rec('reuseSeed'), dismissNotice: rec('dismissNotice'),
     downloadModels: rec('downloadModels'), selectModelSet: rec('selectModelSet'), applyPreset: rec('applyPreset'),
-    savePreset: (...args: unknown[]) => (calls.push(['savePreset', args]), Promise.resolve(true)),
+    savePreset: (...args: unknown[]) => (calls.push(['savePreset', args]), Promise.resolve(true)), deletePreset: rec('deletePreset'),
   };
 }
 
@@ -410,6 +410,21 @@ describe('style presets', () => {
     await act(async () => void fireEvent.click(screen.getByTestId('preset-save')));
     expect(actions.calls[actions.calls.length - 1]).toEqual(['savePreset', ['harbour', false]]);
     expect(screen.queryByTestId('preset-name')).toBeNull(); // saved: the name field closes
+  });
+
+  test('the applied preset can be deleted: Delete, then Delete again to confirm (Keep backs out); none without one applied', () => {
+    const { actions, rerenderWith } = renderPanel(baseState({ presets }));
+    expect(screen.queryByTestId('delete-preset')).toBeNull();
+    rerenderWith(baseState({ presets, presetSource: { name: 'ink series', thumbnailUrl: 'blob:ref', negative: false } }));
+    act(() => void fireEvent.click(screen.getByTestId('delete-preset')));
+    expect(screen.getByTestId('delete-preset-confirm').textContent).toMatch(/Delete preset “ink series” from the companion\?/);
+    act(() => void fireEvent.click(screen.getByTestId('delete-preset-no')));
+    expect(screen.queryByTestId('delete-preset-confirm')).toBeNull();
+    expect(actions.calls.some(([name]) => name === 'deletePreset')).toBe(false);
+    act(() => void fireEvent.click(screen.getByTestId('delete-preset')));
+    act(() => void fireEvent.click(screen.getByTestId('delete-preset-yes')));
+    expect(actions.calls[actions.calls.length - 1]).toEqual(['deletePreset', ['ink series']]);
+    expect(screen.queryByTestId('delete-preset-confirm')).toBeNull();
   });
 
   test('an applied preset is the style source, shown with its reference; picking a layer ends it', () => {
