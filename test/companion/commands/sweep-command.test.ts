@@ -90,6 +90,32 @@ test("SCFG with a negative style image: the cell equals `generate --negative-sty
   expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
 });
 
+test('the avoid axis: no negative, the hand-made one and derived ones in one run; each cell equals `generate` with the same negative', async () => {
+  const negative = fixture('eval', 'images', 'gen_c.png');
+  const grid = writeGrid('grid.json', {
+    prompts: ['a red apple'], styles: STYLES.slice(1), seeds: [4], negativeStyles: { [STYLES[1]!]: negative },
+    base: { steps: 3, width: 64, height: 64 }, axes: { avoid: [null, 'negativeStyle', 'lighting', ['colour', 'brushwork']] },
+  });
+  const out = path.join(dir, 'out');
+  const r = await runCli(['sweep', '--grid', grid, '--out', out, ...MODELS], {});
+  expect(r.code).toBe(0);
+  const rows = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8')) as Row[];
+  expect(rows.map((row) => row['avoid'])).toEqual(['off', 'negativeStyle', 'lighting', '["colour","brushwork"]']);
+  for (const row of rows) for (const k of ['clip_t', 'style_clip']) expect(typeof row[k]).toBe('number');
+  const generated = async (flags: string[], name: string) => {
+    const file = path.join(dir, name);
+    const g = await runCli(['generate', '--model', fixture('sdxl-tiny'), '--adapter', SD('ip-adapter_sdxl.safetensors'), '--image-encoder', SD('image_encoder'),
+      '--prompt', 'a red apple', '--style', STYLES[1]!, ...flags, '--seed', '4', '--steps', '3', '--width', '64', '--height', '64', '--out', file], {});
+    expect(g.code).toBe(0);
+    return Buffer.from((await readImageFile(file)).data);
+  };
+  const cell = async (i: number) => Buffer.from((await readImageFile(path.join(out, rows[i]!['image'] as string))).data);
+  expect((await cell(1)).equals(await generated(['--negative-style', negative], 'hand.png'))).toBe(true);
+  expect((await cell(3)).equals(await generated(['--drop', 'colour,brushwork'], 'pair.png'))).toBe(true);
+  const images = await Promise.all(rows.map((_, i) => cell(i)));
+  expect(new Set(images.map((b) => b.toString('base64'))).size).toBe(4); // four different negatives, four images
+});
+
 test('Ctrl+C keeps the finished cells; the same command then finishes only the rest; another grid there is refused', async () => {
   const grid = writeGrid('grid.json', {
     prompts: ['a red apple', 'a blue house', 'a green hill'], styles: STYLES.slice(0, 1), seeds: [0, 1],
