@@ -4,7 +4,7 @@
  * images); the panel and the CLI apply it. The prompt is not part of it (an optional prefix/suffix is).
  */
 import { z } from 'zod';
-import { DropSpecSchema, generationSpecSchema, SCHEDULER_NAMES, SPEC_LIMITS, SPEC_RANGES, StyleLayersSpec } from './generation-spec';
+import { DropSpecSchema, type DropSpec, generationSpecSchema, SCHEDULER_NAMES, SPEC_LIMITS, SPEC_RANGES, StyleLayersSpec } from './generation-spec';
 import { PROTOCOL_MAX } from './limits';
 
 /** Version of `preset.json`; a file of another version is refused, naming both. */
@@ -124,6 +124,17 @@ export function referencesProblem(references: readonly { readonly weight: number
   }
   if (references.every((r) => r.weight === 0)) return 'at least one reference image needs a weight above 0';
   return null;
+}
+
+/**
+ * A preset's content with its images as `I`: pixels where the panel saves one and where the daemon stores it (the wire
+ * form, with upload references, is presetContentSchema's).
+ */
+export interface PresetContentOf<I> {
+  readonly references: readonly { readonly image: I; readonly weight: number }[];
+  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropSpec } | { readonly kind: 'image'; readonly image: I };
+  readonly settings: PresetSettings;
+  readonly seed: SeedPolicy;
 }
 
 /** What the panel sends in `preset.save`: the preset's content with its images as upload references. */

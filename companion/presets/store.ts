@@ -7,8 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  presetNameProblem, PRESET_VERSION, referencesProblem, StylePreset, type PresetEntry, type PresetSettings, type SeedPolicy,
-  type DropSpec,
+  presetNameProblem, PRESET_VERSION, referencesProblem, StylePreset, type PresetContentOf, type PresetEntry,
 } from '../../protocol';
 import { readImageFile, writePngFile, type RgbaImage } from '../image/rgba';
 import { PresetExistsError, PresetInvalidError, PresetNotFoundError, PresetUnsupportedError } from './errors';
@@ -21,14 +20,10 @@ export function presetsDir(configDir: string): string {
   return path.join(configDir, 'presets');
 }
 
-/** A preset to save: its content, with images as pixels. */
-export interface NewPreset {
+/** A preset to save: its name, what it was made with, and its content with images as pixels. */
+export interface NewPreset extends PresetContentOf<RgbaImage> {
   readonly name: string;
-  readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[];
-  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropSpec } | { readonly kind: 'image'; readonly image: RgbaImage };
   readonly madeWith: StylePreset['madeWith'];
-  readonly settings: PresetSettings;
-  readonly seed: SeedPolicy;
 }
 
 /** A preset read from its folder. */

@@ -6,17 +6,12 @@
  */
 import {
   CodedError, FrameKind, type ClientMessage, type ErrorCode, type PresetContent, type PresetEntry, type ServerMessage, type StylePreset,
-  type DropSpec,
+  type PresetContentOf,
 } from '../../protocol';
 import type { RgbaImage } from '../engine/engine';
 
 /** A preset's content with its images as pixels. */
-export interface PresetPixels {
-  readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[];
-  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropSpec } | { readonly kind: 'image'; readonly image: RgbaImage };
-  readonly settings: PresetContent['settings'];
-  readonly seed: PresetContent['seed'];
-}
+export type PresetPixels = PresetContentOf<RgbaImage>;
 
 /** Preset storage as the daemon sees it; errors are CodedErrors PRESET_NOT_FOUND, PRESET_EXISTS, PRESET_INVALID, PRESET_UNSUPPORTED. */
 export interface PresetService {

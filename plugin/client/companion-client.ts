@@ -4,7 +4,7 @@
  * `transfers.ts` (paced uploads, reassembled results and previews). `CompanionClient` wires them together and is
  * what the panel session uses.
  */
-import { DEFAULT_PORT, type DropSpec, type GenerateInput, type ModelSets, type PresetContent, type PresetEntry, type RgbaImage, type Welcome } from '../../protocol';
+import { DEFAULT_PORT, type GenerateInput, type ModelSets, type PresetContentOf, type PresetEntry, type RgbaImage, type Welcome } from '../../protocol';
 import type { BackoffOptions } from './backoff';
 import { CompanionConnection, type ConnectionState, type Timers } from './connection';
 import { JobBook, type DownloadEvents, type Job, type JobEvents, type JobHandle, type SubmitRequest } from './jobs';
@@ -23,12 +23,7 @@ export { ModelSetSelectionError } from './model-sets';
 export { PresetRequestError, type LoadedPreset } from './presets';
 
 /** A preset to save: its content with its images as pixels (uploaded before `preset.save`). */
-export interface PresetSaveRequest {
-  readonly references: readonly { readonly image: RgbaImage; readonly weight: number }[];
-  readonly elements: { readonly kind: 'none' } | { readonly kind: 'drop'; readonly preset: DropSpec } | { readonly kind: 'image'; readonly image: RgbaImage };
-  readonly settings: PresetContent['settings'];
-  readonly seed: PresetContent['seed'];
-}
+export type PresetSaveRequest = PresetContentOf<RgbaImage>;
 
 export interface CompanionClientOptions {
   readonly url?: string;
