@@ -38,12 +38,18 @@ export interface Placement {
   readonly scale: number;
 }
 
-/** Fits an image of w × h inside `target` keeping its aspect ratio, centred; whole-pixel result. */
-export function fitInside(w: number, h: number, target: Bounds): Placement {
+/** The target's width and height for placing a w × h image; an empty image or region is a RangeError. */
+function placementTarget(w: number, h: number, target: Bounds): [number, number] {
   if (w <= 0 || h <= 0) throw new RangeError(`cannot place an image of ${w}×${h}`);
   const tw = boundsWidth(target);
   const th = boundsHeight(target);
   if (tw <= 0 || th <= 0) throw new RangeError(`cannot place into an empty region ${tw}×${th}`);
+  return [tw, th];
+}
+
+/** Fits an image of w × h inside `target` keeping its aspect ratio, centred; whole-pixel result. */
+export function fitInside(w: number, h: number, target: Bounds): Placement {
+  const [tw, th] = placementTarget(w, h, target);
   const scale = Math.min(tw / w, th / h);
   const width = Math.max(1, Math.round(w * scale));
   const height = Math.max(1, Math.round(h * scale));
@@ -69,10 +75,7 @@ export interface Crop {
  * otherwise the middle, trimmed along the axis that is relatively longer (whole pixels).
  */
 export function coverCrop(w: number, h: number, target: Bounds): Crop {
-  if (w <= 0 || h <= 0) throw new RangeError(`cannot place an image of ${w}×${h}`);
-  const tw = boundsWidth(target);
-  const th = boundsHeight(target);
-  if (tw <= 0 || th <= 0) throw new RangeError(`cannot place into an empty region ${tw}×${th}`);
+  const [tw, th] = placementTarget(w, h, target);
   return centredCoverCrop(w, h, tw, th);
 }
 
