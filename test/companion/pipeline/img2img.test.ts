@@ -5,16 +5,12 @@
  * denoise 1, and with the IP-Adapter. Then the StyleStudio switches on an init image: AdaIN, SCFG and the teacher,
  * whose rows start where the student starts.
  */
-import * as fs from 'node:fs';
-import { ModelSet } from '../../../companion/runtime/model-set';
+import type { ModelSet } from '../../../companion/runtime/model-set';
 import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
-import { DEFAULTS } from '../../../companion/pipeline/request';
-import { decodeImage } from '../../../companion/image/rgba';
+import type { RgbaImage } from '../../../companion/image/rgba';
 import { EngineError } from '../../../companion/runtime/errors';
 import { Golden, relL2 } from '../models/golden';
-import { fixture } from '../../helpers/paths';
-
-const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
+import { GOLDEN_REQUEST, goldenImage, openGoldenModelSet } from '../../helpers/golden-pipeline';
 
 interface GoldenRun { scheduler: string; seed: number; steps: number; strength: number; ip_adapter_scale: number | null }
 const SCHEDULER_OF: Record<string, string> = {
@@ -23,30 +19,23 @@ const SCHEDULER_OF: Record<string, string> = {
 
 let set: ModelSet;
 let pipe: StyleStudioPipeline;
-let init: Awaited<ReturnType<typeof decodeImage>>;
-let style: Awaited<ReturnType<typeof decodeImage>>;
-let negStyle: Awaited<ReturnType<typeof decodeImage>>;
+let init: RgbaImage;
+let style: RgbaImage;
+let negStyle: RgbaImage;
 const gold = new Golden('img2img');
 const runs = (gold.sidecar.inputs as unknown as { runs: Record<string, GoldenRun> }).runs;
 
 beforeAll(async () => {
-  set = await ModelSet.open({ model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') },
-    { provider: 'cpu', intraOpThreads: 1 });
+  set = await openGoldenModelSet();
   pipe = new StyleStudioPipeline(set);
-  init = await decodeImage(fs.readFileSync(fixture('golden', 'init.png')));
-  style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
-  negStyle = await decodeImage(fs.readFileSync(fixture('golden', 'neg_style.png')));
+  [init, style, negStyle] = await Promise.all(['init.png', 'style.png', 'neg_style.png'].map(goldenImage)) as [RgbaImage, RgbaImage, RgbaImage];
 });
 
 afterAll(async () => {
   await set.close();
 });
 
-const base: Omit<PipelineRequest, 'steps' | 'seed'> = {
-  prompt: 'A red apple', guidance: 5, variations: 1, width: 64, height: 64,
-  crossModalAdain: false, adainStrength: DEFAULTS.adainStrength, scale: 1, styleLayers: { kind: 'adapter-default' },
-  styleResize: 'none', teacherSteps: null,
-};
+const base: Omit<PipelineRequest, 'steps' | 'seed'> = GOLDEN_REQUEST;
 
 function requestFor(name: string): PipelineRequest {
   const r = runs[name]!;

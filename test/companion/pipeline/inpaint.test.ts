@@ -4,16 +4,12 @@
  * noise and the ancestral noise from the seed's generator, denoise 1 from pure noise, and per step the latents outside
  * the binarised, nearest-sampled mask replaced by the init latents noised to the next step.
  */
-import * as fs from 'node:fs';
-import { ModelSet } from '../../../companion/runtime/model-set';
+import type { ModelSet } from '../../../companion/runtime/model-set';
 import { type PipelineRequest, StyleStudioPipeline } from '../../../companion/pipeline/stylestudio-pipeline';
-import { DEFAULTS } from '../../../companion/pipeline/request';
-import { decodeImage, type RgbaImage } from '../../../companion/image/rgba';
+import type { RgbaImage } from '../../../companion/image/rgba';
 import { latentMask } from '../../../companion/image/init-image';
 import { Golden, relL2 } from '../models/golden';
-import { fixture } from '../../helpers/paths';
-
-const models = (...p: string[]) => fixture('ip-adapter-tiny', 'sdxl_models', ...p);
+import { GOLDEN_REQUEST, goldenImage, openGoldenModelSet } from '../../helpers/golden-pipeline';
 
 interface Run { scheduler: string; seed: number; steps: number; strength: number }
 const NAMES: Record<string, string> = { EulerDiscreteScheduler: 'euler', EulerAncestralDiscreteScheduler: 'euler-a', DDIMScheduler: 'ddim' };
@@ -27,23 +23,16 @@ const gold = new Golden('inpaint');
 const runs = (gold.sidecar.inputs as unknown as { runs: Record<string, Run> }).runs;
 
 beforeAll(async () => {
-  set = await ModelSet.open({ model: fixture('sdxl-tiny'), adapter: models('ip-adapter_sdxl.safetensors'), imageEncoder: models('image_encoder') },
-    { provider: 'cpu', intraOpThreads: 1 });
+  set = await openGoldenModelSet();
   pipe = new StyleStudioPipeline(set);
-  init = await decodeImage(fs.readFileSync(fixture('golden', 'init.png')));
-  mask = await decodeImage(fs.readFileSync(fixture('golden', 'mask.png')));
-  style = await decodeImage(fs.readFileSync(fixture('golden', 'style.png')));
+  [init, mask, style] = await Promise.all(['init.png', 'mask.png', 'style.png'].map(goldenImage)) as [RgbaImage, RgbaImage, RgbaImage];
 });
 
 afterAll(async () => {
   await set.close();
 });
 
-const base: Omit<PipelineRequest, 'steps' | 'seed'> = {
-  prompt: 'A red apple', guidance: 5, variations: 1, width: 64, height: 64,
-  crossModalAdain: false, adainStrength: DEFAULTS.adainStrength, scale: 1, styleLayers: { kind: 'adapter-default' },
-  styleResize: 'none', teacherSteps: null,
-};
+const base: Omit<PipelineRequest, 'steps' | 'seed'> = GOLDEN_REQUEST;
 const request = (name: string): PipelineRequest => {
   const r = runs[name]!;
   return { ...base, init, mask, denoise: r.strength, steps: r.steps, seed: r.seed, scheduler: NAMES[r.scheduler]! };
