@@ -146,13 +146,7 @@ export class Connection implements JobSink, PresetPeer {
   }
 
   sendImage(kind: FrameKind, image: RgbaImage, announce: (transferId: number) => ServerMessage): void {
-    if (!this.connected) return;
-    const transferId = this.nextTransferId;
-    this.nextTransferId = this.nextTransferId >= 0xffffffff ? 1 : this.nextTransferId + 1;
-    const frames = encodeImageFrames(kind, transferId, image.width, image.height, image.data, this.ctx.options.limits.chunkBytes);
-    this.send(announce(transferId));
-    for (const frame of frames) this.ws.send(frame);
-    this.checkBacklog();
+    this.sendImages(kind, [image], ([transferId]) => announce(transferId!));
   }
 
   /** Sends several images after one message that names their transfer ids. */
@@ -160,7 +154,7 @@ export class Connection implements JobSink, PresetPeer {
     if (!this.connected) return;
     const ids = images.map(() => {
       const id = this.nextTransferId;
-      this.nextTransferId = this.nextTransferId >= 0xffffffff ? 1 : this.nextTransferId + 1;
+      this.nextTransferId = this.nextTransferId >= 0xffffffff ? 1 : this.nextTransferId + 1; // 0 is never an id
       return id;
     });
     this.send(announce(ids));
