@@ -96,7 +96,6 @@ interface Kept {
   readonly destination: Destination;
 }
 
-/** Whether results will be masked to the document's selection: there is one, and the option is on. */
 /** A selection's coverage as an opaque grey RGBA image of its box (white = selected). */
 function greyImage(mask: SelectionMask): RgbaImage {
   const width = mask.bounds.right - mask.bounds.left;
@@ -106,6 +105,7 @@ function greyImage(mask: SelectionMask): RgbaImage {
   return { width, height, data };
 }
 
+/** Whether results will be masked to the document's selection: there is one, and the option is on. */
 function masksToSelection(doc: DocumentInfo, settings: Settings): boolean {
   return doc.selection !== null && settings.maskToSelection;
 }
@@ -458,6 +458,7 @@ export class PanelSession {
     const doc = state.doc;
     const sourceLayerId = s.sourceLayerId ?? doc.activeLayerId;
     const applied = this.applied;
+    const exists = (layerId: number) => doc.layers.some((l) => l.id === layerId);
     if (sourceLayerId === null && applied === null) throw new HostError('Select a layer to take the style from.');
     const readSide = Math.min(STYLE_READ_SIDE, maxImageSide);
     // an applied preset's references are the style source (and its negative image what to avoid, unless something else is chosen)
@@ -467,7 +468,7 @@ export class PanelSession {
     const extraStyles: { image: RgbaImage; weight: number }[] = applied !== null ? [...applied.references.slice(1)] : [];
     for (const more of applied !== null ? [] : s.moreStyles) {
       if (more.layerId === null) throw new HostError('Choose a layer for each added style reference, or remove the empty one.');
-      if (!doc.layers.some((l) => l.id === more.layerId)) throw new HostError('An added style reference\'s layer no longer exists. Choose another one, or remove it.');
+      if (!exists(more.layerId)) throw new HostError('An added style reference\'s layer no longer exists. Choose another one, or remove it.');
       const read = await this.host.readLayer({ documentId: doc.id, layerId: more.layerId, selectionOnly: s.selectionOnly, maxSide: readSide });
       extraStyles.push({ image: read.image, weight: more.weight });
     }
@@ -481,7 +482,7 @@ export class PanelSession {
       const avoid = await this.host.readLayer({ documentId: doc.id, layerId: s.avoid.layerId, selectionOnly: false, maxSide: readSide });
       const more: RgbaImage[] = [];
       for (const layerId of s.moreAvoidLayerIds) {
-        if (layerId === null || !doc.layers.some((l) => l.id === layerId)) throw new HostError('Choose a layer for each added layer to avoid, or remove the empty one.');
+        if (layerId === null || !exists(layerId)) throw new HostError('Choose a layer for each added layer to avoid, or remove the empty one.');
         more.push((await this.host.readLayer({ documentId: doc.id, layerId, selectionOnly: false, maxSide: readSide })).image);
       }
       negativeStyle = { kind: 'image', image: avoid.image, ...(more.length > 0 ? { more } : {}) };
@@ -493,7 +494,7 @@ export class PanelSession {
     const destination: Destination = { documentId: doc.id, target, mask, aboveLayerId: sourceLayerId };
     let init: RgbaImage | undefined;
     if (s.restyleLayerId !== null) {
-      if (!doc.layers.some((l) => l.id === s.restyleLayerId)) throw new HostError('The layer to restyle no longer exists. Choose another one, or “Nothing”.');
+      if (!exists(s.restyleLayerId)) throw new HostError('The layer to restyle no longer exists. Choose another one, or “Nothing”.');
       // exactly the results' region, read at the output's long side: the companion fits it to the output size
       const read = await this.host.readLayer({
         documentId: doc.id, layerId: s.restyleLayerId, selectionOnly: false, region: target, maxSide: Math.min(maxImageSide, Math.max(size.width, size.height)),
