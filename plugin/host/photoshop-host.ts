@@ -14,7 +14,7 @@ import type {
   TokenStore,
 } from './host';
 import { HostError } from './host';
-import type { PhotoshopApi, PsBounds, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
+import type { PhotoshopApi, PsDocument, PsLayer, PsList, SecureStorageApi } from './photoshop-api';
 import { PLACE_BEFORE, PLACE_INSIDE } from './photoshop-api';
 import { placeCovering, placeFitted } from './placement';
 import { to16BitRange, toMask8, toRgba8 } from './pixels';
@@ -182,12 +182,7 @@ export class PhotoshopHost implements Host {
     const left = Math.round((at.left - region.left) * scale);
     const top = Math.round((at.top - region.top) * scale);
     const part = read.image;
-    const data = new Uint8Array(width * height * 4);
-    const n = Math.max(0, Math.min(part.width, width - left));
-    for (let y = 0; y < part.height && top + y < height; y++) {
-      data.set(part.data.subarray(y * part.width * 4, (y * part.width + n) * 4), ((top + y) * width + left) * 4);
-    }
-    return { image: { width, height, data }, bounds: region };
+    return { image: { width, height, data: pasteInto(part.data, part.width, part.height, 4, left, top, width, height) }, bounds: region };
   }
 
   /** imaging.getPixels of one layer as sRGB 8-bit RGBA, in a short modal scope of its own. */
@@ -239,7 +234,9 @@ export class PhotoshopHost implements Host {
           try {
             if (imageData.components !== 1) throw new HostError(`Photoshop returned a ${imageData.components}-component selection; expected 1.`);
             const data = toMask8(await imageData.getData({ chunky: true }));
-            return { bounds, alpha: intoBox(data, imageData.width, imageData.height, roundOut(got.sourceBounds), bounds) };
+            const from = roundOut(got.sourceBounds);
+            const alpha = pasteInto(data, imageData.width, imageData.height, 1, from.left - bounds.left, from.top - bounds.top, boundsWidth(bounds), boundsHeight(bounds));
+            return { bounds, alpha };
           } finally {
             await imageData.dispose();
           }
@@ -333,19 +330,17 @@ export class PhotoshopHost implements Host {
   }
 }
 
-/** Pixels read for `from` (possibly trimmed by Photoshop) copied into a zeroed buffer the size of `box`. */
-function intoBox(data: Uint8Array, width: number, height: number, from: PsBounds, box: Bounds): Uint8Array {
-  const bw = boundsWidth(box);
-  const out = new Uint8Array(bw * boundsHeight(box));
-  const region = intersect(from, box);
-  if (!region) return out;
-  for (let y = region.top; y < region.bottom; y++) {
-    const sy = y - from.top;
-    if (sy >= height) break;
-    const sx0 = region.left - from.left;
-    const n = Math.min(region.right - region.left, width - sx0);
-    if (n <= 0) continue;
-    out.set(data.subarray(sy * width + sx0, sy * width + sx0 + n), (y - box.top) * bw + (region.left - box.left));
+/**
+ * A sw × sh image of `channels` bytes per pixel copied into a zeroed dw × dh one with its corner at (left, top),
+ * clipped to it: a read placed in the box it was asked for (Photoshop trims reads to content).
+ */
+function pasteInto(src: Uint8Array, sw: number, sh: number, channels: number, left: number, top: number, dw: number, dh: number): Uint8Array {
+  const out = new Uint8Array(dw * dh * channels);
+  const x0 = Math.max(0, -left);
+  const x1 = Math.min(sw, dw - left);
+  if (x1 <= x0) return out;
+  for (let sy = Math.max(0, -top); sy < sh && top + sy < dh; sy++) {
+    out.set(src.subarray((sy * sw + x0) * channels, (sy * sw + x1) * channels), ((top + sy) * dw + left + x0) * channels);
   }
   return out;
 }
