@@ -37,7 +37,7 @@ export function checkPresetName(name: string): void {
   if (problem !== null) throw new PresetInvalidError(problem);
 }
 
-/** Throws PresetUnsupportedError unless the engine can apply the preset's references (exactly one, weight 1). */
+/** Throws PresetUnsupportedError unless the engine can apply the preset's references (referencesProblem: at most five, one weight above 0). */
 export function checkApplicable(preset: Pick<StylePreset, 'name' | 'references'>): void {
   const problem = referencesProblem(preset.references);
   if (problem !== null) throw new PresetUnsupportedError(`preset ${preset.name}: ${problem}`);
