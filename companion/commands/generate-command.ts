@@ -241,10 +241,10 @@ export async function runEncode(o: EncodeCliOptions): Promise<void> {
   }
 }
 
-/** Adds `generate` and `encode` to the program. */
 /** commander: a repeatable option's values in order. */
 const collectRepeats = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
+/** Adds `generate` and `encode` to the program. */
 export function registerPipelineCommands(program: Command): void {
   program.command('generate')
     .description('generate an image: SDXL text-to-image, with a style image the StyleStudio method')
@@ -280,7 +280,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--teacher-steps <t>', 'steps with the teacher (default 2/5 of the steps; with --init, of the steps that run)')
     .option('--no-teacher', 'switch the teacher model off')
     .option('--scheduler <name>', `${SCHEDULER_NAMES.join(' | ')} (default: the folder's scheduler)`)
-    .option('--provider <name>', 'cpu | cuda | dml | coreml (default cpu)')
+    .option('--provider <name>', 'cpu | cuda | dml | coreml | webgpu (default cpu)')
     .option('--fp16', 'fp16 weights and activations')
     .option('--latents <in.npy>', 'starting noise, float32 [1, 4, H/8, W/8] (diffusers latents=)')
     .option('--save-latents <out.npy>', 'write the final latents before the VAE')
@@ -299,7 +299,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--model-root <dir>', 'ComfyUI or AUTOMATIC1111 folder to find --checkpoint NAME in (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prompt <text>', 'prompt')
     .option('--negative-prompt <text>', 'negative prompt (absent: zeros when the model forces them)')
-    .option('--provider <name>', 'cpu | cuda | dml | coreml (default cpu)')
+    .option('--provider <name>', 'cpu | cuda | dml | coreml | webgpu (default cpu)')
     .option('--fp16', 'fp16 weights and activations')
     .action(async (opts: EncodeCliOptions) => runEncode(opts));
 }
