@@ -1,7 +1,7 @@
 import type { DocumentState } from '../host/host';
 import { SPEC_LIMITS } from '../../protocol';
 import type { Settings } from '../session/settings';
-import { Button, Picker, Slider } from './spectrum';
+import { Button, percent, Picker, Slider } from './spectrum';
 import { layerOptions, nextUnusedLayer } from './layer-options';
 
 const UNSET = 'unset';
@@ -23,7 +23,6 @@ export function MoreReferences(props: { document: DocumentState; settings: Setti
     const used = new Set([settings.sourceLayerId ?? doc.activeLayerId, ...more.map((m) => m.layerId)]);
     props.onChange({ moreStyles: [...more, { layerId: nextUnusedLayer(doc, used), weight: 1 }] });
   };
-  const percent = (v: number) => `${Math.round(v * 100)} %`;
   return (
     <section className="more-references" data-testid="more-references">
       {more.length > 0 ? (

@@ -1,6 +1,6 @@
 import type { DocumentState } from '../host/host';
 import type { Settings } from '../session/settings';
-import { Checkbox, Picker, type PickerOption, Slider } from './spectrum';
+import { Checkbox, percent, Picker, type PickerOption, Slider } from './spectrum';
 import { layerOptions } from './layer-options';
 
 const NOTHING = 'nothing';
@@ -36,7 +36,7 @@ export function RestyleSection(props: { document: DocumentState; settings: Setti
           max={1}
           step={0.05}
           onChange={(denoise) => props.onChange({ denoise })}
-          format={(v) => `${Math.round(v * 100)} %`}
+          format={percent}
           testId="denoise"
         />
       ) : null}

@@ -139,6 +139,9 @@ export function Checkbox(props: { children: ReactNode; checked: boolean; onChang
   );
 }
 
+/** A 0…1 slider value as the panel shows it: "60 %". */
+export const percent = (v: number): string => `${Math.round(v * 100)} %`;
+
 export function Slider(props: {
   label: string;
   value: number;
